@@ -1,0 +1,87 @@
+// The dispatcher between the pure core and the store: load state, run a core
+// step, commit the new state with its outbox messages and journal lines in one
+// transaction. Every entry point (import, API, Moodle poller, scheduler, staff
+// commands) goes through here, so the rules hold whatever the source.
+#pragma once
+
+#include "bot/app/config.hpp"
+#include "bot/domain/case.hpp"
+#include "bot/domain/command.hpp"
+#include "bot/domain/detection.hpp"
+#include "messages/catalog.hpp"
+#include "store/database.hpp"
+#include "store/repositories.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relance::app {
+
+// What a scan did (or would do, dry run), for logs and `scan --format json`.
+struct ScanReport {
+  Timestamp now{};
+  bool dry_run = false;
+  std::int64_t learners_examined = 0;
+  struct Opened { std::int64_t learner_key; std::string learner_id; std::string learner_name; std::string policy_id; Timestamp inactive_since; };
+  std::vector<Opened> opened;
+  struct StepRun { std::int64_t case_id; std::string learner_id; int step; std::string step_name; std::string action; std::string means; std::string role; Timestamp send_at; };
+  std::vector<StepRun> steps;
+  struct Closed { std::int64_t case_id; std::string learner_id; std::string state; };
+  std::vector<Closed> closed;
+  std::optional<Timestamp> next_wake;  // the earliest instant something falls due
+};
+
+// A reply to a staff member, already rendered (plain text; adapters escape
+// or format it for their channel).
+struct Reply {
+  bool ok = true;
+  std::string text;
+};
+
+class Engine {
+public:
+  Engine(const Config& config, store::Database& db, const ZoneRules& zone, const messages::Catalog& catalog);
+
+  const Config& config() const { return config_; }
+  store::Database& db() { return db_; }
+  const ZoneRules& zone() const { return zone_; }
+  const messages::Catalog& catalog() const { return catalog_; }
+
+  // --- ingest; the caller holds a WriteTransaction (an import is one) ---
+  store::LearnerRepo::Upserted upsert_learner(Learner& l, Timestamp now);
+  // Records activity; a sign of life newer than an active case's reference
+  // closes it as resumed (journal + staff notice). Returns true when the
+  // learner's activity moved forward. `actor` is who reported it.
+  bool record_activity(std::int64_t learner_key, Source source, Timestamp at, Timestamp now, std::string_view actor);
+
+  // --- scheduler: detection pass + due steps, each case in its own transaction ---
+  ScanReport scan(Timestamp now, bool dry_run = false);
+  std::optional<Timestamp> next_wake(Timestamp now);
+
+  // --- staff commands (console, chat). Refuses non-staff. ---
+  Reply handle_command(std::string_view staff_id, std::string_view line, Timestamp now);
+
+  // Renders an outbox item's text for a staff channel.
+  std::string render_outbox(const store::OutboxItem& item) const;
+
+private:
+  void commit_outcome(Case& c, const Learner& l, Outcome& out, std::string_view actor, Timestamp now);
+  Params case_params(const Case& c, const Learner& l) const;
+  std::string text(std::string_view key, const Params& p = {}) const;
+
+  const Config& config_;
+  store::Database& db_;
+  const ZoneRules& zone_;
+  const messages::Catalog& catalog_;
+  store::LearnerRepo learners_;
+  store::CaseRepo cases_;
+  store::RelaunchRepo relaunches_;
+  store::TaskRepo tasks_;
+  store::OutboxRepo outbox_;
+  store::Journal journal_;
+};
+
+}  // namespace relance::app

@@ -1,0 +1,20 @@
+// Phone numbers in E.164, through libphonenumber. An invalid number is
+// reported, never guessed.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace relance::app {
+
+struct PhoneResult {
+  std::string e164;   // "+33612345678" when valid
+  std::string error;  // why not, in French, when invalid
+  bool ok() const { return error.empty(); }
+};
+
+// `region` applies to national forms ("06 12 34 56 78"); "+33 6 ..." and
+// "0033 6 ..." are international. Empty input is ok with an empty e164.
+PhoneResult normalize_phone(std::string_view raw, std::string_view region = "FR");
+
+}  // namespace relance::app

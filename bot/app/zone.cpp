@@ -1,0 +1,1 @@
+#include "bot/app/zone.hpp"

@@ -1,0 +1,61 @@
+// Detection: which learners cross which policy's threshold at `now`.
+// Streams one learner at a time so a pass over a million learners needs no
+// more memory than the policies and the set of cases already open.
+#pragma once
+
+#include "bot/domain/learner.hpp"
+#include "bot/domain/policy.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace relance {
+
+// The instant a learner's inactivity is counted from, for one policy:
+// the last activity over the policy's sources, else the start date, else
+// (never_accessed) the policy's session start, else when we first saw them.
+struct InactivityRef {
+  Timestamp since;          // inactivity runs from here
+  bool ever_active = false; // some activity over the policy's sources exists
+};
+InactivityRef inactivity_ref(const Learner& l, const Policy& p);
+
+// The instant the learner crosses the policy's threshold (may be in the past),
+// or nothing when the policy can never fire for them (never_accessed and active).
+std::optional<Timestamp> threshold_time(const Learner& l, const Policy& p);
+
+struct Detection {
+  std::size_t policy_index;
+  InactivityRef ref;
+  Timestamp crossed_at;
+};
+
+// Tells the detector whether a (learner, policy) pair is already handled: a
+// case is open, or a closed case covered this same inactivity episode.
+class CaseIndex {
+public:
+  virtual ~CaseIndex() = default;
+  // `ref` is the current inactivity reference; a case opened with a reference
+  // at or after it covers the episode.
+  virtual bool covered(std::int64_t learner_key, std::size_t policy_index, Timestamp ref) const = 0;
+};
+
+class Detector {
+public:
+  Detector(const std::vector<Policy>& policies, Timestamp now) : policies_(policies), now_(now) {}
+
+  // At most one detection per learner: the highest-priority policy that
+  // fires and is not already covered. Also tracks the earliest future
+  // crossing, so the scheduler knows when to look again.
+  std::optional<Detection> examine(const Learner& l, const CaseIndex& cases);
+
+  std::optional<Timestamp> next_crossing() const { return next_crossing_; }
+
+private:
+  const std::vector<Policy>& policies_;
+  Timestamp now_;
+  std::optional<Timestamp> next_crossing_;
+};
+
+}  // namespace relance

@@ -1,0 +1,1 @@
+#include "bot/domain/learner.hpp"

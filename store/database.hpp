@@ -1,0 +1,59 @@
+// The SQLite database: opening (WAL), numbered migrations (PRAGMA user_version),
+// and transactions. Repositories in this folder work on a Database&.
+#pragma once
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace relance::store {
+
+struct Migration {
+  int version;
+  std::string name;  // file name, e.g. "0001_init.sql"
+  std::string sql;
+};
+// Migrations compiled in from store/migrations/NNNN_*.sql, in order.
+const std::vector<Migration>& migrations();
+int latest_schema_version();
+
+class Database {
+public:
+  enum class Mode { read_write, read_only };
+  // Opens (creating the file if needed) in WAL mode with foreign keys on.
+  // Does not migrate: call migrate(), or check schema_version().
+  explicit Database(const std::filesystem::path& file, Mode mode = Mode::read_write);
+
+  SQLite::Database& sql() { return db_; }
+  const std::filesystem::path& path() const { return path_; }
+
+  int schema_version();
+  // Applies every pending migration, each in its own transaction. Returns the
+  // versions applied. Refuses a database newer than this binary.
+  std::vector<int> migrate();
+  // Throws a clear error when the schema is not current (serve refuses to
+  // run on an unmigrated database rather than half-working).
+  void require_current_schema();
+
+  // synchronous=FULL for durability by default; NORMAL is WAL-safe against
+  // application crashes but may lose the last commits on power loss.
+  void set_synchronous_full(bool full);
+
+private:
+  std::filesystem::path path_;
+  SQLite::Database db_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.
+class WriteTransaction {
+public:
+  explicit WriteTransaction(Database& db) : tx_(db.sql(), SQLite::TransactionBehavior::IMMEDIATE) {}
+  void commit() { tx_.commit(); }
+
+private:
+  SQLite::Transaction tx_;
+};
+
+}  // namespace relance::store

@@ -1,0 +1,174 @@
+// Repositories: typed reads and writes over the schema. They never open
+// transactions themselves; the caller groups writes (state + outbox + journal)
+// in one WriteTransaction.
+#pragma once
+
+#include "bot/domain/case.hpp"
+#include "bot/domain/learner.hpp"
+#include "bot/domain/policy.hpp"
+#include "store/database.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace relance::store {
+
+std::string plan_to_json(const Plan& p);
+Plan plan_from_json(std::string_view json);  // throws std::runtime_error on bad data
+
+class LearnerRepo {
+public:
+  explicit LearnerRepo(Database& db);
+  ~LearnerRepo();
+
+  enum class Upserted { inserted, updated, unchanged };
+  // Insert or update by `id`. Non-empty fields of `l` overwrite stored ones;
+  // activity keeps the maximum per source (replaying an import changes nothing).
+  // Sets l.key. `now` is first_seen for a new learner.
+  Upserted upsert(Learner& l, Timestamp now);
+  std::optional<Learner> find(std::string_view id);
+  std::optional<Learner> get(std::int64_t key);
+  // Records activity (max per source). Returns true when it moved forward.
+  bool observe(std::int64_t key, Source s, Timestamp at, Timestamp now);
+  void set_status(std::int64_t key, LearnerStatus s, Timestamp now);
+  std::int64_t count();
+  // Streams every learner with status `active` (detection pass).
+  void for_each_active(const std::function<void(const Learner&)>& f);
+
+private:
+  struct Statements;
+  Database& db_;
+  std::unique_ptr<Statements> st_;
+};
+
+class CaseRepo {
+public:
+  explicit CaseRepo(Database& db) : db_(db) {}
+  std::int64_t insert(Case& c);  // sets c.id
+  void update(const Case& c);
+  // Compare-and-set for claims: succeeds only when the stored assignee is
+  // still `expected_assignee` (two staff claiming at once: one wins).
+  bool update_if_assignee(const Case& c, std::string_view expected_assignee);
+  std::optional<Case> get(std::int64_t id);
+  std::vector<Case> active_for_learner(std::int64_t learner_key);
+  std::vector<Case> active();  // open, claimed, in_progress; by id
+  std::vector<std::int64_t> due_ids(Timestamp now);
+  std::optional<Timestamp> next_due();
+  // (learner, policy) -> the latest activity_ref of any case: detection
+  // skips learners whose episode is already covered.
+  struct Coverage { std::int64_t learner_key; std::string policy_id; Timestamp activity_ref; bool active; };
+  std::vector<Coverage> coverage();
+  std::vector<Case> in_period(Timestamp from, Timestamp to);  // opened or active in [from, to)
+
+private:
+  Database& db_;
+};
+
+class RelaunchRepo {
+public:
+  explicit RelaunchRepo(Database& db) : db_(db) {}
+  std::int64_t insert(Relaunch& r);
+  std::vector<Relaunch> for_case(std::int64_t case_id);
+
+private:
+  Database& db_;
+};
+
+struct Task {
+  std::int64_t id = 0;
+  std::int64_t case_id = 0;
+  int step = -1;
+  std::string role;
+  Means means = Means::phone;
+  std::string template_key;
+  Timestamp created_at{};
+  Timestamp due{};
+  std::optional<Timestamp> done_at;
+  std::string done_by;
+};
+
+class TaskRepo {
+public:
+  explicit TaskRepo(Database& db) : db_(db) {}
+  std::int64_t insert(const Task& t);
+  // Marks every open task of the case done (a relaunch was logged, or the case ended).
+  int complete_for_case(std::int64_t case_id, std::string_view by, Timestamp at);
+  std::vector<Task> open_for_case(std::int64_t case_id);
+  std::vector<Task> overdue(Timestamp now);
+
+private:
+  Database& db_;
+};
+
+struct OutboxItem {
+  std::int64_t id = 0;
+  Timestamp created_at{};
+  std::string channel;    // "sms", "email", "matrix", "staff"
+  std::string recipient;  // phone / email / matrix id / staff role
+  std::string template_key;
+  std::string params_json = "{}";
+  std::optional<std::int64_t> case_id;
+  std::optional<std::int64_t> learner_key;
+  std::string dedupe_key;  // stable: same cause -> same key -> one message
+  Timestamp not_before{};
+  std::string status = "pending";
+  int attempts = 0;
+  Timestamp next_attempt{};
+  std::string last_error;
+  std::optional<Timestamp> sent_at;
+  std::string remote_id;
+};
+
+class OutboxRepo {
+public:
+  explicit OutboxRepo(Database& db) : db_(db) {}
+  // Returns the id, or nullopt when an item with this dedupe_key exists.
+  std::optional<std::int64_t> enqueue(OutboxItem& item);
+  std::vector<OutboxItem> ready(std::string_view channel, Timestamp now, int limit);
+  std::vector<OutboxItem> pending(std::string_view channel);
+  std::optional<Timestamp> next_ready(std::string_view channel);
+  void mark_sent(std::int64_t id, Timestamp at, std::string_view remote_id);
+  void mark_retry(std::int64_t id, Timestamp next_attempt, std::string_view error);
+  void mark_failed(std::int64_t id, std::string_view error);
+  std::optional<OutboxItem> get(std::int64_t id);
+  std::vector<OutboxItem> for_case(std::int64_t case_id);
+
+private:
+  Database& db_;
+};
+
+struct JournalEntry {
+  std::int64_t id = 0;
+  Timestamp at{};
+  std::string actor;
+  std::string action;
+  std::optional<std::int64_t> learner_key;
+  std::optional<std::int64_t> case_id;
+  std::string detail;
+};
+
+class Journal {
+public:
+  explicit Journal(Database& db) : db_(db) {}
+  std::int64_t append(const JournalEntry& e);
+  std::vector<JournalEntry> for_case(std::int64_t case_id);
+  std::vector<JournalEntry> for_learner(std::int64_t learner_key);
+  std::int64_t count();
+
+private:
+  Database& db_;
+};
+
+// Inbound deduplication by (source, external id). Returns true the first time.
+bool first_seen(Database& db, std::string_view source, std::string_view ext_id, Timestamp now);
+
+std::optional<std::string> kv_get(Database& db, std::string_view key);
+void kv_set(Database& db, std::string_view key, std::string_view value);
+
+}  // namespace relance::store

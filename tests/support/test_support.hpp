@@ -1,0 +1,53 @@
+// Shared test helpers: temporary folders, a migrated database, a fake clock.
+#pragma once
+
+#include "bot/app/config.hpp"
+#include "bot/app/engine.hpp"
+#include "bot/domain/time.hpp"
+#include "messages/catalog.hpp"
+#include "store/database.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace relance::test {
+
+// A fresh directory under /tmp, removed when destroyed.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+  std::filesystem::path path_;
+};
+
+void write_file(const std::filesystem::path& p, std::string_view bytes);
+std::string read_file(const std::filesystem::path& p);
+
+// "2026-11-23T10:00:00Z" -> Timestamp (throws on bad input).
+Timestamp utc(std::string_view iso);
+
+// A migrated database in a temp dir, a config, the Paris zone, the shipped
+// messages and an Engine over them. `config_toml` is parsed as a config file.
+struct Fixture {
+  explicit Fixture(std::string_view config_toml = "");
+  TempDir dir;
+  app::Config config;
+  std::unique_ptr<ZoneRules> zone;
+  messages::Catalog catalog;
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<app::Engine> engine;
+};
+
+// Polls `cond` until true or the deadline passes (no blind sleeps in tests).
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds deadline = std::chrono::seconds(10));
+
+}  // namespace relance::test
