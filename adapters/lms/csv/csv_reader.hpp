@@ -1,0 +1,47 @@
+// RFC 4180 records from UTF-8 text, with the line each record starts on so
+// errors can say "file:line". Tolerant where Excel and Moodle are (CRLF, LF
+// or CR line ends, a quote inside an unquoted field), strict where guessing
+// would lose data (a quote left open swallows the rest of the file).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relance::csv {
+
+struct Record {
+  std::vector<std::string> fields;
+  int line = 0;  // physical line (1-based) where the record starts
+};
+
+// `,`, `;` or tab: the one that splits the first lines into the same number
+// (more than one) of fields; `,` when nothing splits.
+char detect_separator(std::string_view text);
+
+class Reader {
+public:
+  // `text` must outlive the reader. A leading UTF-8 BOM is skipped.
+  Reader(std::string_view text, char separator);
+
+  enum class Status { record, end, error };
+  // Reads the next record into `r` (its storage is reused). Lines that are
+  // completely empty are skipped. On `error`, error() says why and where.
+  Status next(Record& r);
+  const std::string& error() const { return error_; }
+  int error_line() const { return error_line_; }
+
+private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+  int line_ = 1;
+  char sep_;
+  std::string error_;
+  int error_line_ = 0;
+};
+
+// Every record of `text` (tests and small files). Throws std::runtime_error
+// with "line N: reason" on a malformed file.
+std::vector<Record> read_all(std::string_view text, char separator);
+
+}  // namespace relance::csv
