@@ -1,1 +1,67 @@
 #include "store/database.hpp"
+
+#include <stdexcept>
+
+namespace relance::store {
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> all{
+#include "migrations.inc"
+  };
+  return all;
+}
+
+int latest_schema_version() { return migrations().empty() ? 0 : migrations().back().version; }
+
+namespace {
+
+int open_flags(Database::Mode m) {
+  return m == Database::Mode::read_only ? SQLite::OPEN_READONLY : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+}
+
+}  // namespace
+
+Database::Database(const std::filesystem::path& file, Mode mode)
+    : path_(file), db_(file.string(), open_flags(mode), /*busy_timeout_ms=*/5000) {
+  if (mode == Mode::read_write) {
+    const std::string jm = db_.execAndGet("PRAGMA journal_mode=WAL").getString();
+    if (jm != "wal") throw std::runtime_error(file.string() + ": cannot switch to WAL mode (got " + jm + ")");
+  }
+  db_.exec("PRAGMA foreign_keys=ON");
+  set_synchronous_full(true);
+}
+
+void Database::set_synchronous_full(bool full) { db_.exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); }
+
+int Database::schema_version() { return db_.execAndGet("PRAGMA user_version").getInt(); }
+
+std::vector<int> Database::migrate() {
+  const int current = schema_version();
+  if (current > latest_schema_version())
+    throw std::runtime_error(path_.string() + ": database schema version " + std::to_string(current) +
+                             " is newer than this relance (" + std::to_string(latest_schema_version()) +
+                             "); upgrade relance");
+  std::vector<int> applied;
+  for (const auto& m : migrations()) {
+    if (m.version <= current) continue;
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    try {
+      db_.exec(m.sql);
+    } catch (const SQLite::Exception& e) {
+      throw std::runtime_error("migration " + m.name + " failed: " + e.what());
+    }
+    db_.exec("PRAGMA user_version=" + std::to_string(m.version));
+    tx.commit();
+    applied.push_back(m.version);
+  }
+  return applied;
+}
+
+void Database::require_current_schema() {
+  const int v = schema_version();
+  if (v != latest_schema_version())
+    throw std::runtime_error(path_.string() + ": schema version " + std::to_string(v) + ", expected " +
+                             std::to_string(latest_schema_version()) + " (run `relance migrate`)");
+}
+
+}  // namespace relance::store

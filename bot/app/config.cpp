@@ -1,1 +1,484 @@
 #include "bot/app/config.hpp"
+
+#include "bot/app/zone.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace relance::app {
+
+ConfigError::ConfigError(std::string file, int line, int column, std::string reason)
+    : std::runtime_error(file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + reason),
+      file_(std::move(file)), line_(line), column_(column), reason_(std::move(reason)) {}
+
+const StaffMember* Config::find_staff(std::string_view id) const {
+  for (const auto& s : staff)
+    if (s.id == id) return &s;
+  return nullptr;
+}
+
+namespace {
+
+// Reads typed values out of toml++ nodes, turning every mistake into a
+// ConfigError at the offending node's position.
+class Reader {
+public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const toml::node& n, const std::string& reason) const {
+    const auto& s = n.source();
+    throw ConfigError(file_, int(s.begin.line), int(s.begin.column), reason);
+  }
+
+  const toml::node* get(const toml::table& t, std::string_view key) const { return t.get(key); }
+
+  std::string str(const toml::table& t, std::string_view key, const std::string& def, bool required = false) const {
+    const toml::node* n = t.get(key);
+    if (!n) {
+      if (required) fail(t, "missing required key '" + std::string(key) + "'");
+      return def;
+    }
+    if (!n->is_string()) fail(*n, "'" + std::string(key) + "' must be a string");
+    return n->as_string()->get();
+  }
+
+  std::int64_t integer(const toml::table& t, std::string_view key, std::int64_t def, std::int64_t lo, std::int64_t hi) const {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    if (!n->is_integer()) fail(*n, "'" + std::string(key) + "' must be an integer");
+    const auto v = n->as_integer()->get();
+    if (v < lo || v > hi)
+      fail(*n, "'" + std::string(key) + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    return v;
+  }
+
+  bool boolean(const toml::table& t, std::string_view key, bool def) const {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    if (!n->is_boolean()) fail(*n, "'" + std::string(key) + "' must be true or false");
+    return n->as_boolean()->get();
+  }
+
+  std::vector<std::string> strings(const toml::table& t, std::string_view key) const {
+    std::vector<std::string> out;
+    const toml::node* n = t.get(key);
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    if (!a) fail(*n, "'" + std::string(key) + "' must be an array of strings");
+    for (const auto& e : *a) {
+      if (!e.is_string()) fail(e, "'" + std::string(key) + "' must contain only strings");
+      out.push_back(e.as_string()->get());
+    }
+    return out;
+  }
+
+  const toml::table* table(const toml::table& t, std::string_view key) const {
+    const toml::node* n = t.get(key);
+    if (!n) return nullptr;
+    if (!n->is_table()) fail(*n, "'" + std::string(key) + "' must be a table");
+    return n->as_table();
+  }
+
+  std::vector<const toml::table*> tables(const toml::table& t, std::string_view key) const {
+    std::vector<const toml::table*> out;
+    const toml::node* n = t.get(key);
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    if (!a || !a->is_array_of_tables()) fail(*n, "'" + std::string(key) + "' must be written [[" + std::string(key) + "]]");
+    for (const auto& e : *a) out.push_back(e.as_table());
+    return out;
+  }
+
+  // "20:00" -> minutes since midnight
+  std::chrono::minutes clock_time(const toml::table& t, std::string_view key, std::chrono::minutes def) const {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    if (!n->is_string()) fail(*n, "'" + std::string(key) + "' must be a time like \"20:00\"");
+    const std::string s = n->as_string()->get();
+    int h = -1, m = -1;
+    char colon = 0;
+    std::istringstream in(s);
+    if (!(in >> h >> colon >> m) || colon != ':' || h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0))
+      fail(*n, "'" + std::string(key) + "' must be a time like \"20:00\", not \"" + s + "\"");
+    return std::chrono::hours(h) + std::chrono::minutes(m);
+  }
+
+  // Warns about keys nobody reads: a typo in a config must not pass silently.
+  void known_keys(const toml::table& t, std::initializer_list<std::string_view> keys, const std::string& where) const {
+    for (const auto& [k, v] : t) {
+      if (std::find(keys.begin(), keys.end(), k.str()) == keys.end())
+        fail(v, "unknown key '" + std::string(k.str()) + "' in " + where);
+    }
+  }
+
+private:
+  std::string file_;
+};
+
+std::optional<std::chrono::weekday> parse_weekday(const std::string& s) {
+  static const std::pair<std::string_view, unsigned> days[] = {
+      {"sunday", 0}, {"monday", 1}, {"tuesday", 2}, {"wednesday", 3}, {"thursday", 4}, {"friday", 5}, {"saturday", 6},
+      {"dimanche", 0}, {"lundi", 1}, {"mardi", 2}, {"mercredi", 3}, {"jeudi", 4}, {"vendredi", 5}, {"samedi", 6}};
+  for (const auto& [name, n] : days)
+    if (s == name) return std::chrono::weekday{n};
+  return std::nullopt;
+}
+
+Plan read_plan(const Reader& r, const toml::table& t) {
+  r.known_keys(t, {"id", "on_exhausted", "dropout_after_days", "step"}, "[[plan]]");
+  Plan p;
+  p.id = r.str(t, "id", "", true);
+  const std::string ex = r.str(t, "on_exhausted", "keep_open");
+  if (ex == "dropout") p.on_exhausted = OnExhausted::declare_dropout;
+  else if (ex == "keep_open") p.on_exhausted = OnExhausted::keep_open;
+  else r.fail(*t.get("on_exhausted"), "on_exhausted must be \"dropout\" or \"keep_open\"");
+  p.dropout_after = std::chrono::days(r.integer(t, "dropout_after_days", 7, 0, 3650));
+  for (const toml::table* st : r.tables(t, "step")) {
+    r.known_keys(*st, {"name", "action", "means", "role", "template", "after_days", "at_inactive_days", "optional", "priority"},
+                 "[[plan.step]]");
+    Step s;
+    s.name = r.str(*st, "name", "");
+    const std::string action = r.str(*st, "action", "", true);
+    if (action == "message") s.action = StepAction::message_learner;
+    else if (action == "task") s.action = StepAction::staff_task;
+    else r.fail(*st->get("action"), "action must be \"message\" (the bot writes to the learner) or \"task\" (a person acts)");
+    const std::string means = r.str(*st, "means", "", true);
+    auto m = parse_means(means);
+    if (!m) r.fail(*st->get("means"), "unknown means \"" + means + "\" (sms, email, phone, matrix, letter, visit, voicemail, other)");
+    s.means = *m;
+    if (s.action == StepAction::message_learner && !is_learner_channel(s.means))
+      r.fail(*st->get("means"), "a \"message\" step needs a channel the bot can send on: sms, email or matrix");
+    s.role = r.str(*st, "role", "", true);
+    s.template_key = r.str(*st, "template", "", true);
+    s.after_previous = std::chrono::days(r.integer(*st, "after_days", 0, 0, 3650));
+    if (st->get("at_inactive_days")) s.at_inactive_days = std::chrono::days(r.integer(*st, "at_inactive_days", 0, 0, 3650));
+    s.optional = r.boolean(*st, "optional", false);
+    s.priority = r.boolean(*st, "priority", false);
+    if (s.name.empty()) s.name = "étape " + std::to_string(p.steps.size() + 1);
+    p.steps.push_back(std::move(s));
+  }
+  if (p.steps.empty()) r.fail(t, "plan '" + p.id + "' has no [[plan.step]]");
+  return p;
+}
+
+Config read(const toml::table& root, const std::string& name) {
+  Reader r(name);
+  Config c;
+  c.source_file = name;
+  r.known_keys(root, {"organisation", "store", "contact_window", "http", "moodle", "import", "staff", "roles", "plan",
+                      "policy", "console", "stats", "messages_dir", "default_language"},
+               "the top level");
+  c.messages_dir = r.str(root, "messages_dir", "");
+  c.default_language = r.str(root, "default_language", "fr");
+
+  if (const auto* t = r.table(root, "organisation")) {
+    r.known_keys(*t, {"name", "timezone", "platform_url"}, "[organisation]");
+    c.organisation = r.str(*t, "name", c.organisation);
+    c.timezone = r.str(*t, "timezone", c.timezone);
+    c.platform_url = r.str(*t, "platform_url", "");
+    try {
+      (void)make_zone(c.timezone);
+    } catch (const std::exception&) {
+      r.fail(*t->get("timezone"), "unknown time zone \"" + c.timezone + "\" (e.g. Europe/Paris)");
+    }
+  }
+  if (const auto* t = r.table(root, "store")) {
+    r.known_keys(*t, {"path"}, "[store]");
+    c.database = r.str(*t, "path", c.database.string());
+  }
+  if (const auto* t = r.table(root, "contact_window")) {
+    r.known_keys(*t, {"quiet_start", "quiet_end", "closed_days", "public_holidays", "alsace_moselle", "extra_closed_dates"},
+                 "[contact_window]");
+    auto& w = c.contact_window;
+    w.quiet_start = r.clock_time(*t, "quiet_start", w.quiet_start);
+    w.quiet_end = r.clock_time(*t, "quiet_end", w.quiet_end);
+    if (t->get("closed_days")) {
+      w.closed_days.clear();
+      for (const auto& d : r.strings(*t, "closed_days")) {
+        auto wd = parse_weekday(d);
+        if (!wd) r.fail(*t->get("closed_days"), "unknown day \"" + d + "\" (sunday, monday, ... or dimanche, lundi, ...)");
+        w.closed_days.push_back(*wd);
+      }
+    }
+    w.public_holidays = r.boolean(*t, "public_holidays", true);
+    w.alsace_moselle = r.boolean(*t, "alsace_moselle", false);
+    for (const auto& d : r.strings(*t, "extra_closed_dates")) {
+      auto day = parse_iso_date(d);
+      if (!day) r.fail(*t->get("extra_closed_dates"), "\"" + d + "\" is not a date YYYY-MM-DD");
+      w.extra_closed_dates.emplace_back(*day);
+    }
+  }
+  if (const auto* t = r.table(root, "http")) {
+    r.known_keys(*t, {"listen", "port", "max_body_bytes", "api_token"}, "[http]");
+    c.http.listen_address = r.str(*t, "listen", c.http.listen_address);
+    c.http.port = std::uint16_t(r.integer(*t, "port", c.http.port, 0, 65535));
+    c.http.max_body_bytes = std::size_t(r.integer(*t, "max_body_bytes", std::int64_t(c.http.max_body_bytes), 1024, 1 << 30));
+    c.http.api_token = r.str(*t, "api_token", "");
+  }
+  if (const auto* t = r.table(root, "moodle")) {
+    r.known_keys(*t, {"enabled", "url", "token", "courses", "roles", "course_cohorts", "interval_minutes", "ca_file"}, "[moodle]");
+    auto& m = c.moodle;
+    m.enabled = r.boolean(*t, "enabled", true);
+    m.url = r.str(*t, "url", "", m.enabled);
+    m.token = r.str(*t, "token", "");
+    if (const toml::node* n = t->get("courses")) {
+      const toml::array* a = n->as_array();
+      if (!a) r.fail(*n, "'courses' must be an array of course ids");
+      for (const auto& e : *a) {
+        if (!e.is_integer()) r.fail(e, "course ids are integers");
+        m.courses.push_back(e.as_integer()->get());
+      }
+    }
+    if (t->get("roles")) m.roles = r.strings(*t, "roles");
+    if (const auto* cc = r.table(*t, "course_cohorts")) {
+      for (const auto& [k, v] : *cc) {
+        std::int64_t id = 0;
+        try {
+          id = std::stoll(std::string(k.str()));
+        } catch (const std::exception&) {
+          r.fail(v, "course_cohorts keys are course ids");
+        }
+        if (!v.is_string()) r.fail(v, "a cohort name must be a string");
+        m.course_cohorts[id] = v.as_string()->get();
+      }
+    }
+    m.interval = std::chrono::minutes(r.integer(*t, "interval_minutes", 60, 1, 7 * 24 * 60));
+    m.ca_file = r.str(*t, "ca_file", "");
+    if (m.enabled && m.courses.empty()) r.fail(*t, "[moodle] needs at least one course id in 'courses'");
+  }
+  if (const auto* imp = r.table(root, "import")) {
+    r.known_keys(*imp, {"generic"}, "[import]");
+    if (const auto* t = r.table(*imp, "generic")) {
+      r.known_keys(*t, {"columns", "default_source", "default_cohort", "date_formats"}, "[import.generic]");
+      auto& m = c.csv;
+      m.default_source = r.str(*t, "default_source", m.default_source);
+      if (!parse_source(m.default_source)) r.fail(*t->get("default_source"), "unknown source \"" + m.default_source + "\"");
+      m.default_cohort = r.str(*t, "default_cohort", "");
+      if (t->get("date_formats")) m.date_formats = r.strings(*t, "date_formats");
+      if (const auto* cols = r.table(*t, "columns")) {
+        r.known_keys(*cols, {"id", "first_name", "last_name", "full_name", "email", "phone", "cohort", "start_date",
+                             "last_activity", "source"},
+                     "[import.generic.columns]");
+        m.id = r.str(*cols, "id", "");
+        m.first_name = r.str(*cols, "first_name", "");
+        m.last_name = r.str(*cols, "last_name", "");
+        m.full_name = r.str(*cols, "full_name", "");
+        m.email = r.str(*cols, "email", "");
+        m.phone = r.str(*cols, "phone", "");
+        m.cohort = r.str(*cols, "cohort", "");
+        m.start_date = r.str(*cols, "start_date", "");
+        m.last_activity = r.str(*cols, "last_activity", "");
+        m.source = r.str(*cols, "source", "");
+        if (m.id.empty() && m.email.empty()) r.fail(*cols, "the generic CSV mapping needs an 'id' or an 'email' column");
+      }
+    }
+  }
+  if (const auto* t = r.table(root, "roles")) {
+    for (const auto& [k, v] : *t) {
+      if (!v.is_string()) r.fail(v, "a role's label must be a string, e.g. secretariat = \"Secrétariat\"");
+      c.role_labels[std::string(k.str())] = v.as_string()->get();
+    }
+  }
+  std::set<std::string> staff_ids;
+  for (const toml::table* t : r.tables(root, "staff")) {
+    r.known_keys(*t, {"id", "name", "roles", "mattermost", "matrix"}, "[[staff]]");
+    StaffMember s;
+    s.id = r.str(*t, "id", "", true);
+    s.name = r.str(*t, "name", s.id);
+    s.roles = r.strings(*t, "roles");
+    s.mattermost = r.str(*t, "mattermost", "");
+    s.matrix = r.str(*t, "matrix", "");
+    if (!staff_ids.insert(s.id).second) r.fail(*t->get("id"), "staff id \"" + s.id + "\" is used twice");
+    for (const auto& role : s.roles)
+      if (!c.role_labels.count(role)) c.role_labels[role] = role;
+    c.staff.push_back(std::move(s));
+  }
+  std::map<std::string, Plan> plans;
+  for (const toml::table* t : r.tables(root, "plan")) {
+    Plan p = read_plan(r, *t);
+    if (plans.count(p.id)) r.fail(*t->get("id"), "plan id \"" + p.id + "\" is used twice");
+    plans[p.id] = std::move(p);
+  }
+  std::set<std::string> policy_ids;
+  for (const toml::table* t : r.tables(root, "policy")) {
+    r.known_keys(*t, {"id", "label", "cohorts", "sources", "condition", "days", "session_start", "plan", "priority"}, "[[policy]]");
+    Policy p;
+    p.id = r.str(*t, "id", "", true);
+    if (!policy_ids.insert(p.id).second) r.fail(*t->get("id"), "policy id \"" + p.id + "\" is used twice");
+    p.label = r.str(*t, "label", p.id);
+    p.cohorts = r.strings(*t, "cohorts");
+    if (t->get("sources")) {
+      p.sources = SourceSet{};
+      for (const auto& s : r.strings(*t, "sources")) {
+        auto src = parse_source(s);
+        if (!src) r.fail(*t->get("sources"), "unknown source \"" + s + "\" (lms, lesson, booking, visit, call, message, email, staff)");
+        p.sources.add(*src);
+      }
+      if (p.sources.empty()) r.fail(*t->get("sources"), "a policy needs at least one source");
+    }
+    const std::string cond = r.str(*t, "condition", "inactive_for");
+    if (cond == "inactive_for") p.condition = Condition::inactive_for;
+    else if (cond == "never_accessed") p.condition = Condition::never_accessed;
+    else r.fail(*t->get("condition"), "condition must be \"inactive_for\" or \"never_accessed\"");
+    p.days = std::chrono::days(r.integer(*t, "days", 0, 0, 3650));
+    if (!t->get("days")) r.fail(*t, "policy '" + p.id + "' needs 'days'");
+    if (t->get("session_start")) {
+      const std::string s = r.str(*t, "session_start", "");
+      p.session_start = parse_iso_date(s);
+      if (!p.session_start) r.fail(*t->get("session_start"), "\"" + s + "\" is not a date YYYY-MM-DD");
+    }
+    const std::string plan = r.str(*t, "plan", "", true);
+    auto it = plans.find(plan);
+    if (it == plans.end()) r.fail(*t->get("plan"), "no [[plan]] with id \"" + plan + "\"");
+    p.plan = it->second;
+    p.priority = int(r.integer(*t, "priority", 0, -1000, 1000));
+    for (const auto& step : p.plan.steps)
+      if (!c.role_labels.count(step.role))
+        r.fail(*t->get("plan"), "plan \"" + plan + "\" gives a step to role \"" + step.role +
+                                    "\", which no [[staff]] member has and [roles] does not name");
+    c.policies.push_back(std::move(p));
+  }
+  if (const auto* t = r.table(root, "console")) {
+    r.known_keys(*t, {"staff"}, "[console]");
+    c.console_staff = r.str(*t, "staff", "");
+    if (!c.console_staff.empty() && !c.find_staff(c.console_staff))
+      r.fail(*t->get("staff"), "console staff \"" + c.console_staff + "\" is not a [[staff]] id");
+  }
+  if (const auto* t = r.table(root, "stats")) {
+    r.known_keys(*t, {"return_window_days", "task_due_days"}, "[stats]");
+    c.return_window = std::chrono::days(r.integer(*t, "return_window_days", 14, 1, 365));
+    c.task_due = std::chrono::days(r.integer(*t, "task_due_days", 2, 0, 365));
+  }
+  return c;
+}
+
+}  // namespace
+
+Config parse_config(std::string_view text, const std::string& name) {
+  try {
+    toml::table root = toml::parse(text, name);
+    Config c = read(root, name);
+    apply_env_overrides(c);
+    return c;
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(name, int(e.source().begin.line), int(e.source().begin.column), std::string(e.description()));
+  }
+}
+
+Config load_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError(file.string(), 0, 0, "cannot read the file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Config c = parse_config(ss.str(), file.string());
+  // Relative paths in the config are relative to the config file.
+  const auto base = file.parent_path();
+  if (c.database.is_relative() && !base.empty()) c.database = base / c.database;
+  if (!c.messages_dir.empty() && c.messages_dir.is_relative() && !base.empty()) c.messages_dir = base / c.messages_dir;
+  return c;
+}
+
+void apply_env_overrides(Config& c) {
+  auto env = [](const char* n) -> const char* {
+    const char* v = std::getenv(n);
+    return v && *v ? v : nullptr;
+  };
+  if (auto v = env("RELANCE_API_TOKEN")) c.http.api_token = v;
+  if (auto v = env("RELANCE_MOODLE_TOKEN")) c.moodle.token = v;
+  if (auto v = env("RELANCE_DATABASE")) c.database = v;
+  if (auto v = env("RELANCE_MESSAGES_DIR")) c.messages_dir = v;
+  if (auto v = env("RELANCE_HTTP_PORT")) c.http.port = std::uint16_t(std::atoi(v));
+}
+
+namespace {
+
+std::string mask(const std::string& secret) {
+  if (secret.empty()) return "\"\"";
+  return "\"****" + (secret.size() > 8 ? secret.substr(secret.size() - 2) : std::string()) + "\"  # set";
+}
+
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+std::string list(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + quote(v[i]);
+  return out + "]";
+}
+
+std::string hhmm(std::chrono::minutes m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", int(m.count() / 60), int(m.count() % 60));
+  return buf;
+}
+
+}  // namespace
+
+std::string describe(const Config& c) {
+  std::ostringstream o;
+  o << "# effective configuration (" << (c.source_file.empty() ? "defaults" : c.source_file.string())
+    << "), secrets masked\n";
+  o << "default_language = " << quote(c.default_language) << "\n";
+  if (!c.messages_dir.empty()) o << "messages_dir = " << quote(c.messages_dir.string()) << "\n";
+  o << "\n[organisation]\nname = " << quote(c.organisation) << "\ntimezone = " << quote(c.timezone)
+    << "\nplatform_url = " << quote(c.platform_url) << "\n";
+  o << "\n[store]\npath = " << quote(c.database.string()) << "\n";
+  o << "\n[contact_window]\nquiet_start = " << quote(hhmm(c.contact_window.quiet_start))
+    << "\nquiet_end = " << quote(hhmm(c.contact_window.quiet_end)) << "\nclosed_days = [";
+  static const char* names[] = {"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
+  for (std::size_t i = 0; i < c.contact_window.closed_days.size(); ++i)
+    o << (i ? ", " : "") << quote(names[c.contact_window.closed_days[i].c_encoding()]);
+  o << "]\npublic_holidays = " << (c.contact_window.public_holidays ? "true" : "false")
+    << "\nalsace_moselle = " << (c.contact_window.alsace_moselle ? "true" : "false") << "\n";
+  o << "\n[http]\nlisten = " << quote(c.http.listen_address) << "\nport = " << c.http.port
+    << "\nmax_body_bytes = " << c.http.max_body_bytes << "\napi_token = " << mask(c.http.api_token) << "\n";
+  if (c.moodle.enabled) {
+    o << "\n[moodle]\nurl = " << quote(c.moodle.url) << "\ntoken = " << mask(c.moodle.token) << "\ncourses = [";
+    for (std::size_t i = 0; i < c.moodle.courses.size(); ++i) o << (i ? ", " : "") << c.moodle.courses[i];
+    o << "]\nroles = " << list(c.moodle.roles) << "\ninterval_minutes = " << c.moodle.interval.count() << "\n";
+  }
+  o << "\n[stats]\nreturn_window_days = " << c.return_window.count() << "\ntask_due_days = " << c.task_due.count() << "\n";
+  if (!c.role_labels.empty()) {
+    o << "\n[roles]\n";
+    for (const auto& [k, v] : c.role_labels) o << k << " = " << quote(v) << "\n";
+  }
+  for (const auto& s : c.staff)
+    o << "\n[[staff]]\nid = " << quote(s.id) << "\nname = " << quote(s.name) << "\nroles = " << list(s.roles) << "\n";
+  for (const auto& p : c.policies) {
+    o << "\n[[policy]]\nid = " << quote(p.id) << "\nlabel = " << quote(p.label) << "\ncohorts = " << list(p.cohorts)
+      << "\nsources = [";
+    bool first = true;
+    for (std::size_t i = 0; i < source_count; ++i)
+      if (p.sources.has(Source(i))) {
+        o << (first ? "" : ", ") << quote(std::string(source_names[i]));
+        first = false;
+      }
+    o << "]\ncondition = " << quote(std::string(to_string(p.condition))) << "\ndays = " << p.days.count()
+      << "\nplan = " << quote(p.plan.id) << "\npriority = " << p.priority << "\n";
+    o << "# plan " << p.plan.id << ": "
+      << (p.plan.on_exhausted == OnExhausted::declare_dropout
+              ? "dropout " + std::to_string(p.plan.dropout_after.count()) + " days after the last step"
+              : std::string("stays open after the last step"))
+      << "\n";
+    for (const auto& s : p.plan.steps)
+      o << "#   " << s.name << ": " << to_string(s.action) << " by " << to_string(s.means) << ", role " << s.role
+        << ", +" << s.after_previous.count() << " days"
+        << (s.at_inactive_days ? ", not before " + std::to_string(s.at_inactive_days->count()) + " days inactive" : "")
+        << (s.optional ? " (optional)" : "") << ", template " << s.template_key << "\n";
+  }
+  if (!c.console_staff.empty()) o << "\n[console]\nstaff = " << quote(c.console_staff) << "\n";
+  return o.str();
+}
+
+}  // namespace relance::app

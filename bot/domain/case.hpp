@@ -22,7 +22,8 @@ std::optional<CaseState> parse_case_state(std::string_view s);
 inline bool is_active(CaseState s) { return s == CaseState::open || s == CaseState::claimed || s == CaseState::in_progress; }
 
 // The result of a relaunch (`résultat` in the register).
-enum class Result : std::uint8_t { no_answer, reached, message_left, resumed, dropped_out, other };
+// `sent`: a message the bot sent, whose answer is not known yet.
+enum class Result : std::uint8_t { no_answer, reached, message_left, resumed, dropped_out, other, sent };
 std::string_view to_string(Result r);
 // "injoignable"/"sans_reponse"/"no_answer", "joint"/"reached", "message"/"message_left",
 // "repris"/"reprise"/"resumed", "abandon"/"dropout", "autre"/"other".
@@ -66,6 +67,7 @@ struct CaseContext {
   const ZoneRules& zone;
   const ContactWindow& window;
   Timestamp now;
+  std::chrono::days task_due{2};  // a staff task is overdue after this
 };
 
 // A staff action that could not be applied, as data the app renders.
@@ -79,8 +81,10 @@ struct Outcome {
   bool ok() const { return refusal == Refusal::none; }
 };
 
-// A new case for a detection; then `advance` runs the steps already due.
+// A new case for a detection (plan snapshotted); then `start_case` posts the
+// alert and runs the steps already due.
 Case open_case(const Learner& l, const Policy& p, const Detection& d, Timestamp now);
+Outcome start_case(Case& c, const Policy& p, const CaseContext& ctx);
 
 // Runs every plan step due at ctx.now, then the dropout deadline; sets next_due.
 Outcome advance(Case& c, const CaseContext& ctx);

@@ -36,14 +36,16 @@ struct Detection {
 class CaseIndex {
 public:
   virtual ~CaseIndex() = default;
-  // `ref` is the current inactivity reference; a case opened with a reference
-  // at or after it covers the episode.
+  // A learner with an active case is not examined again.
+  virtual bool has_active_case(std::int64_t learner_key) const = 0;
+  // `ref` is the current inactivity reference; a case of this policy opened
+  // with a reference at or after it already covered the episode.
   virtual bool covered(std::int64_t learner_key, std::size_t policy_index, Timestamp ref) const = 0;
 };
 
 class Detector {
 public:
-  Detector(const std::vector<Policy>& policies, Timestamp now) : policies_(policies), now_(now) {}
+  Detector(const std::vector<Policy>& policies, Timestamp now);
 
   // At most one detection per learner: the highest-priority policy that
   // fires and is not already covered. Also tracks the earliest future
@@ -55,6 +57,7 @@ public:
 private:
   const std::vector<Policy>& policies_;
   Timestamp now_;
+  std::vector<std::size_t> order_;  // policy indexes, highest priority first
   std::optional<Timestamp> next_crossing_;
 };
 

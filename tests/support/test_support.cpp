@@ -1,1 +1,72 @@
 #include "test_support.hpp"
+
+#include "bot/app/zone.hpp"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace relance::test {
+
+TempDir::TempDir() {
+  std::random_device rd;
+  const auto base = std::filesystem::temp_directory_path();
+  for (int i = 0; i < 100; ++i) {
+    auto p = base / ("relance-test-" + std::to_string(rd()));
+    if (std::filesystem::create_directory(p)) {
+      path_ = p;
+      return;
+    }
+  }
+  throw std::runtime_error("cannot create a temporary directory");
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_file(const std::filesystem::path& p, std::string_view bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + p.string());
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + p.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Timestamp utc(std::string_view iso) {
+  FixedOffsetZone z;
+  auto t = parse_iso_time(iso, z);
+  if (!t) throw std::runtime_error("bad time in test: " + std::string(iso));
+  return *t;
+}
+
+Fixture::Fixture(std::string_view config_toml)
+    : config(app::parse_config(config_toml, "test.toml")),
+      zone(app::make_zone(config.timezone)),
+      catalog(messages::Catalog::load(messages::Catalog::default_dir())) {
+  config.database = dir / "relance.db";
+  db = std::make_unique<store::Database>(config.database);
+  db->migrate();
+  engine = std::make_unique<app::Engine>(config, *db, *zone, catalog);
+}
+
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds deadline) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
+}  // namespace relance::test
