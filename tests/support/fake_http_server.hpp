@@ -1,0 +1,115 @@
+// A small HTTP/1.1 server for tests, on 127.0.0.1 port 0, running on its own
+// thread: the base of every fake (Moodle now; Mattermost, Matrix, Twilio
+// next). A fake is a handler from a recorded request to a response; the server
+// keeps every request for assertions. Keep-alive is honoured.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace relance::test {
+
+using FakeHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct FakeRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as sent: /path?query
+  std::string path;    // without the query
+  std::string query;   // after '?', raw
+  FakeHeaders headers;
+  std::string body;
+  // Case-insensitive; empty when absent.
+  std::string header(std::string_view name) const;
+};
+
+struct FakeResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  FakeHeaders headers;
+  std::string body;
+  bool hang = false;   // never answer (client timeout tests); released by stop()
+  bool close = false;  // close the connection after this answer
+};
+
+class FakeHttpServer {
+public:
+  // Called on the server's thread, one request at a time.
+  using Handler = std::function<FakeResponse(const FakeRequest&)>;
+
+  explicit FakeHttpServer(Handler handler);
+  ~FakeHttpServer();  // stop()
+  FakeHttpServer(const FakeHttpServer&) = delete;
+  FakeHttpServer& operator=(const FakeHttpServer&) = delete;
+
+  std::uint16_t port() const;
+  std::string url() const;  // "http://127.0.0.1:<port>"
+  std::vector<FakeRequest> requests() const;
+  std::size_t request_count() const;
+  // Connections accepted so far (keep-alive tests).
+  std::size_t connection_count() const;
+  void stop();
+
+  struct Impl;  // public so the server's coroutines (free functions) can name it
+
+private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs `a` on `io` (the test's own context, where the code under test lives)
+// until it completes or `deadline` passes; returns its value or rethrows.
+// Other work on `io` (a server's accept loop) keeps running meanwhile.
+namespace detail {
+template <class T>
+struct AwaitResult {
+  std::optional<T> value;
+  std::exception_ptr error;
+  bool done = false;
+};
+template <>
+struct AwaitResult<void> {
+  std::exception_ptr error;
+  bool done = false;
+};
+void run_io_until(boost::asio::io_context& io, const bool& done, std::chrono::milliseconds deadline);
+}  // namespace detail
+
+template <class T>
+T run_awaitable(boost::asio::io_context& io, boost::asio::awaitable<T> a,
+                std::chrono::milliseconds deadline = std::chrono::seconds{10}) {
+  auto r = std::make_shared<detail::AwaitResult<T>>();
+  if constexpr (std::is_void_v<T>) {
+    boost::asio::co_spawn(io, std::move(a), [r](std::exception_ptr e) {
+      r->error = e;
+      r->done = true;
+    });
+  } else {
+    boost::asio::co_spawn(io, std::move(a), [r](std::exception_ptr e, T v) {
+      r->error = e;
+      if (!e) r->value.emplace(std::move(v));
+      r->done = true;
+    });
+  }
+  detail::run_io_until(io, r->done, deadline);
+  if (!r->done) throw std::runtime_error("run_awaitable: deadline passed");
+  if (r->error) std::rethrow_exception(r->error);
+  if constexpr (!std::is_void_v<T>) return std::move(*r->value);
+}
+
+// Runs `io` until `cond` holds or `deadline` passes; returns cond().
+bool run_io_until(boost::asio::io_context& io, const std::function<bool()>& cond,
+                  std::chrono::milliseconds deadline = std::chrono::seconds{10});
+
+}  // namespace relance::test
