@@ -40,8 +40,7 @@ Reader::Status Reader::next(Record& r) {
         const std::size_t stop = text_.find_first_of("\"\r\n", pos_);
         if (stop == std::string_view::npos) {
           error_line_ = start_line;
-          error_ = "ligne " + std::to_string(start_line) +
-                   " : guillemet ouvert jamais refermé (le reste du fichier serait lu comme un seul champ)";
+          error_ = "guillemet ouvert jamais refermé (le reste du fichier serait lu comme un seul champ)";
           return Status::error;
         }
         f.append(text_.substr(pos_, stop - pos_));
@@ -67,7 +66,7 @@ Reader::Status Reader::next(Record& r) {
       while (pos_ < n && (text_[pos_] == ' ' || (text_[pos_] == '\t' && sep_ != '\t'))) ++pos_;
       if (pos_ < n && text_[pos_] != sep_ && text_[pos_] != '\n' && text_[pos_] != '\r') {
         error_line_ = line_;
-        error_ = "ligne " + std::to_string(line_) + " : texte après un champ entre guillemets (« " +
+        error_ = "texte après la fin d'un champ entre guillemets (« " +
                  std::string(text_.substr(pos_, std::min<std::size_t>(20, n - pos_))) + " »)";
         return Status::error;
       }
@@ -128,7 +127,8 @@ std::vector<Record> read_all(std::string_view text, char separator) {
     switch (reader.next(r)) {
       case Reader::Status::record: out.push_back(r); break;
       case Reader::Status::end: return out;
-      case Reader::Status::error: throw std::runtime_error(reader.error());
+      case Reader::Status::error:
+        throw std::runtime_error("ligne " + std::to_string(reader.error_line()) + " : " + reader.error());
     }
   }
 }

@@ -26,7 +26,8 @@ public:
 
   enum class Status { record, end, error };
   // Reads the next record into `r` (its storage is reused). Lines that are
-  // completely empty are skipped. On `error`, error() says why and where.
+  // completely empty are skipped. On `error`, error() says why (in French)
+  // and error_line() where; the reader cannot resynchronise after it.
   Status next(Record& r);
   const std::string& error() const { return error_; }
   int error_line() const { return error_line_; }
@@ -41,7 +42,7 @@ private:
 };
 
 // Every record of `text` (tests and small files). Throws std::runtime_error
-// with "line N: reason" on a malformed file.
+// with "ligne N : reason" on a malformed file.
 std::vector<Record> read_all(std::string_view text, char separator);
 
 }  // namespace relance::csv

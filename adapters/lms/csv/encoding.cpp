@@ -41,12 +41,12 @@ Decoded convert(std::string_view bytes, const char* from, std::string encoding) 
     const std::size_t offset = bytes.size() - in_left;
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02X", unsigned(static_cast<unsigned char>(bytes[offset])));
-    const int line = line_at(std::string_view(d.text).substr(0, used));
+    d.error_line = line_at(std::string_view(d.text).substr(0, used));
     if (err == EINVAL)
-      d.error = "ligne " + std::to_string(line) + " : fichier tronqué au milieu d'un caractère (" + d.encoding + ")";
+      d.error = "fichier tronqué au milieu d'un caractère (" + d.encoding + ")";
     else
-      d.error = "ligne " + std::to_string(line) + " : l'octet " + hex + " (position " + std::to_string(offset) +
-                ") n'existe pas en " + d.encoding;
+      d.error = std::string("l'octet ") + hex + " (position " + std::to_string(offset) + ") n'existe pas en " +
+                d.encoding;
     d.text.clear();
     return d;
   }
@@ -101,8 +101,8 @@ Decoded decode_to_utf8(std::string_view bytes) {
     return Decoded{{}, "", "c'est un classeur Excel (.xlsx) ou une archive, pas un fichier CSV : "
                            "enregistrez-le au format « CSV UTF-8 »"};
   if (const auto nul = bytes.find('\0'); nul != std::string_view::npos)
-    return Decoded{{}, "", "ligne " + std::to_string(line_at(bytes.substr(0, nul))) +
-                               " : octet nul, ce n'est pas un fichier texte (UTF-16 sans marque d'ordre ?)"};
+    return Decoded{{}, "", "octet nul : ce n'est pas un fichier texte (UTF-16 sans marque d'ordre ?)",
+                   line_at(bytes.substr(0, nul))};
   if (is_valid_utf8(bytes)) return Decoded{std::string(bytes), "utf-8", {}};
   // Not UTF-8: Excel's "CSV (séparateur : point-virgule)" on a French Windows.
   // Latin-1 would be wrong for "€", "œ" and typographic quotes (0x80..0x9F).

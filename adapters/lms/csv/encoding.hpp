@@ -11,7 +11,8 @@ namespace relance::csv {
 struct Decoded {
   std::string text;      // UTF-8, byte order mark removed
   std::string encoding;  // "utf-8" | "windows-1252" | "utf-16le" | "utf-16be"
-  std::string error;     // why the bytes cannot be read, in French, with the line
+  std::string error;     // why the bytes cannot be read, in French
+  int error_line = 0;    // the line it happened on (1-based), 0 for the whole file
   bool ok() const { return error.empty(); }
 };
 
