@@ -1,1 +1,571 @@
+// The one HTTP port, on Boost.Beast: /healthz and the activity/learner feeds.
+// This is relance_app's only Beast translation unit (G2: ~30 s, ~1 GB each).
+//
+// Threading: everything runs on the caller's io_context, one thread; the
+// Engine and SQLite are touched only there, and a request is handled without
+// suspending, so two requests never interleave inside the engine (no strand
+// needed while the context has one thread).
+//
+// API (bearer token, JSON in and out; errors are {"error","detail"} plus
+// "index" and "field" when one entry is at fault):
+//   POST /api/v1/activity  {"events":[{"learner","source","at","id"?}]}
+//   POST /api/v1/learners  {"learners":[{"id","first_name","last_name","email","phone","cohort","start_date"}]}
+// A batch is validated whole before anything is written, then applied in one
+// transaction: a 422 means nothing was applied. With no api_token configured
+// the API answers 403 "api_disabled" (the route exists but is switched off,
+// which says more to an administrator than a 404).
 #include "bot/app/http_server.hpp"
+
+#include "bot/app/phone.hpp"
+#include "store/database.hpp"
+#include "store/repositories.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <map>
+#include <stdexcept>
+#include <variant>
+
+namespace relance::app {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// A keep-alive connection may wait this long for its next request; a slow
+// client gets this long to send one or to read our answer.
+constexpr std::chrono::seconds idle_timeout{30};
+constexpr std::chrono::seconds io_timeout{30};
+// After refusing an oversized body we read and drop what the client still
+// sends (so it sees our 413 rather than a reset), within these bounds.
+constexpr std::chrono::seconds drain_timeout{2};
+constexpr std::size_t drain_max_bytes = 8u << 20;
+// An event dated further ahead than this is refused: it would make a
+// learner look active until then.
+constexpr std::chrono::hours max_future{24};
+
+using Request = bhttp::request<bhttp::string_body>;
+using Response = bhttp::response<bhttp::string_body>;
+
+// Learner text may hold invalid UTF-8; dump() would throw on it.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Response json_response(bhttp::status status, const json& body) {
+  Response res{status, 11};
+  res.set(bhttp::field::server, "relance");
+  res.set(bhttp::field::content_type, "application/json; charset=utf-8");
+  res.set(bhttp::field::cache_control, "no-store");
+  res.body() = dump(body) + "\n";
+  return res;
+}
+
+Response error_response(bhttp::status status, std::string_view error, std::string_view detail) {
+  return json_response(status, json{{"error", error}, {"detail", detail}});
+}
+
+// A refusal that names the entry and field at fault.
+struct EntryError {
+  std::string error;  // "unknown_learner", "bad_source", "bad_time", "bad_field", ...
+  std::size_t index;
+  std::string field;
+  std::string detail;
+};
+
+Response entry_error_response(const std::string& list, const EntryError& e) {
+  const std::string where = list + "[" + std::to_string(e.index) + "]" + (e.field.empty() ? "" : "." + e.field);
+  return json_response(bhttp::status::unprocessable_entity, json{{"error", e.error},
+                                                                 {"detail", where + ": " + e.detail},
+                                                                 {"index", e.index},
+                                                                 {"field", e.field}});
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+           return std::tolower(x) == std::tolower(y);
+         });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Constant time whatever the lengths: compare SHA-256 digests, so neither
+// the content nor the length of the configured token leaks through timing.
+bool token_matches(std::string_view given, std::string_view expected) {
+  unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
+  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
+  return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+// "Bearer <token>" (RFC 6750 §2.1; the scheme is case-insensitive).
+std::optional<std::string_view> bearer_token(std::string_view header) {
+  header = trim(header);
+  constexpr std::string_view scheme = "bearer";
+  if (header.size() <= scheme.size() || !iequals(header.substr(0, scheme.size()), scheme) ||
+      (header[scheme.size()] != ' ' && header[scheme.size()] != '\t'))
+    return std::nullopt;
+  auto token = trim(header.substr(scheme.size()));
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
+// "lms" ..., or nothing; plain lower-case names only would refuse the
+// French aliases that the rest of relance accepts, so parse_source decides.
+std::optional<Source> source_of(const json& j) {
+  if (!j.is_string()) return std::nullopt;
+  return parse_source(j.get<std::string>());
+}
+
+std::string source_list() {
+  std::string out;
+  for (auto name : source_names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+// Optional string member: absent or null -> nullopt; another type -> error.
+std::optional<std::string> opt_string(const json& entry, const char* key, bool& bad) {
+  auto it = entry.find(key);
+  if (it == entry.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) {
+    bad = true;
+    return std::nullopt;
+  }
+  return it->get<std::string>();
+}
+
+struct ParsedEvent {
+  std::int64_t learner_key = 0;
+  Source source = Source::lms;
+  Timestamp at{};
+  std::optional<std::string> id;
+};
+
+struct ServerState;
+
+struct Connection {
+  explicit Connection(tcp::socket s) : stream(std::move(s)) {}
+  beast::tcp_stream stream;
+  bool idle = true;  // waiting for a request: safe to cancel on stop
+};
+
+struct ServerState {
+  ServerState(asio::io_context& io_, Engine& engine_, std::function<Timestamp()> clock_, std::function<void()> on_change_)
+      : io(io_), engine(engine_), clock(std::move(clock_)), on_change(std::move(on_change_)), acceptor(io_) {}
+
+  asio::io_context& io;
+  Engine& engine;
+  std::function<Timestamp()> clock;
+  std::function<void()> on_change;
+  tcp::acceptor acceptor;
+  std::uint16_t port = 0;
+  bool stopping = false;
+  std::map<std::uint64_t, Connection*> connections;
+  std::uint64_t next_connection = 0;
+  std::unique_ptr<store::LearnerRepo> learner_repo;  // prepared on first use
+
+  const HttpConfig& http() const { return engine.config().http; }
+
+  store::LearnerRepo& learners() {
+    if (!learner_repo) learner_repo = std::make_unique<store::LearnerRepo>(engine.db());
+    return *learner_repo;
+  }
+
+  void changed() {
+    if (on_change) on_change();
+  }
+};
+
+// ------------------------------------------------------------ the routes
+
+Response handle_healthz(ServerState& st) {
+  try {
+    return json_response(bhttp::status::ok, json{{"status", "ok"}, {"schema", st.engine.db().schema_version()}});
+  } catch (const std::exception& e) {
+    spdlog::error("http: /healthz: database: {}", e.what());
+    return error_response(bhttp::status::service_unavailable, "database", "the database cannot be read");
+  }
+}
+
+// The time of an event: ISO 8601 (local to the organisation without an
+// offset), or Unix seconds as a number or a string of digits.
+std::optional<Timestamp> time_of(const json& j, const ZoneRules& zone) {
+  if (j.is_number_unsigned() || j.is_number_integer()) {
+    auto v = j.get<std::int64_t>();
+    if (v < 0) return std::nullopt;
+    return from_unix(v);
+  }
+  if (!j.is_string()) return std::nullopt;
+  const auto s = j.get<std::string>();
+  if (!s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+    return from_unix(v);
+  }
+  return parse_iso_time(s, zone);
+}
+
+std::variant<std::vector<ParsedEvent>, EntryError> parse_events(ServerState& st, const json& events, Timestamp now) {
+  std::vector<ParsedEvent> out;
+  out.reserve(events.size());
+  std::map<std::string, std::int64_t> keys;  // learner id -> key, looked up once per batch
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& e = events[i];
+    if (!e.is_object()) return EntryError{"bad_field", i, "", "an event is an object"};
+    ParsedEvent p;
+
+    auto learner = e.find("learner");
+    if (learner == e.end() || !learner->is_string() || learner->get<std::string>().empty())
+      return EntryError{"bad_field", i, "learner", "required, a learner id (string)"};
+    const auto id = learner->get<std::string>();
+    if (auto k = keys.find(id); k != keys.end()) {
+      p.learner_key = k->second;
+    } else {
+      auto l = st.learners().find(id);
+      if (!l) return EntryError{"unknown_learner", i, "learner", "no learner with id \"" + id + "\""};
+      p.learner_key = keys[id] = l->key;
+    }
+
+    auto source = e.find("source");
+    if (source == e.end()) return EntryError{"bad_source", i, "source", "required, one of " + source_list()};
+    auto s = source_of(*source);
+    if (!s) return EntryError{"bad_source", i, "source", "unknown source " + dump(*source) + "; one of " + source_list()};
+    p.source = *s;
+
+    auto at = e.find("at");
+    if (at == e.end()) return EntryError{"bad_time", i, "at", "required, ISO 8601 or Unix seconds"};
+    auto t = time_of(*at, st.engine.zone());
+    if (!t) return EntryError{"bad_time", i, "at", "not a time: " + dump(*at) + " (ISO 8601 or Unix seconds)"};
+    if (*t > now + max_future)
+      return EntryError{"bad_time", i, "at", format_utc(*t) + " is in the future"};
+    p.at = *t;
+
+    if (auto ext = e.find("id"); ext != e.end() && !ext->is_null()) {
+      if (ext->is_string() && !ext->get<std::string>().empty())
+        p.id = ext->get<std::string>();
+      else if (ext->is_number_integer())
+        p.id = std::to_string(ext->get<std::int64_t>());
+      else
+        return EntryError{"bad_field", i, "id", "the provider's event id, a non-empty string"};
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Response handle_activity(ServerState& st, const json& doc, Timestamp now) {
+  auto events = doc.find("events");
+  if (events == doc.end() || !events->is_array())
+    return error_response(bhttp::status::unprocessable_entity, "bad_field", "\"events\" is required, an array");
+  auto parsed = parse_events(st, *events, now);
+  if (auto* err = std::get_if<EntryError>(&parsed)) return entry_error_response("events", *err);
+
+  int applied = 0, duplicates = 0, advanced = 0;
+  auto& db = st.engine.db();
+  store::WriteTransaction tx(db);
+  for (const auto& e : std::get<std::vector<ParsedEvent>>(parsed)) {
+    // Providers retry: an event id seen before is acknowledged, not replayed.
+    // Recorded in the same transaction, so a failed batch leaves no mark.
+    if (e.id && !store::first_seen(db, "api", *e.id, now)) {
+      ++duplicates;
+      continue;
+    }
+    ++applied;
+    if (st.engine.record_activity(e.learner_key, e.source, e.at, now, "api")) ++advanced;
+  }
+  tx.commit();
+  if (advanced > 0) st.changed();
+  return json_response(bhttp::status::ok, json{{"applied", applied}, {"duplicates", duplicates}, {"advanced", advanced}});
+}
+
+bool plausible_email(std::string_view s) {
+  auto at = s.find('@');
+  return at != std::string_view::npos && at > 0 && at + 1 < s.size() && s.find('@', at + 1) == std::string_view::npos &&
+         std::none_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c) || c < 0x20; });
+}
+
+std::variant<std::vector<Learner>, EntryError> parse_learners(const json& list) {
+  std::vector<Learner> out;
+  out.reserve(list.size());
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& e = list[i];
+    if (!e.is_object()) return EntryError{"bad_field", i, "", "a learner is an object"};
+    Learner l;
+    bool bad = false;
+    auto id = opt_string(e, "id", bad);
+    if (bad || !id || trim(*id).empty()) return EntryError{"bad_field", i, "id", "required, a non-empty string"};
+    l.id = std::string(trim(*id));
+
+    struct Text {
+      const char* key;
+      std::string* into;
+    };
+    for (auto [key, into] : {Text{"first_name", &l.first_name}, Text{"last_name", &l.last_name},
+                             Text{"email", &l.email}, Text{"cohort", &l.cohort}}) {
+      auto v = opt_string(e, key, bad);
+      if (bad) return EntryError{"bad_field", i, key, "a string"};
+      if (v) *into = std::string(trim(*v));
+    }
+    if (!l.email.empty() && !plausible_email(l.email))
+      return EntryError{"bad_field", i, "email", "not an email address"};
+
+    auto phone = opt_string(e, "phone", bad);
+    if (bad) return EntryError{"bad_field", i, "phone", "a string"};
+    if (phone && !trim(*phone).empty()) {
+      auto p = normalize_phone(trim(*phone));
+      if (!p.ok()) return EntryError{"bad_phone", i, "phone", p.error};
+      l.phone = p.e164;
+    }
+
+    auto start = opt_string(e, "start_date", bad);
+    if (bad) return EntryError{"bad_field", i, "start_date", "a date, YYYY-MM-DD"};
+    if (start && !start->empty()) {
+      auto d = parse_iso_date(*start);
+      if (!d) return EntryError{"bad_field", i, "start_date", "not a date: \"" + *start + "\" (YYYY-MM-DD)"};
+      l.start_date = *d;
+    }
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Response handle_learners(ServerState& st, const json& doc, Timestamp now) {
+  auto list = doc.find("learners");
+  if (list == doc.end() || !list->is_array())
+    return error_response(bhttp::status::unprocessable_entity, "bad_field", "\"learners\" is required, an array");
+  auto parsed = parse_learners(*list);
+  if (auto* err = std::get_if<EntryError>(&parsed)) return entry_error_response("learners", *err);
+
+  int inserted = 0, updated = 0, unchanged = 0;
+  store::WriteTransaction tx(st.engine.db());
+  for (auto& l : std::get<std::vector<Learner>>(parsed)) {
+    switch (st.engine.upsert_learner(l, now)) {
+      case store::LearnerRepo::Upserted::inserted: ++inserted; break;
+      case store::LearnerRepo::Upserted::updated: ++updated; break;
+      case store::LearnerRepo::Upserted::unchanged: ++unchanged; break;
+    }
+  }
+  tx.commit();
+  if (inserted + updated > 0) st.changed();
+  return json_response(bhttp::status::ok, json{{"inserted", inserted}, {"updated", updated}, {"unchanged", unchanged}});
+}
+
+Response method_not_allowed(std::string_view allow) {
+  auto res = error_response(bhttp::status::method_not_allowed, "method_not_allowed", "use " + std::string(allow));
+  res.set(bhttp::field::allow, allow);
+  return res;
+}
+
+Response handle_api(ServerState& st, const Request& req, std::string_view path) {
+  if (req.method() != bhttp::verb::post) return method_not_allowed("POST");
+  const auto& expected = st.http().api_token;
+  if (expected.empty())
+    return error_response(bhttp::status::forbidden, "api_disabled",
+                          "the API is off: set http.api_token (or RELANCE_API_TOKEN) to enable it");
+  auto token = bearer_token(req[bhttp::field::authorization]);
+  if (!token || !token_matches(*token, expected)) {
+    auto res = error_response(bhttp::status::unauthorized, "unauthorized",
+                              token ? "wrong bearer token" : "an Authorization: Bearer <token> header is required");
+    res.set(bhttp::field::www_authenticate, token ? "Bearer error=\"invalid_token\"" : "Bearer");
+    return res;
+  }
+
+  json doc;
+  try {
+    doc = json::parse(req.body());
+  } catch (const json::parse_error& e) {
+    // "[json.exception.parse_error.101] parse error at line 1, column 9: ..." -> from "parse error".
+    std::string what = e.what();
+    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    return json_response(bhttp::status::bad_request,
+                         json{{"error", "bad_json"}, {"detail", what}, {"byte", e.byte}});
+  }
+  if (!doc.is_object()) return error_response(bhttp::status::unprocessable_entity, "bad_field", "the body is a JSON object");
+
+  const Timestamp now = st.clock();
+  if (path == "/api/v1/activity") return handle_activity(st, doc, now);
+  return handle_learners(st, doc, now);
+}
+
+Response handle(ServerState& st, const Request& req) {
+  std::string_view target = req.target();
+  const auto path = target.substr(0, target.find('?'));
+  if (path == "/healthz") {
+    if (req.method() != bhttp::verb::get) return method_not_allowed("GET");
+    return handle_healthz(st);
+  }
+  if (path == "/api/v1/activity" || path == "/api/v1/learners") {
+    try {
+      return handle_api(st, req, path);
+    } catch (const std::exception& e) {
+      // The transaction rolled back. The detail stays in our log: it may
+      // name tables or hold learner data.
+      spdlog::error("http: {} {}: {}", std::string_view(req.method_string()), path, e.what());
+      return error_response(bhttp::status::internal_server_error, "internal", "see the server log");
+    }
+  }
+  return error_response(bhttp::status::not_found, "not_found", "no such path");
+}
+
+// ------------------------------------------------------------ connections
+
+// Reads what the client still sends after an early answer, then closes, so
+// that it reads our answer instead of a connection reset.
+asio::awaitable<void> drain_and_close(beast::tcp_stream& stream) {
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  std::array<char, 16 * 1024> sink;
+  std::size_t total = 0;
+  stream.expires_after(drain_timeout);
+  while (total < drain_max_bytes) {
+    auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+    if (rec) break;
+    total += n;
+  }
+  stream.socket().close(ec);
+}
+
+asio::awaitable<bool> write(beast::tcp_stream& stream, Response& res) {
+  res.prepare_payload();
+  stream.expires_after(io_timeout);
+  auto [ec, n] = co_await bhttp::async_write(stream, res, use_tuple);
+  (void)n;
+  co_return !ec;
+}
+
+asio::awaitable<void> session(std::shared_ptr<ServerState> st, tcp::socket socket) {
+  Connection conn(std::move(socket));
+  const auto id = st->next_connection++;
+  st->connections[id] = &conn;
+  struct Unregister {
+    ServerState& st;
+    std::uint64_t id;
+    ~Unregister() { st.connections.erase(id); }
+  } unregister{*st, id};
+
+  beast::flat_buffer buffer;
+  while (!st->stopping) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.body_limit(st->http().max_body_bytes);
+    conn.idle = true;
+    conn.stream.expires_after(idle_timeout);
+    auto [ec, n] = co_await bhttp::async_read(conn.stream, buffer, parser, use_tuple);
+    (void)n;
+    conn.idle = false;
+    if (ec == bhttp::error::body_limit) {
+      auto res = error_response(bhttp::status::payload_too_large, "too_large",
+                                "the body is over " + std::to_string(st->http().max_body_bytes) + " bytes");
+      res.keep_alive(false);
+      if (co_await write(conn.stream, res)) co_await drain_and_close(conn.stream);
+      co_return;
+    }
+    if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+        ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+      // Not HTTP (a bad request line, an oversized header): say so, then close.
+      auto res = error_response(bhttp::status::bad_request, "bad_request", ec.message());
+      res.keep_alive(false);
+      if (co_await write(conn.stream, res)) co_await drain_and_close(conn.stream);
+      co_return;
+    }
+    if (ec) break;  // closed, timed out, cancelled by stop()
+
+    auto req = parser.release();
+    Response res = st->stopping ? error_response(bhttp::status::service_unavailable, "stopping", "the server is stopping")
+                                : handle(*st, req);
+    res.version(req.version());
+    res.keep_alive(req.keep_alive() && !st->stopping);
+    spdlog::debug("http: {} {} -> {}", std::string_view(req.method_string()), std::string_view(req.target()),
+                  res.result_int());
+    if (!co_await write(conn.stream, res) || !res.keep_alive()) break;
+  }
+  boost::system::error_code ignored;
+  conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<ServerState> st) {
+  while (!st->stopping) {
+    auto [ec, socket] = co_await st->acceptor.async_accept(use_tuple);
+    if (st->stopping || ec == asio::error::operation_aborted) break;
+    if (ec) {
+      // Out of file descriptors and the like: wait a little rather than spin.
+      spdlog::warn("http: accept: {}", ec.message());
+      asio::steady_timer pause(st->io, std::chrono::milliseconds{100});
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
+    asio::co_spawn(st->io, session(st, std::move(socket)), asio::detached);
+  }
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  std::shared_ptr<ServerState> state;
+};
+
+HttpServer::HttpServer(asio::io_context& io, Engine& engine, std::function<Timestamp()> clock,
+                       std::function<void()> on_change)
+    : impl_(std::make_unique<Impl>(
+          Impl{std::make_shared<ServerState>(io, engine, std::move(clock), std::move(on_change))})) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start() {
+  auto& st = *impl_->state;
+  const auto& cfg = st.http();
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(cfg.listen_address, ec);
+  if (ec) throw std::runtime_error("http: listen_address \"" + cfg.listen_address + "\" is not an IP address");
+  tcp::endpoint ep(address, cfg.port);
+  const auto where = cfg.listen_address + ":" + std::to_string(cfg.port);
+  st.acceptor.open(ep.protocol(), ec);
+  if (!ec) st.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) st.acceptor.bind(ep, ec);
+  if (!ec) st.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("http: cannot listen on " + where + ": " + ec.message());
+  st.port = st.acceptor.local_endpoint().port();
+  st.stopping = false;
+  asio::co_spawn(st.io, accept_loop(impl_->state), asio::detached);
+}
+
+std::uint16_t HttpServer::port() const { return impl_->state->port; }
+
+void HttpServer::stop() {
+  auto& st = *impl_->state;
+  if (st.stopping) return;
+  st.stopping = true;
+  boost::system::error_code ignored;
+  st.acceptor.close(ignored);
+  // Idle keep-alive connections end now; one writing an answer finishes it
+  // and then ends (the loop sees `stopping`).
+  for (auto& [id, conn] : st.connections)
+    if (conn->idle) conn->stream.socket().cancel(ignored);
+}
+
+}  // namespace relance::app
