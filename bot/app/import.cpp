@@ -196,9 +196,11 @@ private:
 
 class GenericRows {
 public:
-  GenericRows(const CsvMapping& m, const std::vector<std::string>& header, const std::string& file,
-              const ZoneRules& zone, Timestamp as_of, Timestamp now, std::string cohort)
-      : m_(m), width_(header.size()), zone_(zone), as_of_(as_of), now_(now), cohort_(std::move(cohort)) {
+  GenericRows(const CsvMapping& m, const csv::Record& header_record, const std::string& file, const ZoneRules& zone,
+              Timestamp as_of, Timestamp now, std::string cohort)
+      : m_(m), width_(header_record.fields.size()), zone_(zone), as_of_(as_of), now_(now), cohort_(std::move(cohort)) {
+    const auto& header = header_record.fields;
+    const std::string where = file + ":" + std::to_string(header_record.line) + ": ";
     std::vector<std::string> norm;
     for (const auto& h : header) norm.push_back(csv::normalize_header(h));
     auto column = [&](std::string_view key, const std::string& name) {
@@ -208,14 +210,14 @@ public:
       if (it == norm.end()) {
         std::string present;
         for (const auto& h : header) present += (present.empty() ? "« " : ", « ") + std::string(csv::trim(h)) + " »";
-        throw ImportError(file + ":1: " + std::string(key) + ": colonne « " + name +
+        throw ImportError(where + std::string(key) + ": colonne « " + name +
                           " » absente de l'en-tête (attendue d'après [import.generic.columns] " + std::string(key) +
                           " ; colonnes du fichier : " + present + ")");
       }
       return int(it - norm.begin());
     };
     if (m.id.empty() && m.email.empty())
-      throw ImportError(file + ":1: en-tête: fichier non reconnu : ce n'est pas un export « Participants » de Moodle (" +
+      throw ImportError(where + "en-tête: fichier non reconnu : ce n'est pas un export « Participants » de Moodle (" +
                         csv::expected_moodle_headers() +
                         "), et la configuration ne décrit aucun CSV générique ([import.generic.columns] id ou email)");
     id_ = column("id", m.id);
@@ -229,7 +231,7 @@ public:
     activity_ = column("last_activity", m.last_activity);
     source_col_ = column("source", m.source);
     const auto d = parse_source(m.default_source);
-    if (!d) throw ImportError(file + ":1: source: source par défaut « " + m.default_source + " » inconnue (" + source_list() + ")");
+    if (!d) throw ImportError(where + "source: source par défaut « " + m.default_source + " » inconnue (" + source_list() + ")");
     default_source_ = *d;
     if (cohort_.empty()) cohort_ = m.default_cohort;
   }
@@ -412,7 +414,7 @@ ImportReport import_csv(Engine& engine, const fs::path& file, const ImportOption
   if (is_moodle)
     moodle_rows.emplace(*moodle, header.fields.size(), as_of, opts.cohort.empty() ? mapping.default_cohort : opts.cohort);
   else
-    generic_rows.emplace(mapping, header.fields, name, engine.zone(), as_of, now, opts.cohort);
+    generic_rows.emplace(mapping, header, name, engine.zone(), as_of, now, opts.cohort);
 
   store::WriteTransaction tx(engine.db());
   auto& sql = engine.db().sql();
@@ -495,6 +497,12 @@ ImportReport import_csv(Engine& engine, const fs::path& file, const ImportOption
   log.bind(5, rep.rows);
   log.bind(6, to_unix(now));
   log.exec();
+  // The audit trail says which file fed the register, byte for byte.
+  store::Journal(engine.db())
+      .append({0, now, actor, "import.file", std::nullopt, std::nullopt,
+               file.filename().string() + " (" + rep.format + ", sha256 " + sha + ", as_of " + format_utc(as_of) +
+                   "): " + std::to_string(rep.rows) + " lignes, " + std::to_string(rep.inserted) + " nouveaux, " +
+                   std::to_string(rep.updated) + " mis à jour, " + std::to_string(rep.skipped) + " ignorées"});
   tx.commit();
   return rep;
 }

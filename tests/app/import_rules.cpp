@@ -70,6 +70,11 @@ TEST_CASE("import rules: the import log keeps the file's hash and reference time
   CHECK(q.getColumn(2).getString() == "participants.csv");
   CHECK(q.getColumn(3).getString() == "moodle_participants");
   CHECK(q.getColumn(4).getInt() == 1);
+  // And the journal says which file fed the register.
+  SQLite::Statement j(f.db->sql(), "SELECT actor, detail FROM journal WHERE action = 'import.file'");
+  REQUIRE(j.executeStep());
+  CHECK(j.getColumn(0).getString() == "import");
+  CHECK_THAT(j.getColumn(1).getString(), Catch::Contains("participants.csv") && Catch::Contains(q.getColumn(0).getString()));
   // Another reference time is another import of the same bytes.
   CHECK_FALSE(import_csv(*f.engine, file, at(as_of + std::chrono::hours(1)), as_of + std::chrono::hours(1)).already_imported);
 }
