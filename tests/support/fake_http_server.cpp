@@ -141,6 +141,10 @@ void FakeHttpServer::stop() {
   // sockets go when the io_context does.
   impl_->io.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  // Refuse new connections now, like a server that went away (otherwise the
+  // kernel keeps accepting into the backlog and clients wait for nothing).
+  boost::system::error_code ignored;
+  impl_->acceptor.close(ignored);
 }
 
 std::uint16_t FakeHttpServer::port() const { return impl_->port; }
