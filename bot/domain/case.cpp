@@ -231,6 +231,9 @@ Outcome log_relaunch(Case& c, std::string_view actor, Means means, Result result
   c.relaunches += 1;
   c.state = CaseState::in_progress;
   if (result == Result::reached || result == Result::resumed) c.answered = true;
+  // An answer cancels the pending dropout deadline (compute_next_due): do not
+  // leave a stale next_due that `dossier` would show as the dropout date.
+  if (c.answered && std::size_t(c.next_step) >= c.plan.steps.size()) c.next_due.reset();
   out.effects.push_back(StaffNotice{"", "alert.relaunch_logged",
                                     {{"by", r.actor}, {"means", std::string(to_string(means))},
                                      {"result", std::string(to_string(result))}, {"comment", r.comment}},

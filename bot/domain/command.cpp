@@ -69,9 +69,19 @@ std::optional<std::vector<std::string>> tokenize(std::string_view line) {
       const auto end = line.find(q->close, i);
       if (end == std::string_view::npos) return std::nullopt;
       std::string_view tok = line.substr(i, end - i);
-      // « guillemets » are written with inner spaces: trim them.
-      while (!tok.empty() && is_space(tok.front())) tok.remove_prefix(1);
-      while (!tok.empty() && is_space(tok.back())) tok.remove_suffix(1);
+      // « guillemets » are written with inner spaces: trim them. French
+      // typography (and macOS/LibreOffice autocorrect) makes them no-break
+      // spaces, U+00A0 or the narrow U+202F.
+      static constexpr std::string_view nbsp[] = {"\xC2\xA0", "\xE2\x80\xAF"};
+      for (bool trimmed = true; trimmed;) {
+        trimmed = false;
+        while (!tok.empty() && is_space(tok.front())) tok.remove_prefix(1), trimmed = true;
+        while (!tok.empty() && is_space(tok.back())) tok.remove_suffix(1), trimmed = true;
+        for (auto sp : nbsp) {
+          if (tok.starts_with(sp)) tok.remove_prefix(sp.size()), trimmed = true;
+          if (tok.ends_with(sp)) tok.remove_suffix(sp.size()), trimmed = true;
+        }
+      }
       out.emplace_back(tok);
       i = end + q->close.size();
     } else {

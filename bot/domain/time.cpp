@@ -139,6 +139,10 @@ namespace {
 
 bool read_int(std::string_view& s, std::size_t n, int& out) {
   if (s.size() < n) return false;
+  // Digits only: std::from_chars takes a leading '-', which would let
+  // "T-1:05" through as 22:05 the day before.
+  for (std::size_t k = 0; k < n; ++k)
+    if (s[k] < '0' || s[k] > '9') return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + n, out);
   if (ec != std::errc{} || p != s.data() + n) return false;
   s.remove_prefix(n);
@@ -185,9 +189,9 @@ std::optional<Timestamp> parse_iso_time(std::string_view s, const ZoneRules& zon
   s.remove_prefix(1);
   int oh = 0, om = 0;
   if (!read_int(s, 2, oh)) return std::nullopt;
-  eat(s, ':');
-  if (!s.empty() && !read_int(s, 2, om)) return std::nullopt;
-  if (!s.empty()) return std::nullopt;
+  // "+01", "+0100" or "+01:00"; a colon must be followed by the minutes.
+  if ((eat(s, ':') || !s.empty()) && !read_int(s, 2, om)) return std::nullopt;
+  if (!s.empty() || oh > 23 || om > 59) return std::nullopt;
   const auto off = chr::hours(oh) + chr::minutes(om);
   return Timestamp{*date} + tod - (sign == '+' ? off : -off);
 }
