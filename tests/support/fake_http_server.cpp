@@ -9,6 +9,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -44,6 +48,7 @@ struct FakeHttpServer::Impl {
   explicit Impl(Handler h) : handler(std::move(h)), acceptor(io) {}
 
   Handler handler;
+  std::unique_ptr<asio::ssl::context> tls;  // HTTPS when set
   asio::io_context io;
   tcp::acceptor acceptor;
   std::uint16_t port = 0;
@@ -56,14 +61,15 @@ struct FakeHttpServer::Impl {
 
 namespace {
 
-asio::awaitable<void> serve_connection(FakeHttpServer::Impl* impl, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+template <class Stream>
+asio::awaitable<void> serve_requests(FakeHttpServer::Impl* impl, Stream& stream) {
+  auto& lowest = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(64u << 20);
     // A test never waits this long; it only frees a connection left open.
-    stream.expires_after(std::chrono::seconds{30});
+    lowest.expires_after(std::chrono::seconds{30});
     auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
     (void)n;
     if (ec) break;
@@ -96,13 +102,26 @@ asio::awaitable<void> serve_connection(FakeHttpServer::Impl* impl, tcp::socket s
     res.body() = std::move(out.body);
     res.keep_alive(req.keep_alive() && !out.close);
     res.prepare_payload();
-    stream.expires_after(std::chrono::seconds{30});
+    lowest.expires_after(std::chrono::seconds{30});
     auto [wec, w] = co_await bhttp::async_write(stream, res, use_tuple);
     (void)w;
     if (wec || !res.keep_alive()) break;
   }
+}
+
+asio::awaitable<void> serve_connection(FakeHttpServer::Impl* impl, tcp::socket socket) {
+  beast::tcp_stream plain(std::move(socket));
   boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  if (!impl->tls) {
+    co_await serve_requests(impl, plain);
+    plain.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(plain), *impl->tls);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds{30});
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+  if (!ec) co_await serve_requests(impl, stream);
+  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
 }
 
 asio::awaitable<void> accept_loop(FakeHttpServer::Impl* impl) {
@@ -121,7 +140,13 @@ asio::awaitable<void> accept_loop(FakeHttpServer::Impl* impl) {
 
 // Coroutines hold a plain Impl*: the io_context lives in Impl, is stopped and
 // its thread joined before Impl goes, and destroying it destroys their frames.
-FakeHttpServer::FakeHttpServer(Handler handler) : impl_(std::make_unique<Impl>(std::move(handler))) {
+FakeHttpServer::FakeHttpServer(Handler handler, std::optional<TestCertificate> tls)
+    : impl_(std::make_unique<Impl>(std::move(handler))) {
+  if (tls) {
+    impl_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    impl_->tls->use_certificate_chain(asio::buffer(tls->cert_pem));
+    impl_->tls->use_private_key(asio::buffer(tls->key_pem), asio::ssl::context::pem);
+  }
   tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
   impl_->acceptor.open(ep.protocol());
   impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -149,7 +174,9 @@ void FakeHttpServer::stop() {
 
 std::uint16_t FakeHttpServer::port() const { return impl_->port; }
 
-std::string FakeHttpServer::url() const { return "http://127.0.0.1:" + std::to_string(impl_->port); }
+std::string FakeHttpServer::url() const {
+  return std::string(impl_->tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(impl_->port);
+}
 
 std::vector<FakeRequest> FakeHttpServer::requests() const {
   std::lock_guard lock(impl_->mutex);
@@ -164,6 +191,43 @@ std::size_t FakeHttpServer::request_count() const {
 std::size_t FakeHttpServer::connection_count() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->connections;
+}
+
+TestCertificate make_test_certificate(const std::string& subject_alt_names) {
+  auto fail = [](const char* what) { throw std::runtime_error(std::string("make_test_certificate: ") + what); };
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"),
+                                                          EVP_PKEY_free);
+  if (!key) fail("key generation");
+  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
+  X509_set_pubkey(cert.get(), key.get());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("relance test"), -1, -1,
+                             0);
+  X509_set_issuer_name(cert.get(), name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
+  X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, subject_alt_names.c_str());
+  if (!san) fail("subjectAltName");
+  X509_add_ext(cert.get(), san, -1);
+  X509_EXTENSION_free(san);
+  if (!X509_sign(cert.get(), key.get(), EVP_sha256())) fail("signing");
+
+  auto to_pem = [&](auto write) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+    if (!write(bio.get())) fail("PEM encoding");
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, std::size_t(len));
+  };
+  TestCertificate out;
+  out.cert_pem = to_pem([&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
+  out.key_pem = to_pem([&](BIO* b) { return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); });
+  return out;
 }
 
 namespace detail {

@@ -44,18 +44,28 @@ struct FakeResponse {
   bool close = false;  // close the connection after this answer
 };
 
+// A self-signed certificate made in memory (EC P-256, SHA-256), for TLS
+// fakes and for checking the client's certificate verification (G4).
+struct TestCertificate {
+  std::string cert_pem;
+  std::string key_pem;
+};
+// `subject_alt_names` in OpenSSL's syntax: "DNS:localhost,IP:127.0.0.1".
+TestCertificate make_test_certificate(const std::string& subject_alt_names = "DNS:localhost,IP:127.0.0.1");
+
 class FakeHttpServer {
 public:
   // Called on the server's thread, one request at a time.
   using Handler = std::function<FakeResponse(const FakeRequest&)>;
 
-  explicit FakeHttpServer(Handler handler);
+  // With `tls`, the server speaks HTTPS with that certificate (url() says https).
+  explicit FakeHttpServer(Handler handler, std::optional<TestCertificate> tls = std::nullopt);
   ~FakeHttpServer();  // stop()
   FakeHttpServer(const FakeHttpServer&) = delete;
   FakeHttpServer& operator=(const FakeHttpServer&) = delete;
 
   std::uint16_t port() const;
-  std::string url() const;  // "http://127.0.0.1:<port>"
+  std::string url() const;  // "http://127.0.0.1:<port>" (https with TLS)
   std::vector<FakeRequest> requests() const;
   std::size_t request_count() const;
   // Connections accepted so far (keep-alive tests).

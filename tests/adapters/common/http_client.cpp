@@ -1,6 +1,7 @@
 // The shared HTTP client against a fake server on 127.0.0.1: answers,
 // failures as values, deadlines.
 #include "adapters/common/http_client.hpp"
+#include "test_support.hpp"
 #include "tests/support/fake_http_server.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -127,4 +128,56 @@ TEST_CASE("http client refuses an unreadable CA file at construction", "[common]
   options.ca_files = {"/nonexistent/ca.pem"};
   CHECK_THROWS_WITH(HttpClient(io.get_executor(), options),
                     Catch::Contains("/nonexistent/ca.pem"));
+}
+
+TEST_CASE("http client over TLS: trusts a configured CA file, checks the host name", "[common][http][tls]") {
+  test::TempDir dir;
+  const auto cert = test::make_test_certificate("DNS:localhost,IP:127.0.0.1");
+  test::write_file(dir / "ca.pem", cert.cert_pem);
+  FakeHttpServer server([](const FakeRequest& r) { return FakeResponse{200, "text/plain", {}, "secure " + r.path}; },
+                        cert);
+  REQUIRE_THAT(server.url(), Catch::StartsWith("https://"));
+  boost::asio::io_context io;
+  ClientOptions trusting;
+  trusting.ca_files = {dir / "ca.pem"};
+  HttpClient client(io.get_executor(), trusting);
+  const auto port = std::to_string(server.port());
+
+  SECTION("by IP address (certificate IP SAN, no SNI)") {
+    auto r = request(io, client, Method::get, "https://127.0.0.1:" + port + "/a");
+    INFO(r.error);
+    REQUIRE(r.answered());
+    CHECK(r.status == 200);
+    CHECK(r.body == "secure /a");
+  }
+  SECTION("by name (resolver, SNI, DNS SAN)") {
+    auto r = request(io, client, Method::post, "https://localhost:" + port + "/b", {}, "x");
+    INFO(r.error);
+    REQUIRE(r.answered());
+    CHECK(r.body == "secure /b");
+  }
+  SECTION("an unknown CA is refused") {
+    HttpClient system_only(io.get_executor());
+    auto r = request(io, system_only, Method::get, "https://127.0.0.1:" + port + "/");
+    CHECK(r.failure == Failure::tls);
+    CHECK_THAT(r.error, Catch::Contains("certificate"));
+    CHECK(server.request_count() == 0);
+  }
+}
+
+TEST_CASE("http client over TLS: a certificate for another name is refused", "[common][http][tls]") {
+  test::TempDir dir;
+  const auto cert = test::make_test_certificate("DNS:moodle.example.org");
+  test::write_file(dir / "ca.pem", cert.cert_pem);
+  FakeHttpServer server([](const FakeRequest&) { return FakeResponse{}; }, cert);
+  boost::asio::io_context io;
+  ClientOptions trusting;
+  trusting.ca_files = {dir / "ca.pem"};
+  HttpClient client(io.get_executor(), trusting);
+  for (std::string host : {"127.0.0.1", "localhost"}) {
+    INFO(host);
+    auto r = request(io, client, Method::get, "https://" + host + ":" + std::to_string(server.port()) + "/");
+    CHECK(r.failure == Failure::tls);
+  }
+  CHECK(server.request_count() == 0);
 }
