@@ -54,6 +54,8 @@ LastAccess parse_last_access(std::string_view value) {
   if (t.starts_with("il y a ")) t.remove_prefix(7);
   if (t.ends_with(" ago")) t.remove_suffix(4);
 
+  if (t.find_first_of("0123456789") == std::string_view::npos) return bad(value, "ni « Jamais » ni une durée");
+
   std::int64_t total = 0;
   int parts = 0;
   std::size_t i = 0;

@@ -70,4 +70,5 @@ TEST_CASE("last access: anything else is an error that quotes the value", "[csv]
     CHECK_THAT(r.error, Catch::Contains("« " + std::string(v) + " »"));
   }
   CHECK_THAT(parse_last_access("23 mois").error, Catch::Contains("unité inconnue « mois »"));
+  CHECK_THAT(parse_last_access("Jama").error, Catch::Contains("ni « Jamais » ni une durée"));
 }
