@@ -62,7 +62,7 @@ TEST_CASE("import moodle: the French Participants page, as copied from the brows
   CHECK(last(learner(*f.db, "louis@exemple.fr"), Source::lms) == to_unix(as_of) - (365 + 2) * day);
 }
 
-TEST_CASE("import moodle: Windows-1252 file with ';' from French Excel", "[import][moodle][encoding]") {
+TEST_CASE("import moodle: Windows-1252 file, semicolon-separated, from French Excel", "[import][moodle][encoding]") {
   Fixture f;
   const Timestamp as_of = utc("2026-11-23T10:00:00Z");
   // "Prénom / Nom;Adresse de courriel;Ville;Pays;Dernier accès" and "Élodie
