@@ -66,7 +66,11 @@ std::optional<std::vector<std::string>> tokenize(std::string_view line) {
     if (q && q->open == "'" && !(i == 0 || is_space(line[i - 1]))) q = nullptr;
     if (q) {
       i += q->open.size();
-      const auto end = line.find(q->close, i);
+      auto end = line.find(q->close, i);
+      // Likewise a closing apostrophe must end a word: 'n'a pas répondu'.
+      if (q->close == "'")
+        while (end != std::string_view::npos && end + 1 < line.size() && !is_space(line[end + 1]))
+          end = line.find(q->close, end + 1);
       if (end == std::string_view::npos) return std::nullopt;
       std::string_view tok = line.substr(i, end - i);
       // « guillemets » are written with inner spaces: trim them. French

@@ -79,6 +79,17 @@ TEST_CASE("an apostrophe inside a word is not a quote", "[domain][command][token
   CHECK(tokenize("relance 42 tel joint \"c'est bon\"") == Tokens{"relance", "42", "tel", "joint", "c'est bon"});
 }
 
+TEST_CASE("an apostrophe inside a 'single-quoted' comment does not end it", "[domain][command][tokenize]") {
+  // French comments are full of apostrophes: only a quote followed by a blank
+  // or the end of the line closes 'single-quoted' text.
+  CHECK(tokenize("relance 42 tel injoignable 'n'a pas r\xC3\xA9pondu'") ==
+        Tokens{"relance", "42", "tel", "injoignable", "n'a pas r\xC3\xA9pondu"});
+  CHECK(tokenize("vu 42 visite 'pass\xC3\xA9 \xC3\xA0 l'accueil' hier") ==
+        Tokens{"vu", "42", "visite", "pass\xC3\xA9 \xC3\xA0 l'accueil", "hier"});
+  CHECK(parse_as<LogCmd>("relance 42 tel injoignable 'n'a pas r\xC3\xA9pondu'").comment == "n'a pas r\xC3\xA9pondu");
+  CHECK_FALSE(tokenize("abandon 42 'n'a pas").has_value());
+}
+
 TEST_CASE("an unterminated quote is refused", "[domain][command][tokenize]") {
   CHECK_FALSE(tokenize("relance 42 tel joint \"reprend lundi").has_value());
   CHECK_FALSE(tokenize("relance 42 tel joint \xE2\x80\x9Creprend lundi").has_value());

@@ -441,6 +441,28 @@ TEST_CASE("learner upsert inserts, merges non-empty fields, keeps the latest act
   }
 }
 
+// [!mayfail] — design question, reported: Learner::language defaults to "fr"
+// and upsert lets every non-empty field win, so a feed that knows nothing of
+// the language (POST /api/v1/learners and the Moodle poller build a fresh
+// Learner and leave the default) turns an English speaker back into "fr".
+// The CSV importer avoids it by clearing the field; the other feeds do not.
+// Right behaviour: an update that does not carry a language keeps the stored one.
+TEST_CASE("a feed that does not carry the language keeps the stored one", "[store][learners][!mayfail]") {
+  Db d;
+  LearnerRepo learners(d.db);
+  Learner en = make_learner("A-1");
+  en.language = "en";
+  learners.upsert(en, at(0));
+  REQUIRE(learners.find("A-1")->language == "en");
+
+  Learner feed;  // as a feed builds it: id, names, email, activity
+  feed.id = "A-1";
+  feed.email = "lea.martin@exemple.fr";
+  feed.activity.observe(Source::lms, at(10));
+  learners.upsert(feed, at(10));
+  CHECK(learners.find("A-1")->language == "en");
+}
+
 TEST_CASE("observe moves activity forward only - status changes - active learners stream", "[store][learners]") {
   Db d;
   LearnerRepo learners(d.db);
