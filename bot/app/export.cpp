@@ -8,6 +8,7 @@
 
 #include "bot/domain/stats.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <xlsxwriter.h>
 
 #include <algorithm>
@@ -297,12 +298,60 @@ std::vector<Case> cases_in(Engine& engine, const Period& p) {
   return kept;
 }
 
-std::vector<Relaunch> ordered_relaunches(store::RelaunchRepo& repo, std::int64_t case_id) {
-  std::vector<Relaunch> rs = repo.for_case(case_id);
-  std::stable_sort(rs.begin(), rs.end(), [](const Relaunch& a, const Relaunch& b) {
-    return a.at != b.at ? a.at < b.at : a.id < b.id;
-  });
-  return rs;
+// The queries below are read-only and span the whole period in one statement
+// each: a register of tens of thousands of cases would otherwise prepare two
+// statements per case. They select the same cases as cases_in().
+constexpr const char* period_cases_sql =
+    "SELECT id FROM learner_case WHERE opened_at < :to AND (closed_at IS NULL OR closed_at >= :from)";
+
+// Every relaunch of the period's cases, per case, in the order they were made.
+std::unordered_map<std::int64_t, std::vector<Relaunch>> relaunches_in(Engine& engine, const Period& p) {
+  SQLite::Statement q(engine.db().sql(),
+                      std::string("SELECT id, case_id, at, actor, means, result, comment, step, automatic FROM relaunch "
+                                  "WHERE case_id IN (") +
+                          period_cases_sql + ") ORDER BY case_id, at, id");
+  q.bind(":to", to_unix(p.to));
+  q.bind(":from", to_unix(p.from));
+  std::unordered_map<std::int64_t, std::vector<Relaunch>> out;
+  while (q.executeStep()) {
+    Relaunch r;
+    r.id = q.getColumn(0).getInt64();
+    r.case_id = q.getColumn(1).getInt64();
+    r.at = from_unix(q.getColumn(2).getInt64());
+    r.actor = q.getColumn(3).getString();
+    r.means = parse_means(q.getColumn(4).getString()).value_or(Means::other);
+    r.result = parse_result(q.getColumn(5).getString()).value_or(Result::other);
+    r.comment = q.getColumn(6).getString();
+    r.step = q.getColumn(7).getInt();
+    r.automatic = q.getColumn(8).getInt() != 0;
+    out[r.case_id].push_back(std::move(r));
+  }
+  return out;
+}
+
+// What the register shows of the period's learners: names, id, cohort and
+// the latest activity per source.
+std::unordered_map<std::int64_t, Learner> learners_in(Engine& engine, const Period& p) {
+  static_assert(source_count == 8, "one last_<source> column per source");
+  SQLite::Statement q(engine.db().sql(),
+                      std::string("SELECT key, id, first_name, last_name, cohort, last_lms, last_lesson, last_booking, "
+                                  "last_visit, last_call, last_message, last_email, last_staff FROM learner "
+                                  "WHERE key IN (SELECT learner_key FROM learner_case WHERE id IN (") +
+                          period_cases_sql + "))");
+  q.bind(":to", to_unix(p.to));
+  q.bind(":from", to_unix(p.from));
+  std::unordered_map<std::int64_t, Learner> out;
+  while (q.executeStep()) {
+    Learner l;
+    l.key = q.getColumn(0).getInt64();
+    l.id = q.getColumn(1).getString();
+    l.first_name = q.getColumn(2).getString();
+    l.last_name = q.getColumn(3).getString();
+    l.cohort = q.getColumn(4).getString();
+    for (std::size_t i = 0; i < source_count; ++i) l.activity.last[i] = q.getColumn(int(5 + i)).getInt64();
+    out.emplace(l.key, std::move(l));
+  }
+  return out;
 }
 
 class Texts {
@@ -398,14 +447,13 @@ Table build_register(Engine& engine, const Period& period, Timestamp now) {
       {text("register.column.closed"), 12},
   };
 
-  store::LearnerRepo learners(engine.db());
-  store::RelaunchRepo relaunches(engine.db());
-  std::unordered_map<std::int64_t, std::optional<Learner>> learner_cache;
+  const auto learners = learners_in(engine, period);
+  const auto relaunches = relaunches_in(engine, period);
+  static const std::vector<Relaunch> none;
 
   for (const Case& c : cases_in(engine, period)) {
-    auto [it, fresh] = learner_cache.try_emplace(c.learner_key);
-    if (fresh) it->second = learners.get(c.learner_key);
-    const std::optional<Learner>& l = it->second;
+    const auto li = learners.find(c.learner_key);
+    const Learner* l = li == learners.end() ? nullptr : &li->second;
     const Policy* policy = find_policy(config, c.policy_id);
 
     // Date of last activity: the inactivity reference the case opened on,
@@ -416,7 +464,8 @@ Table build_register(Engine& engine, const Period& period, Timestamp now) {
       last_activity = text("register.never");
 
     std::vector<std::string> dates, means, comments;
-    for (const Relaunch& r : ordered_relaunches(relaunches, c.id)) {
+    const auto ri = relaunches.find(c.id);
+    for (const Relaunch& r : ri == relaunches.end() ? none : ri->second) {
       const std::string day = format_day(local_date(r.at, zone));
       dates.push_back(day);
       means.push_back(means_text(text, r.means));
@@ -480,7 +529,6 @@ std::string render_stats(Engine& engine, std::optional<chr::year_month> month, T
   const Texts text(engine);
   const Period period = period_of(month, engine.zone());
   store::CaseRepo case_repo(engine.db());
-  store::RelaunchRepo relaunch_repo(engine.db());
   store::TaskRepo task_repo(engine.db());
 
   std::vector<std::string> lines;
@@ -498,6 +546,7 @@ std::string render_stats(Engine& engine, std::optional<chr::year_month> month, T
 
   // Over the period: what opened and how cases ended.
   const std::vector<Case> cases = cases_in(engine, period);
+  auto relaunches = relaunches_in(engine, period);
   int opened = 0, resumed = 0, dropped = 0;
   for (const Case& c : cases) {
     if (period.contains(c.opened_at)) ++opened;
@@ -519,7 +568,7 @@ std::string render_stats(Engine& engine, std::optional<chr::year_month> month, T
   std::map<int, std::set<std::string>> step_names;
   histories.reserve(cases.size());
   for (const Case& c : cases) {
-    std::vector<Relaunch> all = ordered_relaunches(relaunch_repo, c.id);
+    std::vector<Relaunch> all = std::move(relaunches[c.id]);
     std::optional<Timestamp> returned_at;
     if (c.state == CaseState::resumed && c.closed_at) returned_at = c.closed_at;
     if (returned_at) {
