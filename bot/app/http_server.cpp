@@ -187,14 +187,8 @@ struct ServerState {
   bool stopping = false;
   std::map<std::uint64_t, Connection*> connections;
   std::uint64_t next_connection = 0;
-  std::unique_ptr<store::LearnerRepo> learner_repo;  // prepared on first use
 
   const HttpConfig& http() const { return engine.config().http; }
-
-  store::LearnerRepo& learners() {
-    if (!learner_repo) learner_repo = std::make_unique<store::LearnerRepo>(engine.db());
-    return *learner_repo;
-  }
 
   void changed() {
     if (on_change) on_change();
@@ -232,6 +226,10 @@ std::optional<Timestamp> time_of(const json& j, const ZoneRules& zone) {
 }
 
 std::variant<std::vector<ParsedEvent>, EntryError> parse_events(ServerState& st, const json& events, Timestamp now) {
+  // A repository per batch, not kept: its prepared SELECT, left stepped,
+  // would hold a read snapshot open between requests (WAL never
+  // checkpointed past it, and a stale snapshot when another process writes).
+  store::LearnerRepo learners(st.engine.db());
   std::vector<ParsedEvent> out;
   out.reserve(events.size());
   std::map<std::string, std::int64_t> keys;  // learner id -> key, looked up once per batch
@@ -247,7 +245,7 @@ std::variant<std::vector<ParsedEvent>, EntryError> parse_events(ServerState& st,
     if (auto k = keys.find(id); k != keys.end()) {
       p.learner_key = k->second;
     } else {
-      auto l = st.learners().find(id);
+      auto l = learners.find(id);
       if (!l) return EntryError{"unknown_learner", i, "learner", "no learner with id \"" + id + "\""};
       p.learner_key = keys[id] = l->key;
     }
