@@ -451,3 +451,18 @@ TEST_CASE("stats: an empty database says there was no relaunch") {
   CHECK(text.find("Tâches en retard : 0\n") != std::string::npos);
   CHECK(text.find("Taux de retour après relance : aucune relance sur la période.\n") != std::string::npos);
 }
+
+TEST_CASE("register: an English-speaking organisation gets English headers and results") {
+  test::Fixture fx("default_language = \"en\"\n");
+  seed(*fx.db);
+  const auto out = fx.dir / "register.csv";
+  CHECK(app::export_register(*fx.engine, out, {app::RegisterFormat::csv, chr::year{2026} / chr::March}, export_time) == 4);
+  const std::string csv = test::read_file(out);
+  CHECK(csv.find("\xEF\xBB\xBFLearner;Identifier;Training/cohort;Date of last activity;Relaunch dates;Means used;") == 0);
+  CHECK(csv.find(";\"SMS; phone\";resumed;\"05/03/2026: reprend lundi; a dit \"\"merci\"\"; resumed: lesson attended on "
+                 "09/03/2026\";") != std::string::npos);
+  CHECK(csv.find("messagerie pleine; dropout declared after 3 relaunches without answer") != std::string::npos);
+  const std::string stats = app::render_stats(*fx.engine, chr::year{2026} / chr::March, export_time);
+  CHECK(stats.find("Statistics — March 2026\n") == 0);
+  CHECK(stats.find("Return rate after relaunch (within 14 days): 33 % (1/3)\n") != std::string::npos);
+}
