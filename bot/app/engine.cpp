@@ -1,1 +1,542 @@
 #include "bot/app/engine.hpp"
+
+#include "bot/app/export.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace relance::app {
+
+using nlohmann::json;
+
+namespace {
+
+std::optional<store::WriteTransaction> begin_unless(bool skip, store::Database& db) {
+  if (skip) return std::nullopt;
+  return std::optional<store::WriteTransaction>(std::in_place, db);
+}
+
+std::string params_to_json(const Params& p) {
+  json j = json::object();
+  for (const auto& [k, v] : p) j[k] = v;
+  return j.dump();
+}
+
+Params params_from_json(const std::string& s) {
+  Params p;
+  const json j = json::parse(s, nullptr, false);
+  if (!j.is_object()) return p;
+  for (const auto& [k, v] : j.items())
+    if (v.is_string()) p[k] = v.get<std::string>();
+  return p;
+}
+
+const char* channel_name(Means m) {
+  switch (m) {
+    case Means::sms: return "sms";
+    case Means::email: return "email";
+    case Means::matrix: return "matrix";
+    default: return "other";
+  }
+}
+
+// Index of what detection must skip, built once per pass from the cases table.
+class StoreCaseIndex final : public CaseIndex {
+public:
+  StoreCaseIndex(std::vector<store::CaseRepo::Coverage> rows, const std::vector<Policy>& policies) {
+    std::unordered_map<std::string, std::size_t> policy_index;
+    for (std::size_t i = 0; i < policies.size(); ++i) policy_index[policies[i].id] = i;
+    for (const auto& r : rows) {
+      if (r.active) active_.insert(r.learner_key);
+      auto it = policy_index.find(r.policy_id);
+      if (it == policy_index.end()) continue;
+      auto& slot = refs_[key(r.learner_key, it->second)];
+      if (r.activity_ref > slot) slot = r.activity_ref;
+    }
+  }
+  bool has_active_case(std::int64_t learner) const override { return active_.count(learner) != 0; }
+  bool covered(std::int64_t learner, std::size_t policy, Timestamp ref) const override {
+    auto it = refs_.find(key(learner, policy));
+    return it != refs_.end() && it->second >= ref;
+  }
+
+private:
+  static std::uint64_t key(std::int64_t learner, std::size_t policy) {
+    return (std::uint64_t(learner) << 12) ^ std::uint64_t(policy);
+  }
+  std::unordered_set<std::int64_t> active_;
+  std::unordered_map<std::uint64_t, Timestamp> refs_;
+};
+
+}  // namespace
+
+Engine::Engine(const Config& config, store::Database& db, const ZoneRules& zone, const messages::Catalog& catalog)
+    : config_(config), db_(db), zone_(zone), catalog_(catalog), learners_(db), cases_(db), relaunches_(db), tasks_(db),
+      outbox_(db), journal_(db) {}
+
+std::string Engine::text(std::string_view key, const Params& p) const {
+  return catalog_.render(config_.default_language, key, p);
+}
+
+Params Engine::case_params(const Case& c, const Learner& l) const {
+  Params p{{"case", std::to_string(c.id)},
+           {"learner", l.display_name()},
+           {"learner_id", l.id},
+           {"first_name", l.first_name.empty() ? l.display_name() : l.first_name},
+           {"last_name", l.last_name},
+           {"cohort", l.cohort.empty() ? "—" : l.cohort},
+           {"training", l.cohort},
+           {"organisation", config_.organisation},
+           {"platform_url", config_.platform_url},
+           {"since_date", format_local(c.activity_ref, zone_, false)}};
+  std::string contact = l.phone;
+  if (!l.email.empty()) contact += (contact.empty() ? "" : ", ") + l.email;
+  p["contact"] = contact.empty() ? "—" : contact;
+  for (const auto& pol : config_.policies)
+    if (pol.id == c.policy_id) p["policy"] = pol.label;
+  if (!p.count("policy")) p["policy"] = c.policy_id;
+  if (!c.plan.steps.empty()) {
+    const auto& role = c.plan.steps.front().role;
+    auto it = config_.role_labels.find(role);
+    p["first_step_role"] = it != config_.role_labels.end() ? it->second : role;
+  }
+  return p;
+}
+
+// ------------------------------------------------------------------ commit
+
+void Engine::commit_outcome(Case& c, const Learner& l, Outcome& out, std::string_view actor, Timestamp now) {
+  if (c.id == 0) cases_.insert(c);
+  else cases_.update(c);
+  if (out.relaunch) {
+    out.relaunch->case_id = c.id;
+    relaunches_.insert(*out.relaunch);
+    if (!out.relaunch->automatic) tasks_.complete_for_case(c.id, actor, now);
+  }
+  if (!is_active(c.state)) tasks_.complete_for_case(c.id, actor, now);
+  if (out.learner_status) learners_.set_status(l.key, *out.learner_status, now);
+
+  const Params base = case_params(c, l);
+  // Deterministic per case state: replaying the same step cannot enqueue twice.
+  const std::string stamp = std::to_string(c.id) + ":" + std::string(to_string(c.state)) + ":" +
+                            std::to_string(c.next_step) + ":" + std::to_string(c.relaunches);
+  int seq = 0;
+  for (auto& e : out.effects) {
+    ++seq;
+    std::visit(
+        [&](auto& eff) {
+          using T = std::decay_t<decltype(eff)>;
+          if constexpr (std::is_same_v<T, LearnerMessage>) {
+            store::OutboxItem item;
+            item.created_at = now;
+            item.channel = channel_name(eff.channel);
+            item.recipient = eff.channel == Means::sms ? l.phone : l.email;
+            item.template_key = "learner." + eff.template_key;
+            Params p = base;
+            p.insert(eff.params.begin(), eff.params.end());
+            item.params_json = params_to_json(p);
+            item.case_id = c.id;
+            item.learner_key = l.key;
+            item.dedupe_key = "case:" + std::to_string(c.id) + ":step:" + std::to_string(eff.step) + ":" + item.channel;
+            item.not_before = eff.not_before;
+            outbox_.enqueue(item);
+          } else if constexpr (std::is_same_v<T, StaffNotice>) {
+            store::OutboxItem item;
+            item.created_at = now;
+            item.channel = "staff";
+            item.recipient = eff.role;
+            item.template_key = eff.template_key;
+            Params p = base;
+            p.insert(eff.params.begin(), eff.params.end());
+            if (eff.priority) p["priority"] = "1";
+            item.params_json = params_to_json(p);
+            item.case_id = c.id;
+            item.learner_key = l.key;
+            item.dedupe_key = "case:" + stamp + ":" + std::to_string(seq) + ":" + eff.template_key;
+            item.not_before = now;
+            outbox_.enqueue(item);
+          } else if constexpr (std::is_same_v<T, StaffTask>) {
+            store::Task t;
+            t.case_id = c.id;
+            t.step = eff.step;
+            t.role = eff.role;
+            t.means = eff.means;
+            t.template_key = eff.template_key;
+            t.created_at = now;
+            t.due = eff.due;
+            tasks_.insert(t);
+          } else if constexpr (std::is_same_v<T, JournalNote>) {
+            journal_.append({0, now, std::string(actor), eff.action, l.key, c.id, eff.detail});
+          }
+        },
+        e);
+  }
+}
+
+// ------------------------------------------------------------------ ingest
+
+store::LearnerRepo::Upserted Engine::upsert_learner(Learner& l, Timestamp now) {
+  const auto r = learners_.upsert(l, now);
+  if (r == store::LearnerRepo::Upserted::updated) {
+    // The update may carry newer activity: a sign of life for open cases.
+    for (Case c : cases_.active_for_learner(l.key)) {
+      SourceSet sources = SourceSet::all();
+      for (const auto& p : config_.policies)
+        if (p.id == c.policy_id) sources = p.sources;
+      auto last = l.activity.last_over(sources);
+      if (!last || *last <= c.activity_ref) continue;
+      Source src = Source::lms;
+      for (std::size_t i = 0; i < source_count; ++i)
+        if (sources.has(Source(i)) && l.activity.last[i] == to_unix(*last)) src = Source(i);
+      Outcome out = sign_of_life(c, src, *last, now);
+      commit_outcome(c, l, out, "relance", now);
+    }
+  }
+  return r;
+}
+
+bool Engine::record_activity(std::int64_t learner_key, Source source, Timestamp at, Timestamp now, std::string_view actor) {
+  const bool moved = learners_.observe(learner_key, source, at, now);
+  if (!moved) return false;
+  auto cases = cases_.active_for_learner(learner_key);
+  if (cases.empty()) return true;
+  auto l = learners_.get(learner_key);
+  if (!l) return true;
+  for (Case c : cases) {
+    bool counts = true;
+    for (const auto& p : config_.policies)
+      if (p.id == c.policy_id) counts = p.sources.has(source);
+    if (!counts) continue;
+    Outcome out = sign_of_life(c, source, at, now);
+    if (!out.effects.empty()) commit_outcome(c, *l, out, actor, now);
+  }
+  return true;
+}
+
+// ------------------------------------------------------------------ scan
+
+ScanReport Engine::scan(Timestamp now, bool dry_run) {
+  ScanReport rep;
+  rep.now = now;
+  rep.dry_run = dry_run;
+  // A dry run does everything inside one transaction and rolls it back, so
+  // it shows exactly what a real pass would do.
+  auto outer = begin_unless(!dry_run, db_);
+
+  // Keys only: a first pass over a large cohort may detect hundreds of
+  // thousands of learners; each is re-read when its case opens.
+  struct Found { std::int64_t learner_key; Detection detection; };
+  std::vector<Found> found;
+  std::optional<Timestamp> next_crossing;
+  {
+    StoreCaseIndex index(cases_.coverage(), config_.policies);
+    Detector detector(config_.policies, now);
+    learners_.for_each_active([&](const Learner& l) {
+      ++rep.learners_examined;
+      if (auto d = detector.examine(l, index)) found.push_back({l.key, *d});
+    });
+    next_crossing = detector.next_crossing();
+  }
+
+  auto run_case = [&](Case& c, const Learner& l, Outcome out) {
+    for (const auto& e : out.effects) {
+      if (const auto* m = std::get_if<LearnerMessage>(&e)) {
+        const auto& s = c.plan.steps[std::size_t(m->step)];
+        rep.steps.push_back({0, l.id, m->step, s.name, "message", std::string(to_string(s.means)), s.role, m->not_before});
+      } else if (const auto* t = std::get_if<StaffTask>(&e)) {
+        const auto& s = c.plan.steps[std::size_t(t->step)];
+        rep.steps.push_back({0, l.id, t->step, s.name, "task", std::string(to_string(s.means)), s.role, now});
+      }
+    }
+    const std::size_t first_new = rep.steps.size() - std::count_if(out.effects.begin(), out.effects.end(), [](const Effect& e) {
+                                    return std::holds_alternative<LearnerMessage>(e) || std::holds_alternative<StaffTask>(e);
+                                  });
+    commit_outcome(c, l, out, "relance", now);
+    for (std::size_t i = first_new; i < rep.steps.size(); ++i) rep.steps[i].case_id = c.id;
+    if (!is_active(c.state)) rep.closed.push_back({c.id, l.id, std::string(to_string(c.state))});
+  };
+
+  auto advance_while_due = [&](Case& c, const Learner& l) {
+    // Each step in its own transaction; bounded by the plan's length.
+    for (std::size_t guard = 0; guard <= c.plan.steps.size() + 1; ++guard) {
+      if (!is_active(c.state) || !c.next_due || *c.next_due > now) break;
+      auto tx = begin_unless(dry_run, db_);
+      CaseContext ctx{l, zone_, config_.contact_window, now, config_.task_due};
+      Outcome out = advance(c, ctx);
+      if (out.effects.empty() && c.next_due && *c.next_due <= now) break;  // no progress possible
+      run_case(c, l, std::move(out));
+      if (tx) tx->commit();
+    }
+  };
+
+  for (auto& f : found) {
+    const Policy& p = config_.policies[f.detection.policy_index];
+    auto learner = learners_.get(f.learner_key);
+    if (!learner) continue;
+    Case c = open_case(*learner, p, f.detection, now);
+    {
+      auto tx = begin_unless(dry_run, db_);
+      CaseContext ctx{*learner, zone_, config_.contact_window, now, config_.task_due};
+      Outcome out = start_case(c, p, ctx);
+      run_case(c, *learner, std::move(out));
+      if (tx) tx->commit();
+    }
+    rep.opened.push_back({learner->key, learner->id, learner->display_name(), p.id, f.detection.ref.since});
+    advance_while_due(c, *learner);
+  }
+
+  for (std::int64_t id : cases_.due_ids(now)) {
+    auto c = cases_.get(id);
+    if (!c) continue;
+    auto l = learners_.get(c->learner_key);
+    if (!l) continue;
+    advance_while_due(*c, *l);
+  }
+
+  rep.next_wake = cases_.next_due();
+  if (next_crossing && (!rep.next_wake || *next_crossing < *rep.next_wake)) rep.next_wake = next_crossing;
+  if (!dry_run && (!rep.opened.empty() || !rep.steps.empty() || !rep.closed.empty()))
+    spdlog::info("scan: {} learners examined, {} cases opened, {} steps run, {} cases closed", rep.learners_examined,
+                 rep.opened.size(), rep.steps.size(), rep.closed.size());
+  // `outer` (dry run) rolls back here.
+  return rep;
+}
+
+std::optional<Timestamp> Engine::next_wake(Timestamp now) {
+  auto due = cases_.next_due();
+  StoreCaseIndex index(cases_.coverage(), config_.policies);
+  Detector detector(config_.policies, now);
+  learners_.for_each_active([&](const Learner& l) { (void)detector.examine(l, index); });
+  auto crossing = detector.next_crossing();
+  if (crossing && (!due || *crossing < *due)) return crossing;
+  return due;
+}
+
+// ------------------------------------------------------------------ rendering
+
+std::string Engine::render_outbox(const store::OutboxItem& item) const {
+  Params p = params_from_json(item.params_json);
+  const std::string& lang = config_.default_language;
+  auto label = [&](const char* raw, const char* out, const std::string& prefix) {
+    auto it = p.find(raw);
+    if (it != p.end()) p[out] = catalog_.render(lang, prefix + it->second);
+  };
+  label("means", "means_label", "means.");
+  label("result", "result_label", "result.");
+  label("source", "source_label", "source.");
+  for (const char* k : {"send_at", "due", "at"}) {
+    auto it = p.find(k);
+    if (it == p.end()) continue;
+    try {
+      p[std::string(k) + "_local"] = format_local(from_unix(std::stoll(it->second)), zone_);
+    } catch (const std::exception&) {
+    }
+  }
+  if (auto it = p.find("role"); it != p.end()) {
+    auto r = config_.role_labels.find(it->second);
+    p["role_label"] = r != config_.role_labels.end() ? r->second : it->second;
+  }
+  if (auto it = p.find("by"); it != p.end()) {
+    const StaffMember* s = config_.find_staff(it->second);
+    p["by_name"] = s ? s->name : it->second;
+  }
+  p["priority"] = p.count("priority") ? catalog_.render(lang, "alert.priority") : "";
+  if (item.channel != "staff") {
+    // A learner message shown to staff (console): the SMS text, or the email subject.
+    const std::string body_key = item.template_key + (item.channel == "sms" ? ".sms" : ".email_subject");
+    Params shown = p;
+    shown["text"] = catalog_.render(lang, body_key, p);
+    shown["channel"] = item.channel;
+    shown["recipient"] = item.recipient;
+    shown["not_before_local"] = format_local(item.not_before, zone_);
+    return catalog_.render(lang, "alert.learner_message", shown);
+  }
+  return catalog_.render(lang, item.template_key, p);
+}
+
+// ------------------------------------------------------------------ commands
+
+namespace {
+
+struct Visitor {
+  Engine& e;
+  const StaffMember& staff;
+  Timestamp now;
+  std::function<Reply(const Command&)> dispatch;
+};
+
+}  // namespace
+
+Reply Engine::handle_command(std::string_view staff_id, std::string_view line, Timestamp now) {
+  const StaffMember* staff = config_.find_staff(staff_id);
+  if (!staff) return {false, text("reply.not_staff", {{"user", std::string(staff_id)}})};
+  ParsedCommand parsed = parse_command(line);
+  if (auto* err = std::get_if<CommandError>(&parsed)) {
+    std::string msg = text("reply.error_prefix") + text(err->reason_key, {{"detail", err->detail}});
+    msg += "\n" + text(err->usage_key);
+    return {false, msg};
+  }
+  const Command& cmd = std::get<Command>(parsed);
+  const std::string actor = staff->id;
+
+  auto case_reply = [&](std::int64_t id, const char* key, Params extra = {}) {
+    extra["case"] = std::to_string(id);
+    return text(key, extra);
+  };
+
+  // Loads case + learner, applies `step`, commits with its effects. The
+  // claim uses compare-and-set on the assignee so that of two staff claiming
+  // at once exactly one wins, even across processes.
+  auto with_case = [&](std::int64_t id, auto step, const char* ok_key, Params ok_params = {}) -> Reply {
+    store::WriteTransaction tx(db_);
+    auto c = cases_.get(id);
+    if (!c) return {false, case_reply(id, "reply.not_found")};
+    auto l = learners_.get(c->learner_key);
+    if (!l) return {false, case_reply(id, "reply.not_found")};
+    const std::string before = c->assignee;
+    Outcome out = step(*c);
+    switch (out.refusal) {
+      case Refusal::none: break;
+      case Refusal::case_closed:
+        return {false, case_reply(id, "reply.case_closed", {{"state_label", text("state." + std::string(to_string(c->state)))}})};
+      case Refusal::already_yours: return {true, case_reply(id, "reply.already_yours")};
+      case Refusal::held_by_other: {
+        const StaffMember* h = config_.find_staff(c->assignee);
+        return {false, case_reply(id, "reply.held_by_other", {{"holder", h ? h->name : c->assignee}})};
+      }
+    }
+    if (!cases_.update_if_assignee(*c, before)) {
+      auto now_c = cases_.get(id);
+      const StaffMember* h = now_c ? config_.find_staff(now_c->assignee) : nullptr;
+      return {false, case_reply(id, "reply.held_by_other", {{"holder", h ? h->name : (now_c ? now_c->assignee : "?")}})};
+    }
+    commit_outcome(*c, *l, out, actor, now);
+    tx.commit();
+    return {true, case_reply(id, ok_key, ok_params)};
+  };
+
+  return std::visit(
+      [&](const auto& k) -> Reply {
+        using T = std::decay_t<decltype(k)>;
+        if constexpr (std::is_same_v<T, ClaimCmd>) {
+          return with_case(k.case_id, [&](Case& c) { return claim(c, actor, now); }, "reply.claimed");
+        } else if constexpr (std::is_same_v<T, LogCmd>) {
+          return with_case(
+              k.case_id, [&](Case& c) { return log_relaunch(c, actor, k.means, k.result, k.comment, now); }, "reply.logged",
+              {{"means_label", text("means." + std::string(to_string(k.means)))},
+               {"result_label", text("result." + std::string(to_string(k.result)))}});
+        } else if constexpr (std::is_same_v<T, ResumedCmd>) {
+          return with_case(k.case_id, [&](Case& c) { return mark_resumed(c, actor, k.comment, now); }, "reply.resumed");
+        } else if constexpr (std::is_same_v<T, DropoutCmd>) {
+          return with_case(k.case_id, [&](Case& c) { return mark_dropout(c, actor, k.reason, now); }, "reply.dropout");
+        } else if constexpr (std::is_same_v<T, SignCmd>) {
+          store::WriteTransaction tx(db_);
+          auto c = cases_.get(k.case_id);
+          if (!c) return {false, case_reply(k.case_id, "reply.not_found")};
+          auto l = learners_.get(c->learner_key);
+          if (!l) return {false, case_reply(k.case_id, "reply.not_found")};
+          journal_.append({0, now, actor, "activity.logged", l->key, c->id,
+                           std::string(to_string(k.source)) + (k.comment.empty() ? "" : ": " + k.comment)});
+          record_activity(l->key, k.source, now, now, actor);
+          tx.commit();
+          return {true, text("reply.sign", {{"learner", l->display_name()},
+                                            {"source_label", text("source." + std::string(to_string(k.source)))}})};
+        } else if constexpr (std::is_same_v<T, ListCmd>) {
+          std::string out;
+          if (k.scope == ListScope::overdue) {
+            out = text("reply.list_overdue");
+            auto tasks = tasks_.overdue(now);
+            for (const auto& t : tasks) {
+              auto c = cases_.get(t.case_id);
+              auto l = c ? learners_.get(c->learner_key) : std::nullopt;
+              auto role = config_.role_labels.find(t.role);
+              const std::string step_name = c && t.step >= 0 && std::size_t(t.step) < c->plan.steps.size()
+                                                ? c->plan.steps[std::size_t(t.step)].name
+                                                : std::string();
+              out += "\n" + text("reply.list_overdue_item",
+                                 {{"case", std::to_string(t.case_id)},
+                                  {"learner", l ? l->display_name() : "?"},
+                                  {"step", step_name},
+                                  {"role_label", role != config_.role_labels.end() ? role->second : t.role},
+                                  {"means_label", text("means." + std::string(to_string(t.means)))},
+                                  {"due_local", format_local(t.due, zone_)}});
+            }
+            if (tasks.empty()) out += "\n" + text("reply.list_empty");
+            return {true, out};
+          }
+          out = text(k.scope == ListScope::mine ? "reply.list_mine" : "reply.list_all");
+          int n = 0;
+          for (const auto& c : cases_.active()) {
+            if (k.scope == ListScope::mine && c.assignee != actor) continue;
+            auto l = learners_.get(c.learner_key);
+            Params p{{"case", std::to_string(c.id)},
+                     {"learner", l ? l->display_name() : "?"},
+                     {"state_label", text("state." + std::string(to_string(c.state)))}};
+            p["assignee_part"] = c.assignee.empty() ? "" : text("reply.assignee_part", {{"assignee", c.assignee}});
+            if (!c.next_due) p["next"] = text("reply.next_none");
+            else if (std::size_t(c.next_step) < c.plan.steps.size())
+              p["next"] = text("reply.next_step", {{"due_local", format_local(*c.next_due, zone_)}});
+            else p["next"] = text("reply.next_dropout", {{"due_local", format_local(*c.next_due, zone_)}});
+            out += "\n" + text("reply.list_item", p);
+            ++n;
+          }
+          if (n == 0) out += "\n" + text("reply.list_empty");
+          return {true, out};
+        } else if constexpr (std::is_same_v<T, ShowCmd>) {
+          auto c = cases_.get(k.case_id);
+          if (!c) return {false, case_reply(k.case_id, "reply.not_found")};
+          auto l = learners_.get(c->learner_key);
+          if (!l) return {false, case_reply(k.case_id, "reply.not_found")};
+          Params p = case_params(*c, *l);
+          p["state_label"] = text("state." + std::string(to_string(c->state)));
+          p["assignee_part"] = c->assignee.empty() ? "" : text("reply.assignee_part", {{"assignee", c->assignee}});
+          auto last = l->activity.last_over(SourceSet::all());
+          p["last_activity"] = last ? format_local(*last, zone_) : text("reply.never");
+          std::string out = text("reply.show_header", p) + "\n" + text("reply.show_contact", p);
+          auto rs = relaunches_.for_case(c->id);
+          for (const auto& r : rs)
+            out += "\n" + text("reply.show_relaunch",
+                               {{"at_local", format_local(r.at, zone_)},
+                                {"means_label", text("means." + std::string(to_string(r.means)))},
+                                {"result_label", text("result." + std::string(to_string(r.result)))},
+                                {"actor", r.actor},
+                                {"comment", r.comment.empty() ? "" : "— " + r.comment}});
+          if (rs.empty()) out += "\n" + text("reply.show_no_relaunch");
+          if (is_active(c->state)) {
+            std::string next = !c->next_due ? text("reply.next_none")
+                               : std::size_t(c->next_step) < c->plan.steps.size()
+                                   ? text("reply.next_step", {{"due_local", format_local(*c->next_due, zone_)}})
+                                   : text("reply.next_dropout", {{"due_local", format_local(*c->next_due, zone_)}});
+            out += "\n" + text("reply.show_next", {{"next", next}});
+          }
+          return {true, out};
+        } else if constexpr (std::is_same_v<T, StatsCmd>) {
+          return {true, render_stats(*this, k.month, now)};
+        } else if constexpr (std::is_same_v<T, ExportCmd>) {
+          const auto dir = std::filesystem::absolute(config_.database).parent_path() / "exports";
+          std::filesystem::create_directories(dir);
+          std::string name = "tableau-de-suivi";
+          if (k.month) {
+            char buf[16];
+            std::snprintf(buf, sizeof buf, "-%04d-%02u", int(k.month->year()), unsigned(k.month->month()));
+            name += buf;
+          }
+          const auto path = dir / (name + (k.format == ExportFormat::xlsx ? ".xlsx" : ".csv"));
+          RegisterOptions opts;
+          opts.format = k.format == ExportFormat::xlsx ? RegisterFormat::xlsx : RegisterFormat::csv;
+          opts.month = k.month;
+          const int rows = export_register(*this, path, opts, now);
+          journal_.append({0, now, actor, "register.exported", std::nullopt, std::nullopt, path.string()});
+          return {true, text("reply.export_done", {{"path", path.string()}, {"rows", std::to_string(rows)}})};
+        } else {
+          return {true, text("help.text")};
+        }
+      },
+      cmd);
+}
+
+}  // namespace relance::app

@@ -1,1 +1,325 @@
-int main() { return 0; }
+// relance — command line. Exit codes: 0 ok, 1 runtime error, 2 usage or
+// configuration error (documented in the README and `relance --help`).
+#include "bot/app/config.hpp"
+#include "bot/app/engine.hpp"
+#include "bot/app/export.hpp"
+#include "bot/app/import.hpp"
+#include "bot/app/logging.hpp"
+#include "bot/app/runtime.hpp"
+#include "bot/app/zone.hpp"
+#include "messages/catalog.hpp"
+#include "store/database.hpp"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <unistd.h>
+
+using namespace relance;
+using namespace relance::app;
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_runtime = 1;
+constexpr int exit_usage = 2;
+
+// A usage or configuration problem: exit code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string default_config_path() {
+  if (const char* e = std::getenv("RELANCE_CONFIG"); e && *e) return e;
+  return "/etc/relance/relance.toml";
+}
+
+struct Loaded {
+  Config config;
+  std::unique_ptr<ZoneRules> zone;
+  messages::Catalog catalog;
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<Engine> engine;
+};
+
+// Loads the config, the messages and the database. `migrate` creates or
+// upgrades the schema; otherwise an out-of-date schema is a clear error.
+std::unique_ptr<Loaded> load(const std::string& config_path, bool migrate, std::optional<std::string> config_text = {},
+                             std::optional<std::filesystem::path> database = {}) {
+  auto l = std::make_unique<Loaded>();
+  try {
+    l->config = config_text ? parse_config(*config_text, config_path) : load_config(config_path);
+  } catch (const ConfigError& e) {
+    throw UsageError(e.what());
+  }
+  if (database) l->config.database = *database;
+  l->zone = make_zone(l->config.timezone);
+  try {
+    l->catalog = messages::Catalog::load(l->config.messages_dir.empty() ? messages::Catalog::default_dir() : l->config.messages_dir);
+  } catch (const messages::CatalogError& e) {
+    throw UsageError(e.what());
+  }
+  l->db = std::make_unique<store::Database>(l->config.database);
+  if (migrate) l->db->migrate();
+  else l->db->require_current_schema();
+  l->engine = std::make_unique<Engine>(l->config, *l->db, *l->zone, l->catalog);
+  return l;
+}
+
+Timestamp parse_now(const std::string& s, const ZoneRules& zone) {
+  if (s.empty() || s == "now" || s == "maintenant") return system_now();
+  auto t = parse_iso_time(s, zone);
+  if (!t) throw UsageError("'" + s + "' is not a time (ISO 8601, e.g. 2026-11-23T09:00 or 2026-11-23T08:00:00Z)");
+  return *t;
+}
+
+std::optional<std::chrono::year_month> parse_month_opt(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  auto d = parse_iso_date(s + "-01");
+  if (!d) throw UsageError("'" + s + "' is not a month YYYY-MM");
+  const std::chrono::year_month_day ymd{*d};
+  return ymd.year() / ymd.month();
+}
+
+nlohmann::json report_json(const ScanReport& r, const ZoneRules& zone) {
+  using nlohmann::json;
+  json j{{"now", format_utc(r.now)}, {"dry_run", r.dry_run}, {"learners_examined", r.learners_examined}};
+  j["opened"] = json::array();
+  for (const auto& o : r.opened)
+    j["opened"].push_back({{"learner", o.learner_id}, {"name", o.learner_name}, {"policy", o.policy_id},
+                           {"inactive_since", format_utc(o.inactive_since)}});
+  j["steps"] = json::array();
+  for (const auto& s : r.steps)
+    j["steps"].push_back({{"case", s.case_id}, {"learner", s.learner_id}, {"step", s.step + 1}, {"name", s.step_name},
+                          {"action", s.action}, {"means", s.means}, {"role", s.role}, {"at", format_utc(s.send_at)},
+                          {"at_local", format_local(s.send_at, zone)}});
+  j["closed"] = json::array();
+  for (const auto& c : r.closed) j["closed"].push_back({{"case", c.case_id}, {"learner", c.learner_id}, {"state", c.state}});
+  j["next_wake"] = r.next_wake ? json(format_utc(*r.next_wake)) : json(nullptr);
+  return j;
+}
+
+void print_report_text(const ScanReport& r, const ZoneRules& zone, std::ostream& out) {
+  out << (r.dry_run ? "[dry run] " : "") << "scan at " << format_local(r.now, zone) << " (" << zone.name() << "): "
+      << r.learners_examined << " learners examined\n";
+  for (const auto& o : r.opened)
+    out << "  open case: " << o.learner_name << " (" << o.learner_id << "), policy " << o.policy_id << ", inactive since "
+        << format_local(o.inactive_since, zone, false) << "\n";
+  for (const auto& s : r.steps)
+    out << "  step " << s.step + 1 << " \"" << s.step_name << "\" for " << s.learner_id << ": " << s.action << " by "
+        << s.means << " (" << s.role << ") at " << format_local(s.send_at, zone) << "\n";
+  for (const auto& c : r.closed) out << "  case " << c.case_id << " (" << c.learner_id << ") closed: " << c.state << "\n";
+  out << "  next wake: " << (r.next_wake ? format_local(*r.next_wake, zone) : std::string("none")) << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "relance — suivi des apprenants inactifs, relances et preuves Qualiopi.\n"
+      "relance — follow-up of inactive learners, relaunches and Qualiopi evidence.\n"
+      "Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error."};
+  app.set_version_flag("--version", std::string("relance ") + RELANCE_VERSION);
+  app.require_subcommand(1);
+
+  std::string config_path = default_config_path();
+  std::string log_format = "text";
+  std::string log_level = "info";
+  app.add_option("-c,--config", config_path, "configuration file (default $RELANCE_CONFIG or /etc/relance/relance.toml)");
+  app.add_option("--log-format", log_format, "log format on stderr")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  auto* serve = app.add_subcommand("serve", "run the service: HTTP API, scheduler, pollers, staff channels");
+  bool serve_console = false;
+  serve->add_flag("--console", serve_console, "also run the console staff channel in this terminal");
+
+  auto* demo = app.add_subcommand("demo", "try relance: sample cohort, console staff channel, SQLite in a folder");
+  std::string demo_dir;
+  demo->add_option("--data-dir", demo_dir, "keep the database here (default: a temporary folder, removed at exit)");
+
+  auto* imp = app.add_subcommand("import", "import learners and activity from CSV files (one transaction per file)");
+  std::vector<std::string> imp_files;
+  std::string imp_format = "auto", imp_as_of, imp_cohort;
+  bool imp_skip = false, imp_dry = false;
+  imp->add_option("files", imp_files, "CSV files (UTF-8 or Windows-1252, ',' or ';')")->required();
+  imp->add_option("--format", imp_format, "auto, moodle (Participants export) or generic (mapping in [import.generic])")
+      ->check(CLI::IsMember({"auto", "moodle", "generic"}));
+  imp->add_option("--as-of", imp_as_of,
+                  "when a Moodle export was taken, for relative 'Dernier accès' values (ISO time or 'now'; "
+                  "default: the file's modification time)");
+  imp->add_option("--cohort", imp_cohort, "cohort or training for rows that have none");
+  imp->add_flag("--skip-bad-rows", imp_skip, "report bad rows and import the others");
+  imp->add_flag("--dry-run", imp_dry, "check the files, change nothing");
+
+  auto* scan = app.add_subcommand("scan", "run a detection pass and the due relaunch steps");
+  bool scan_dry = false;
+  std::string scan_now, scan_format = "text";
+  scan->add_flag("--dry-run", scan_dry, "show what would happen, change nothing");
+  scan->add_option("--now", scan_now, "pretend it is this time (ISO 8601; without offset: organisation's time zone)");
+  scan->add_option("--format", scan_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  auto* exp = app.add_subcommand("export", "export evidence");
+  auto* exp_reg = exp->add_subcommand("register", "the tracking table (tableau de suivi) of procedure 001");
+  exp->require_subcommand(1);
+  std::string exp_format = "xlsx", exp_month, exp_out;
+  exp_reg->add_option("--format", exp_format, "xlsx or csv")->check(CLI::IsMember({"xlsx", "csv"}));
+  exp_reg->add_option("--month", exp_month, "only cases active during this month (YYYY-MM)");
+  exp_reg->add_option("-o,--output", exp_out, "output file (default: tableau-de-suivi[-YYYY-MM].xlsx|csv)");
+
+  auto* check = app.add_subcommand("check-config", "validate the configuration and print it, secrets masked");
+  auto* migrate = app.add_subcommand("migrate", "create or upgrade the database schema");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return exit_usage;
+  }
+
+  try {
+    setup_logging(log_format == "json" ? LogFormat::json : LogFormat::text, log_level);
+  } catch (const std::exception& e) {
+    std::cerr << "relance: " << e.what() << "\n";
+    return exit_usage;
+  }
+
+  try {
+    if (*migrate) {
+      Config c;
+      try {
+        c = load_config(config_path);
+      } catch (const ConfigError& e) {
+        throw UsageError(e.what());
+      }
+      store::Database db(c.database);
+      const int before = db.schema_version();
+      auto applied = db.migrate();
+      std::cout << c.database.string() << ": schema " << before << " -> " << db.schema_version() << " ("
+                << applied.size() << " migration(s) applied)\n";
+      return exit_ok;
+    }
+    if (*check) {
+      Config c;
+      try {
+        c = load_config(config_path);
+      } catch (const ConfigError& e) {
+        throw UsageError(e.what());
+      }
+      messages::Catalog cat;
+      try {
+        cat = messages::Catalog::load(c.messages_dir.empty() ? messages::Catalog::default_dir() : c.messages_dir);
+      } catch (const messages::CatalogError& e) {
+        throw UsageError(e.what());
+      }
+      // Every template a plan names must exist, in French at least.
+      for (const auto& p : c.policies)
+        for (const auto& s : p.plan.steps) {
+          const std::string key = s.action == StepAction::message_learner
+                                      ? "learner." + s.template_key + (s.means == Means::sms ? ".sms" : ".email_body")
+                                      : "task." + s.template_key + ".script";
+          if (!cat.has("fr", key))
+            throw UsageError(config_path + ": policy '" + p.id + "', step '" + s.name + "': no message '" + key +
+                             "' in messages/fr");
+        }
+      std::cout << describe(c);
+      for (const auto& w : cat.check()) std::cerr << "warning: messages: " << w << "\n";
+      std::cerr << "configuration OK\n";
+      return exit_ok;
+    }
+    if (*demo) {
+      namespace fs = std::filesystem;
+      bool temporary = demo_dir.empty();
+      if (temporary) {
+        char tmpl[] = "/tmp/relance-demo-XXXXXX";
+        if (!mkdtemp(tmpl)) throw std::runtime_error("cannot create a temporary folder");
+        demo_dir = tmpl;
+      }
+      fs::create_directories(demo_dir);
+      std::string text(demo_config_text());
+      auto l = load("demo.toml", true, text, fs::path(demo_dir) / "relance.db");
+      const Timestamp now = system_now();
+      if (store::LearnerRepo(*l->db).count() == 0) {
+        const int n = load_demo_cohort(*l->engine, now);
+        std::cout << "relance demo: " << n << " apprenants fictifs importés / fictional learners imported; données / data: "
+                  << demo_dir << "\n";
+      } else {
+        std::cout << "relance demo: données reprises / data reused: " << demo_dir << "\n";
+      }
+      RunOptions opts;
+      opts.console = true;
+      const int rc = run_service(*l->engine, opts, std::cin, std::cout);
+      l.reset();
+      if (temporary) fs::remove_all(demo_dir);
+      return rc;
+    }
+
+    auto l = load(config_path, false);
+    if (*serve) {
+      if (serve_console && l->config.console_staff.empty())
+        throw UsageError(config_path + ": --console needs [console] staff = \"<a [[staff]] id>\" (who the terminal acts as)");
+      RunOptions opts;
+      opts.console = serve_console;
+      return run_service(*l->engine, opts, std::cin, std::cout);
+    }
+    if (*imp) {
+      ImportOptions opts;
+      opts.format = imp_format == "moodle" ? CsvFormat::moodle_participants
+                    : imp_format == "generic" ? CsvFormat::generic
+                                              : CsvFormat::automatic;
+      if (!imp_as_of.empty()) opts.as_of = parse_now(imp_as_of, *l->zone);
+      opts.cohort = imp_cohort;
+      opts.skip_bad_rows = imp_skip;
+      opts.dry_run = imp_dry;
+      for (const auto& f : imp_files) {
+        ImportReport r;
+        try {
+          r = import_csv(*l->engine, f, opts, system_now());
+        } catch (const ImportError& e) {
+          std::cerr << "relance import: " << e.what() << "\nnothing was imported from " << f << "\n";
+          return exit_runtime;
+        }
+        std::cout << f << ": " << r.format << ", " << r.encoding << ", '" << r.separator << "', " << r.rows << " rows";
+        if (r.already_imported) std::cout << " — already imported, nothing changed";
+        else
+          std::cout << " — " << r.inserted << " new, " << r.updated << " updated, " << r.unchanged << " unchanged, "
+                    << r.activity << " activity, " << r.skipped << " skipped" << (opts.dry_run ? " (dry run)" : "");
+        std::cout << "\n";
+        for (const auto& e : r.row_errors) std::cerr << "  skipped: " << e << "\n";
+      }
+      return exit_ok;
+    }
+    if (*scan) {
+      const Timestamp now = parse_now(scan_now, *l->zone);
+      ScanReport r = l->engine->scan(now, scan_dry);
+      if (scan_format == "json") std::cout << report_json(r, *l->zone).dump(2) << "\n";
+      else print_report_text(r, *l->zone, std::cout);
+      return exit_ok;
+    }
+    if (*exp_reg) {
+      RegisterOptions opts;
+      opts.format = exp_format == "csv" ? RegisterFormat::csv : RegisterFormat::xlsx;
+      opts.month = parse_month_opt(exp_month);
+      if (exp_out.empty()) exp_out = "tableau-de-suivi" + (exp_month.empty() ? "" : "-" + exp_month) + "." + exp_format;
+      const int rows = export_register(*l->engine, exp_out, opts, system_now());
+      std::cout << exp_out << ": " << rows << " cases\n";
+      return exit_ok;
+    }
+  } catch (const UsageError& e) {
+    std::cerr << "relance: " << e.what() << "\n";
+    return exit_usage;
+  } catch (const std::exception& e) {
+    std::cerr << "relance: " << e.what() << "\n";
+    return exit_runtime;
+  }
+  return exit_usage;
+}

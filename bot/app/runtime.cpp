@@ -1,1 +1,185 @@
-// runtime
+#include "bot/app/runtime.hpp"
+
+#include "adapters/console/console.hpp"
+#include "adapters/lms/moodle/engine_apply.hpp"
+#include "adapters/lms/moodle/moodle_poller.hpp"
+#include "bot/app/http_server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <iostream>
+
+namespace relance::app {
+
+namespace asio = boost::asio;
+
+Timestamp system_now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
+
+std::string_view demo_config_text() {
+  static const char text[] =
+#include "demo_config.inc"
+      ;
+  return std::string_view(text, sizeof text - 1);
+}
+
+namespace {
+
+// Sleeps until the next due instant (a step, a dropout deadline, a learner
+// crossing a threshold, a staff message to show), never polling: a change
+// from outside (API, console, poller) pokes it.
+class Scheduler {
+public:
+  Scheduler(asio::io_context& io, Engine& engine, std::function<Timestamp()> clock,
+            console::ConsoleChannel* console)
+      : io_(io), engine_(engine), clock_(std::move(clock)), console_(console), timer_(io) {}
+
+  void start() { arm(std::chrono::seconds(0)); }
+
+  // Something changed: look again soon (coalesced, at most one pass a second).
+  void poke() {
+    const auto soon = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    if (timer_.expiry() > soon) arm(std::chrono::seconds(1));
+  }
+
+  void deliver_staff(Timestamp now) {
+    if (!console_) return;
+    store::OutboxRepo outbox(engine_.db());
+    for (int round = 0; round < 100; ++round) {
+      auto items = outbox.ready("staff", now, 100);
+      if (items.empty()) break;
+      for (const auto& item : items) {
+        console_->show(engine_.render_outbox(item));
+        outbox.mark_sent(item.id, now, "console");
+      }
+    }
+    // Learner messages wait in the outbox until the learner channels exist;
+    // the console shows each once so staff see what would be sent.
+    const auto shown = store::kv_get(engine_.db(), "console.learner_shown");
+    std::int64_t last = shown ? std::stoll(*shown) : 0;
+    for (const char* ch : {"sms", "email", "matrix"})
+      for (const auto& item : outbox.pending(ch))
+        if (item.id > last) {
+          console_->show(engine_.render_outbox(item));
+          last = std::max(last, item.id);
+        }
+    store::kv_set(engine_.db(), "console.learner_shown", std::to_string(last));
+  }
+
+private:
+  void arm(std::chrono::steady_clock::duration d) {
+    timer_.expires_after(d);
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) tick();
+    });
+  }
+
+  void tick() {
+    const Timestamp now = clock_();
+    std::optional<Timestamp> next;
+    try {
+      ScanReport rep = engine_.scan(now);
+      next = rep.next_wake;
+      deliver_staff(now);
+    } catch (const std::exception& e) {
+      spdlog::error("scheduler: pass failed: {}; retrying in 60 s", e.what());
+      arm(std::chrono::seconds(60));
+      return;
+    }
+    // Wake at the next due instant; re-check at least every 6 hours in case
+    // the wall clock jumped (NTP, suspend).
+    auto wait = std::chrono::seconds(6 * 3600);
+    if (next) wait = std::clamp(std::chrono::duration_cast<std::chrono::seconds>(*next - now), std::chrono::seconds(1), wait);
+    spdlog::debug("scheduler: next pass in {} s", wait.count());
+    arm(wait);
+  }
+
+  asio::io_context& io_;
+  Engine& engine_;
+  std::function<Timestamp()> clock_;
+  console::ConsoleChannel* console_;
+  asio::steady_timer timer_;
+};
+
+}  // namespace
+
+int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::ostream& out) {
+  asio::io_context io(1);
+  auto clock = opts.clock ? opts.clock : system_now;
+  const auto& lang = engine.config().default_language;
+
+  std::unique_ptr<console::ConsoleChannel> con;
+  if (opts.console)
+    con = std::make_unique<console::ConsoleChannel>(in, out, engine.catalog().render(lang, "console.prompt"));
+  Scheduler scheduler(io, engine, clock, con.get());
+
+  std::unique_ptr<HttpServer> http;
+  if (opts.http) {
+    http = std::make_unique<HttpServer>(io, engine, clock, [&] { scheduler.poke(); });
+    http->start();
+    spdlog::info("http: listening on {}:{}", engine.config().http.listen_address, http->port());
+  }
+
+  // Moodle web services, on the same thread as everything else.
+  std::unique_ptr<net::HttpClient> moodle_http;
+  std::unique_ptr<moodle::MoodlePoller> poller;
+  const auto& mc = engine.config().moodle;
+  if (opts.moodle && mc.enabled && !mc.courses.empty()) {
+    net::ClientOptions co;
+    if (!mc.ca_file.empty()) co.ca_files.push_back(mc.ca_file);
+    moodle_http = std::make_unique<net::HttpClient>(io.get_executor(), co);
+    poller = std::make_unique<moodle::MoodlePoller>(io.get_executor(), *moodle_http, mc, moodle::engine_apply(engine), clock,
+                                                    [&] { scheduler.poke(); });
+    poller->start();
+    spdlog::info("moodle: polling {} course(s) every {} min", mc.courses.size(), mc.interval.count());
+  }
+
+  int exit_code = 0;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", sig);
+    io.stop();
+  });
+
+  if (con) {
+    const std::string& staff_id = engine.config().console_staff;
+    const StaffMember* staff = engine.config().find_staff(staff_id);
+    con->show(engine.catalog().render(lang, "console.banner", {{"staff", staff ? staff->name + " (" + staff->id + ")" : staff_id}}));
+    con->start([&io](std::function<void()> f) { asio::post(io, std::move(f)); },
+               [&](std::string line) {
+                 if (console::is_quit(line)) {
+                   con->show(engine.catalog().render(lang, "console.bye"));
+                   io.stop();
+                   return;
+                 }
+                 if (line.find_first_not_of(" \t") == std::string::npos) {
+                   con->prompt();
+                   return;
+                 }
+                 const Timestamp now = clock();
+                 Reply r = engine.handle_command(staff_id, line, now);
+                 con->show(r.text);
+                 scheduler.deliver_staff(now);
+                 scheduler.poke();
+               },
+               [&] { io.stop(); });
+  }
+
+  scheduler.start();
+  try {
+    io.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    exit_code = 1;
+  }
+  if (poller) poller->stop();
+  if (http) http->stop();
+  return exit_code;
+}
+
+}  // namespace relance::app

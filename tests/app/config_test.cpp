@@ -1,0 +1,96 @@
+#include "test_support.hpp"
+
+#include "bot/app/config.hpp"
+#include "bot/app/runtime.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+using namespace relance;
+using namespace relance::app;
+
+namespace {
+
+ConfigError error_of(const std::string& toml) {
+  try {
+    parse_config(toml, "bad.toml");
+  } catch (const ConfigError& e) {
+    return e;
+  }
+  FAIL("no ConfigError for:\n" << toml);
+  throw std::logic_error("unreachable");
+}
+
+const std::string plan = R"(
+[roles]
+secretariat = "Secrétariat"
+[[plan]]
+id = "p"
+  [[plan.step]]
+  action = "task"
+  means = "phone"
+  role = "secretariat"
+  template = "ladder_1"
+)";
+
+}  // namespace
+
+TEST_CASE("the shipped example and demo configurations are valid", "[config]") {
+  const Config ex = load_config(std::string(RELANCE_SOURCE_DIR) + "/deploy/relance.example.toml");
+  CHECK(ex.policies.size() == 3);
+  CHECK(ex.staff.size() == 3);
+  CHECK(ex.timezone == "Europe/Paris");
+  CHECK(ex.contact_window.extra_closed_dates.size() == 2);
+  CHECK(ex.csv.id == "Matricule");
+  const Config demo = parse_config(demo_config_text(), "demo.toml");
+  CHECK(demo.policies.size() == 3);
+  CHECK(demo.console_staff == "marie");
+}
+
+TEST_CASE("configuration errors name file, line, column and the reason", "[config]") {
+  auto e = error_of("[organisation]\nname = \"x\"\ntimezone = \"Europe/Pariss\"\n");
+  CHECK(e.file() == "bad.toml");
+  CHECK(e.line() == 3);
+  CHECK(e.column() == 12);
+  CHECK_THAT(e.reason(), Catch::Contains("unknown time zone"));
+
+  e = error_of("[organisation\nname = 1\n");
+  CHECK(e.line() == 1);
+
+  e = error_of("[http]\nport = \"eighty\"\n");
+  CHECK(e.line() == 2);
+  CHECK_THAT(e.reason(), Catch::Contains("'port' must be an integer"));
+
+  e = error_of("[http]\nprot = 8080\n");
+  CHECK_THAT(e.reason(), Catch::Contains("unknown key 'prot'"));
+
+  e = error_of(plan + "[[policy]]\nid = \"a\"\ndays = 10\nplan = \"nope\"\n");
+  CHECK_THAT(e.reason(), Catch::Contains("no [[plan]] with id \"nope\""));
+
+  e = error_of(plan + "[[policy]]\nid = \"a\"\nsources = [\"lms\", \"telepathy\"]\ndays = 10\nplan = \"p\"\n");
+  CHECK_THAT(e.reason(), Catch::Contains("unknown source \"telepathy\""));
+
+  e = error_of("[[plan]]\nid = \"p\"\n  [[plan.step]]\n  action = \"message\"\n  means = \"phone\"\n  role = \"r\"\n  template = \"t\"\n");
+  CHECK(e.line() == 5);
+  CHECK_THAT(e.reason(), Catch::Contains("sms, email or matrix"));
+
+  e = error_of("[contact_window]\nquiet_start = \"25:00\"\n");
+  CHECK_THAT(e.reason(), Catch::Contains("like \"20:00\""));
+
+  e = error_of("[console]\nstaff = \"ghost\"\n");
+  CHECK_THAT(e.reason(), Catch::Contains("not a [[staff]] id"));
+
+  e = error_of("[[staff]]\nid = \"a\"\n[[staff]]\nid = \"a\"\n");
+  CHECK(e.line() == 4);
+}
+
+TEST_CASE("secrets come from the environment and are masked when printed", "[config]") {
+  ::setenv("RELANCE_API_TOKEN", "s3cret-token-value", 1);
+  Config c = parse_config("[http]\napi_token = \"from-file\"\n", "t.toml");
+  ::unsetenv("RELANCE_API_TOKEN");
+  CHECK(c.http.api_token == "s3cret-token-value");
+  const std::string d = describe(c);
+  CHECK_THAT(d, !Catch::Contains("s3cret"));
+  CHECK_THAT(d, Catch::Contains("api_token = \"****ue\"  # set"));
+}

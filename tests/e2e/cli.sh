@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The command line as an administrator meets it: --help on every verb,
+# documented exit codes, check-config, migrate, scan --dry-run JSON, export.
+set -euo pipefail
+bin=$(realpath "$1")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/relance-cli-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+expect_code() {  # expect_code CODE cmd...
+  local want=$1; shift
+  set +e; "$@" >"$work/out" 2>"$work/err"; local got=$?; set -e
+  [ "$got" -eq "$want" ] || { cat "$work/out" "$work/err"; fail "'$*' exited $got, expected $want"; }
+}
+
+expect_code 0 "$bin" --version
+grep -q "^relance [0-9]" "$work/out" || fail "--version prints the version"
+expect_code 0 "$bin" --help
+for verb in serve demo import scan export check-config migrate; do
+  expect_code 0 "$bin" "$verb" --help
+done
+expect_code 0 "$bin" export register --help
+expect_code 2 "$bin"                       # no verb
+expect_code 2 "$bin" frobnicate            # unknown verb
+expect_code 2 "$bin" scan --format yaml    # bad option value
+
+# A bad configuration: exit 2, with file:line:column.
+printf '[http]\nport = "x"\n' >"$work/bad.toml"
+expect_code 2 "$bin" --config "$work/bad.toml" check-config
+grep -q "bad.toml:2:8: 'port' must be an integer" "$work/err" || { cat "$work/err"; fail "config error position"; }
+
+# The example configuration, pointed at a scratch database.
+sed "s|/var/lib/relance/relance.db|$work/relance.db|" "$root/deploy/relance.example.toml" >"$work/relance.toml"
+RELANCE_API_TOKEN=topsecret-api expect_code 0 "$bin" --config "$work/relance.toml" check-config
+grep -q 'api_token = "\*\*\*\*pi"' "$work/out" || fail "check-config masks the token"
+! grep -q topsecret "$work/out" "$work/err" || fail "a secret leaked"
+
+# Before `migrate`, commands refuse an unmigrated database (runtime error 1).
+expect_code 1 "$bin" --config "$work/relance.toml" scan --dry-run
+expect_code 0 "$bin" --config "$work/relance.toml" migrate
+grep -q "schema 0 -> " "$work/out" || fail "migrate reports versions"
+expect_code 0 "$bin" --config "$work/relance.toml" migrate
+
+expect_code 0 "$bin" --config "$work/relance.toml" scan --dry-run --now 2026-12-01T09:00 --format json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["dry_run"] is True and d["now"]=="2026-12-01T08:00:00Z", d' "$work/out" \
+  || fail "scan --format json"
+expect_code 2 "$bin" --config "$work/relance.toml" scan --now "tomorrow"
+
+expect_code 0 "$bin" --config "$work/relance.toml" export register --format csv --month 2026-11 -o "$work/reg.csv"
+[ -s "$work/reg.csv" ] || fail "export wrote nothing"
+expect_code 0 "$bin" --config "$work/relance.toml" --log-format json scan
+echo "PASS: cli"
