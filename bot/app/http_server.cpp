@@ -9,7 +9,8 @@
 // API (bearer token, JSON in and out; errors are {"error","detail"} plus
 // "index" and "field" when one entry is at fault):
 //   POST /api/v1/activity  {"events":[{"learner","source","at","id"?}]}
-//   POST /api/v1/learners  {"learners":[{"id","first_name","last_name","email","phone","cohort","start_date"}]}
+//   POST /api/v1/learners  {"learners":[{"id","first_name","last_name","email","phone","cohort","start_date","language"?}]}
+// Absent fields leave stored values alone (an update never blanks a field).
 // A batch is validated whole before anything is written, then applied in one
 // transaction: a 422 means nothing was applied. With no api_token configured
 // the API answers 403 "api_disabled" (the route exists but is switched off,
@@ -315,6 +316,8 @@ std::variant<std::vector<Learner>, EntryError> parse_learners(const json& list) 
     const auto& e = list[i];
     if (!e.is_object()) return EntryError{"bad_field", i, "", "a learner is an object"};
     Learner l;
+    // Not given: keep the stored language (the store uses "fr" for a new learner).
+    l.language.clear();
     bool bad = false;
     auto id = opt_string(e, "id", bad);
     if (bad || !id || trim(*id).empty()) return EntryError{"bad_field", i, "id", "required, a non-empty string"};
@@ -339,6 +342,16 @@ std::variant<std::vector<Learner>, EntryError> parse_learners(const json& list) 
       auto p = normalize_phone(trim(*phone));
       if (!p.ok()) return EntryError{"bad_phone", i, "phone", p.error};
       l.phone = p.e164;
+    }
+
+    auto language = opt_string(e, "language", bad);
+    if (bad) return EntryError{"bad_field", i, "language", "a language code such as \"fr\" or \"en\""};
+    if (language && !language->empty()) {
+      std::string code(trim(*language));
+      std::transform(code.begin(), code.end(), code.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+      if (code.size() != 2 || !std::all_of(code.begin(), code.end(), [](char c) { return c >= 'a' && c <= 'z'; }))
+        return EntryError{"bad_field", i, "language", "a two-letter language code such as \"fr\" or \"en\""};
+      l.language = code;
     }
 
     auto start = opt_string(e, "start_date", bad);

@@ -137,4 +137,18 @@ TEST_CASE("learners are upserted in one batch, phones normalised", "[http][api][
   CHECK(ApiHarness::json_of(again)["updated"] == 1);
   CHECK(h.learner("F-002")->email == "lucas@example.org");
   CHECK(h.learner("F-002")->phone == "+33698765432");  // not cleared by an absent field
+  CHECK(h.learner("F-002")->language == "fr");           // the default for a new learner
+}
+
+TEST_CASE("a learner update without a language keeps the stored one", "[http][api][learners]") {
+  ApiHarness h(api_config());
+  auto first = h.post("/api/v1/learners", R"({"learners":[{"id":"E-1","first_name":"Emma","language":"EN"}]})");
+  REQUIRE(first.status == 200);
+  CHECK(h.learner("E-1")->language == "en");
+  auto update = h.post("/api/v1/learners", R"({"learners":[{"id":"E-1","email":"emma@example.org"}]})");
+  REQUIRE(update.status == 200);
+  CHECK(h.learner("E-1")->language == "en");
+  auto bad = h.post("/api/v1/learners", R"({"learners":[{"id":"E-1","language":"english"}]})");
+  CHECK(bad.status == 422);
+  CHECK(ApiHarness::json_of(bad)["field"] == "language");
 }

@@ -69,6 +69,9 @@ MappedCourse map_course(const std::vector<User>& users, std::int64_t course_id, 
     // (NOTES §3); store one form.
     up.learner.email = lower_ascii(trim(u.email));
     up.learner.cohort = cohort;
+    // Moodle does not tell the language here: leave it empty so an update
+    // keeps the stored one (the store uses "fr" for a new learner).
+    up.learner.language.clear();
     up.phone_raw = trim(u.phone1);
     up.lms_activity = course_activity(u);
     out.updates.push_back(std::move(up));

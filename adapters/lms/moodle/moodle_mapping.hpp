@@ -14,7 +14,7 @@ namespace relance::moodle {
 
 // One learner as seen in one course.
 struct LearnerUpdate {
-  Learner learner;             // phone left empty: see phone_raw
+  Learner learner;             // phone left empty: see phone_raw; language empty: keep the stored one
   std::string phone_raw;       // Moodle's phone1 as typed; normalised by whoever applies the update
   std::optional<Timestamp> lms_activity;  // last access to the course; none = never
   std::int64_t moodle_user_id = 0;

@@ -146,6 +146,18 @@ TEST_CASE("moodle poller: learners and their last course access land", "[moodle]
     CHECK(again.courses[0].applied.activity == 0);
     CHECK(h.changes == 1);
   }
+  SECTION("a language set elsewhere survives the next poll") {
+    {
+      auto l = *h.learner("STG-2026-014");
+      l.language = "en";
+      store::WriteTransaction tx(*h.fixture.db);
+      h.fixture.engine->upsert_learner(l, h.now);
+      tx.commit();
+    }
+    REQUIRE(h.poll_once().ok());
+    CHECK(h.learner("STG-2026-014")->language == "en");
+    CHECK(h.learner("moodle:232")->language == "fr");
+  }
   SECTION("a later access moves the activity forward") {
     moodle.clear_users(42);
     auto camille_later = FakeMoodle::user(231, "Camille", "Martin");
