@@ -45,6 +45,8 @@ std::vector<int> Database::migrate() {
   for (const auto& m : migrations()) {
     if (m.version <= current) continue;
     SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    // Another process may have migrated while we waited for the lock.
+    if (schema_version() >= m.version) continue;
     try {
       db_.exec(m.sql);
     } catch (const SQLite::Exception& e) {

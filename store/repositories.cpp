@@ -3,6 +3,7 @@
 #include <SQLiteCpp/VariadicBind.h>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <stdexcept>
 
 namespace relance::store {
@@ -118,18 +119,21 @@ struct LearnerRepo::Statements {
   SQLite::Statement find;
   SQLite::Statement insert;
   SQLite::Statement update;
+  std::array<std::unique_ptr<SQLite::Statement>, source_count> observe;  // prepared on first use
 };
 
 LearnerRepo::LearnerRepo(Database& db) : db_(db), st_(std::make_unique<Statements>(db.sql())) {}
 LearnerRepo::~LearnerRepo() = default;
 
 LearnerRepo::Upserted LearnerRepo::upsert(Learner& l, Timestamp now) {
+  // tryReset: reset() would rethrow the error of an earlier failed step
+  // (a constraint in a previous transaction) on this reused statement.
   auto& f = st_->find;
-  f.reset();
+  f.tryReset();
   f.bind(1, l.id);
   if (!f.executeStep()) {
     auto& ins = st_->insert;
-    ins.reset();
+    ins.tryReset();
     ins.clearBindings();
     SQLite::bind(ins, l.id, l.first_name, l.last_name, l.email, l.phone, l.cohort);
     if (l.start_date) ins.bind(7, format_date(*l.start_date));
@@ -145,7 +149,7 @@ LearnerRepo::Upserted LearnerRepo::upsert(Learner& l, Timestamp now) {
     return Upserted::inserted;
   }
   Learner stored = read_learner(f);
-  f.reset();
+  f.tryReset();
   Learner merged = stored;
   auto take = [](std::string& dst, const std::string& src) { if (!src.empty()) dst = src; };
   take(merged.first_name, l.first_name);
@@ -164,7 +168,7 @@ LearnerRepo::Upserted LearnerRepo::upsert(Learner& l, Timestamp now) {
   l = merged;
   if (same) return Upserted::unchanged;
   auto& up = st_->update;
-  up.reset();
+  up.tryReset();
   up.clearBindings();
   SQLite::bind(up, merged.first_name, merged.last_name, merged.email, merged.phone, merged.cohort);
   if (merged.start_date) up.bind(6, format_date(*merged.start_date));
@@ -179,11 +183,11 @@ LearnerRepo::Upserted LearnerRepo::upsert(Learner& l, Timestamp now) {
 
 std::optional<Learner> LearnerRepo::find(std::string_view id) {
   auto& f = st_->find;
-  f.reset();
+  f.tryReset();
   f.bind(1, std::string(id));
   if (!f.executeStep()) return std::nullopt;
   Learner l = read_learner(f);
-  f.reset();
+  f.tryReset();
   return l;
 }
 
@@ -195,8 +199,14 @@ std::optional<Learner> LearnerRepo::get(std::int64_t key) {
 }
 
 bool LearnerRepo::observe(std::int64_t key, Source s, Timestamp at, Timestamp now) {
-  const std::string col = "last_" + std::string(to_string(s));
-  SQLite::Statement q(db_.sql(), "UPDATE learner SET " + col + " = ?, updated_at = ? WHERE key = ? AND " + col + " < ?");
+  auto& slot = st_->observe[std::size_t(s)];
+  if (!slot) {
+    const std::string col = "last_" + std::string(to_string(s));
+    slot = std::make_unique<SQLite::Statement>(
+        db_.sql(), "UPDATE learner SET " + col + " = ?, updated_at = ? WHERE key = ? AND " + col + " < ?");
+  }
+  auto& q = *slot;
+  q.tryReset();
   SQLite::bind(q, to_unix(at), to_unix(now), key, to_unix(at));
   return q.exec() > 0;
 }
@@ -301,11 +311,16 @@ std::optional<Case> CaseRepo::get(std::int64_t id) {
 }
 
 std::vector<Case> CaseRepo::active_for_learner(std::int64_t learner_key) {
-  SQLite::Statement q(db_.sql(), std::string("SELECT ") + case_columns +
-                                     " FROM learner_case WHERE learner_key = ? AND state IN ('open','claimed','in_progress') "
-                                     "ORDER BY id");
+  if (!active_for_learner_)
+    active_for_learner_ = std::make_shared<SQLite::Statement>(
+        db_.sql(), std::string("SELECT ") + case_columns +
+                       " FROM learner_case WHERE learner_key = ? AND state IN ('open','claimed','in_progress') ORDER BY id");
+  auto& q = *active_for_learner_;
+  q.tryReset();
   q.bind(1, learner_key);
-  return read_cases(q);
+  auto out = read_cases(q);
+  q.tryReset();  // hold no read snapshot between calls
+  return out;
 }
 
 std::vector<Case> CaseRepo::active() {

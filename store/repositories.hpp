@@ -68,6 +68,8 @@ public:
 
 private:
   Database& db_;
+  // Hot on ingest (every activity that moves forward looks for open cases).
+  std::shared_ptr<SQLite::Statement> active_for_learner_;
 };
 
 class RelaunchRepo {

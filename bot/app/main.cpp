@@ -288,7 +288,8 @@ int main(int argc, char** argv) {
           std::cerr << "relance import: " << e.what() << "\nnothing was imported from " << f << "\n";
           return exit_runtime;
         }
-        std::cout << f << ": " << r.format << ", " << r.encoding << ", '" << r.separator << "', " << r.rows << " rows";
+        const std::string sep = r.separator == '\t' ? std::string("tab") : "'" + std::string(1, r.separator) + "'";
+        std::cout << f << ": " << r.format << ", " << r.encoding << ", " << sep << ", " << r.rows << " rows";
         if (r.already_imported) std::cout << " — already imported, nothing changed";
         else
           std::cout << " — " << r.inserted << " new, " << r.updated << " updated, " << r.unchanged << " unchanged, "

@@ -139,9 +139,12 @@ namespace {
 
 // The next instant something happens to this case, if anything will.
 std::optional<Timestamp> compute_next_due(const Case& c, const ZoneRules& zone) {
-  if (!is_active(c.state)) return std::nullopt;
+  // Once the learner has been reached, a person is in the conversation: the
+  // bot sends no more automatic relaunches and declares no dropout; staff
+  // conclude (repris / abandon).
+  if (!is_active(c.state) || c.answered) return std::nullopt;
   if (std::size_t(c.next_step) < c.plan.steps.size()) return step_due(c, std::size_t(c.next_step), zone);
-  if (c.plan.on_exhausted == OnExhausted::keep_open || c.answered) return std::nullopt;
+  if (c.plan.on_exhausted == OnExhausted::keep_open) return std::nullopt;
   return add_local_days(c.last_step_at.value_or(c.opened_at), c.plan.dropout_after, zone);
 }
 
@@ -231,9 +234,9 @@ Outcome log_relaunch(Case& c, std::string_view actor, Means means, Result result
   c.relaunches += 1;
   c.state = CaseState::in_progress;
   if (result == Result::reached || result == Result::resumed) c.answered = true;
-  // An answer cancels the pending dropout deadline (compute_next_due): do not
-  // leave a stale next_due that `dossier` would show as the dropout date.
-  if (c.answered && std::size_t(c.next_step) >= c.plan.steps.size()) c.next_due.reset();
+  // An answer stops the automatic ladder and its dropout deadline
+  // (compute_next_due): no stale next_due for `dossier` to show.
+  if (c.answered) c.next_due.reset();
   out.effects.push_back(StaffNotice{"", "alert.relaunch_logged",
                                     {{"by", r.actor}, {"means", std::string(to_string(means))},
                                      {"result", std::string(to_string(result))}, {"comment", r.comment}},

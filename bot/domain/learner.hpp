@@ -62,7 +62,7 @@ struct Learner {
   std::string phone;        // E.164, or empty
   std::string cohort;       // cohort or training
   std::optional<std::chrono::sys_days> start_date;
-  std::string language = "fr";
+  std::string language;      // "fr", "en"...; empty: keep the stored one (default fr)
   LearnerStatus status = LearnerStatus::active;
   Timestamp first_seen{};
   ActivitySummary activity;

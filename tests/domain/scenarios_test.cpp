@@ -546,15 +546,15 @@ TEST_CASE("001: reaching the learner on the last call prevents the automatic dro
   CHECK(journal_actions(done.effects) == Strings{"case.resumed"});
 }
 
-TEST_CASE("001: a learner reached after step 1 is not declared a dropout at the end of the ladder",
+TEST_CASE("001: a learner reached after step 1 gets no more automatic relaunches and is not declared a dropout",
           "[domain][scenario][001][ladder]") {
   World w = world_001();
   w.tick(local(detection_001));
   Case& c = w.the_case();
   log_relaunch(c, "marie", Means::phone, Result::reached, "occup\xC3\xA9" "e, rappelle", local("2026-04-08T10:00"));
-  w.tick(local("2026-04-14T10:00"));
-  w.tick(local("2026-04-28T10:00"));
-  CHECK(c.next_step == 3);
+  CHECK(w.tick(local("2026-04-14T10:00")).empty());
+  CHECK(w.tick(local("2026-04-28T10:00")).empty());
+  CHECK(c.next_step == 1);  // a person is in the conversation: staff conclude
   CHECK_FALSE(c.next_due);
   CHECK(w.tick(local("2026-05-05T10:00")).empty());
   CHECK(c.state == CaseState::in_progress);

@@ -441,13 +441,9 @@ TEST_CASE("learner upsert inserts, merges non-empty fields, keeps the latest act
   }
 }
 
-// [!mayfail] — design question, reported: Learner::language defaults to "fr"
-// and upsert lets every non-empty field win, so a feed that knows nothing of
-// the language (POST /api/v1/learners and the Moodle poller build a fresh
-// Learner and leave the default) turns an English speaker back into "fr".
-// The CSV importer avoids it by clearing the field; the other feeds do not.
-// Right behaviour: an update that does not carry a language keeps the stored one.
-TEST_CASE("a feed that does not carry the language keeps the stored one", "[store][learners][!mayfail]") {
+// A feed that knows nothing of the language (API, Moodle) builds a fresh
+// Learner whose language is empty: the stored one must stay.
+TEST_CASE("a feed that does not carry the language keeps the stored one", "[store][learners]") {
   Db d;
   LearnerRepo learners(d.db);
   Learner en = make_learner("A-1");
