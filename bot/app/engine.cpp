@@ -234,7 +234,7 @@ ScanReport Engine::scan(Timestamp now, bool dry_run) {
   std::optional<Timestamp> next_crossing;
   {
     StoreCaseIndex index(cases_.coverage(), config_.policies);
-    Detector detector(config_.policies, now);
+    Detector detector(config_.policies, now, zone_);
     learners_.for_each_active([&](const Learner& l) {
       ++rep.learners_examined;
       if (auto d = detector.examine(l, index)) found.push_back({l.key, *d});
@@ -309,7 +309,7 @@ ScanReport Engine::scan(Timestamp now, bool dry_run) {
 std::optional<Timestamp> Engine::next_wake(Timestamp now) {
   auto due = cases_.next_due();
   StoreCaseIndex index(cases_.coverage(), config_.policies);
-  Detector detector(config_.policies, now);
+  Detector detector(config_.policies, now, zone_);
   learners_.for_each_active([&](const Learner& l) { (void)detector.examine(l, index); });
   auto crossing = detector.next_crossing();
   if (crossing && (!due || *crossing < *due)) return crossing;

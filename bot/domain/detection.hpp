@@ -15,15 +15,18 @@ namespace relance {
 // The instant a learner's inactivity is counted from, for one policy:
 // the last activity over the policy's sources, else the start date, else
 // (never_accessed) the policy's session start, else when we first saw them.
+// Dates count from local midnight in the organisation's zone.
 struct InactivityRef {
   Timestamp since;          // inactivity runs from here
   bool ever_active = false; // some activity over the policy's sources exists
 };
-InactivityRef inactivity_ref(const Learner& l, const Policy& p);
+InactivityRef inactivity_ref(const Learner& l, const Policy& p, const ZoneRules& zone);
 
-// The instant the learner crosses the policy's threshold (may be in the past),
-// or nothing when the policy can never fire for them (never_accessed and active).
-std::optional<Timestamp> threshold_time(const Learner& l, const Policy& p);
+// The instant the learner crosses the policy's threshold — `days` calendar
+// days in the zone, so DST does not shift it by an hour — (may be in the
+// past), or nothing when the policy can never fire for them (never_accessed
+// and active).
+std::optional<Timestamp> threshold_time(const Learner& l, const Policy& p, const ZoneRules& zone);
 
 struct Detection {
   std::size_t policy_index;
@@ -45,20 +48,24 @@ public:
 
 class Detector {
 public:
-  Detector(const std::vector<Policy>& policies, Timestamp now);
+  Detector(const std::vector<Policy>& policies, Timestamp now, const ZoneRules& zone);
 
   // At most one detection per learner: the highest-priority policy that
   // fires and is not already covered. Also tracks the earliest future
   // crossing, so the scheduler knows when to look again.
   std::optional<Detection> examine(const Learner& l, const CaseIndex& cases);
 
-  std::optional<Timestamp> next_crossing() const { return next_crossing_; }
+  std::optional<Timestamp> next_crossing() const;
 
 private:
   const std::vector<Policy>& policies_;
-  Timestamp now_;
+  const ZoneRules& zone_;
   std::vector<std::size_t> order_;  // policy indexes, highest priority first
-  std::optional<Timestamp> next_crossing_;
+  // Per policy, computed once per pass so that examining a learner is only
+  // integer comparisons: the threshold is crossed iff ref <= cutoff, and the
+  // next crossing is (earliest uncrossed ref) + days.
+  std::vector<Timestamp> cutoff_;
+  std::vector<std::optional<Timestamp>> earliest_uncrossed_;
 };
 
 }  // namespace relance

@@ -86,8 +86,8 @@ struct Ladder {
     learner.cohort = "permis-b";
     learner.phone = "+33612345678";
     learner.email = "lea@exemple.fr";
-    learner.activity.observe(Source::lesson, detect - chr::days{90});
-    Detector d(policies, detect);
+    learner.activity.observe(Source::lesson, add_local_days(detect, -chr::days{90}, paris()));
+    Detector d(policies, detect, paris());
     auto det = d.examine(learner, NoCases{});
     REQUIRE(det);
     CHECK(det->crossed_at == detect);
@@ -255,4 +255,41 @@ TEST_CASE("a learner step due Saturday 21:00 before spring forward is sent Monda
   REQUIRE(m2.size() == 1);
   CHECK(m2[0].not_before == local("2026-03-30T08:00"));
   CHECK(m2[0].not_before == utc("2026-03-30T06:00:00Z"));
+}
+
+TEST_CASE("detection counts calendar days in Paris: 10 days across spring forward keep the local hour",
+          "[app][dst][detection]") {
+  const auto paris = app::make_zone("Europe/Paris");
+  Policy p;
+  p.id = "000";
+  p.sources = SourceSet{}.add(Source::lms);
+  p.days = std::chrono::days(10);
+  p.plan.steps.push_back(Step{});
+  const std::vector<Policy> policies{p};
+  struct None final : CaseIndex {
+    bool has_active_case(std::int64_t) const override { return false; }
+    bool covered(std::int64_t, std::size_t, Timestamp) const override { return false; }
+  } none;
+
+  Learner l;
+  l.key = 1;
+  l.activity.observe(Source::lms, *parse_iso_time("2026-03-20T10:00:00+01:00", *paris));  // CET
+  // 10 days later is 2026-03-30 10:00 CEST = 08:00Z, not 09:00Z.
+  const Timestamp crossing = *parse_iso_time("2026-03-30T08:00:00Z", *paris);
+  CHECK(threshold_time(l, p, *paris) == crossing);
+
+  Detector before(policies, crossing - std::chrono::seconds(1), *paris);
+  CHECK_FALSE(before.examine(l, none));
+  REQUIRE(before.next_crossing());
+  CHECK(*before.next_crossing() == crossing);
+  Detector at(policies, crossing, *paris);
+  CHECK(at.examine(l, none));
+
+  // A start date counts from local midnight, not UTC midnight.
+  Learner never;
+  never.key = 2;
+  never.start_date = *parse_iso_date("2026-03-27");
+  p.condition = Condition::never_accessed;
+  p.days = std::chrono::days(3);
+  CHECK(threshold_time(never, p, *paris) == *parse_iso_time("2026-03-29T22:00:00Z", *paris));  // 30 Mar 00:00 CEST
 }

@@ -8,6 +8,7 @@
 // summary exactly as ingest does (max per source), streamed into SQLite in
 // one transaction, so generation does not inflate the pass's memory. The
 // peak RSS counter is reset (/proc/self/clear_refs) before the pass.
+#include "bot/app/zone.hpp"
 #include "bot/domain/detection.hpp"
 #include "store/database.hpp"
 #include "store/repositories.hpp"
@@ -116,6 +117,7 @@ int main(int argc, char** argv) {
       policy("001", "permis-b", SourceSet::all(), 90, Condition::inactive_for),
       policy("003", "enseignants-numerique", SourceSet{}.add(Source::lms), 3, Condition::never_accessed),
   };
+  auto zone = app::make_zone("Europe/Paris");
   reset_peak_rss();
   const long rss_before = peak_rss_kb();
   auto t1 = clk::now();
@@ -125,7 +127,7 @@ int main(int argc, char** argv) {
     store::Database db(db_path, store::Database::Mode::read_only);
     store::LearnerRepo repo(db);
     NoCases none;
-    Detector detector(policies, now);
+    Detector detector(policies, now, *zone);
     repo.for_each_active([&](const Learner& l) {
       ++examined;
       if (detector.examine(l, none)) ++detected;

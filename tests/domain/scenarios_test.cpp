@@ -157,7 +157,7 @@ struct World {
     REQUIRE(t >= now);
     now = t;
     Effects out;
-    Detector detector(policies, now);
+    Detector detector(policies, now, paris);
     const Index index(cases, policies);
     if (auto d = detector.examine(learner, index)) {
       const Policy& p = policies[d->policy_index];
@@ -237,7 +237,7 @@ TEST_CASE("000: 9 days without login is nothing yet - the next crossing is day 1
   CHECK(w.cases.empty());
   REQUIRE(w.next_crossing);
   CHECK(*w.next_crossing == local("2026-01-15T10:00"));
-  CHECK(threshold_time(w.learner, w.policies[0]) == local("2026-01-15T10:00"));
+  CHECK(threshold_time(w.learner, w.policies[0], paris) == local("2026-01-15T10:00"));
   CHECK(w.tick(local("2026-01-15T09:59:59")).empty());
 }
 
@@ -398,7 +398,7 @@ const char* const detection_001 = "2026-04-07T10:00";
 
 TEST_CASE("001: 3 months over several sources - a recent visit prevents detection", "[domain][scenario][001]") {
   World w = world_001();
-  CHECK(inactivity_ref(w.learner, w.policies[0]).since == local("2026-01-07T10:00"));
+  CHECK(inactivity_ref(w.learner, w.policies[0], paris).since == local("2026-01-07T10:00"));
   CHECK(w.tick(local("2026-04-07T09:59")).empty());
   CHECK(*w.next_crossing == local(detection_001));
 
@@ -632,12 +632,12 @@ TEST_CASE("003: a teacher who never accessed the course is relaunched N days aft
   World w = world_003();
   CHECK(w.tick(local("2026-09-09T18:00")).empty());
   REQUIRE(w.next_crossing);
-  CHECK(*w.next_crossing == Timestamp{chr::sys_days{chr::year{2026} / 9 / 10}});
+  CHECK(*w.next_crossing == local("2026-09-10T00:00"));
 
   const Effects first = w.tick(local("2026-09-10T09:00"));
   REQUIRE(w.cases.size() == 1);
   Case& c = w.the_case();
-  CHECK(c.activity_ref == Timestamp{chr::sys_days{chr::year{2026} / 9 / 7}});
+  CHECK(c.activity_ref == local("2026-09-07T00:00"));
   const auto m = only<LearnerMessage>(first);
   REQUIRE(m.size() == 1);
   CHECK(m[0].channel == Means::email);
@@ -666,7 +666,7 @@ TEST_CASE("003: a teacher with any platform activity is never detected", "[domai
   CHECK(w.tick(local("2027-09-10T09:00")).empty());
   CHECK(w.cases.empty());
   CHECK_FALSE(w.next_crossing);
-  CHECK_FALSE(threshold_time(w.learner, w.policies[0]));
+  CHECK_FALSE(threshold_time(w.learner, w.policies[0], paris));
 
   SECTION("even a login long before the session counts as having accessed") {
     World v = world_003();
@@ -688,7 +688,7 @@ TEST_CASE("003: without a start date, the policy's session start is the referenc
   w.learner.start_date.reset();
   w.policies[0].session_start = chr::sys_days{chr::year{2026} / 9 / 14};
   CHECK(w.tick(local("2026-09-16T09:00")).empty());
-  CHECK(*w.next_crossing == Timestamp{chr::sys_days{chr::year{2026} / 9 / 17}});
+  CHECK(*w.next_crossing == local("2026-09-17T00:00"));
   w.tick(local("2026-09-17T09:00"));
   CHECK(w.cases.size() == 1);
 }
@@ -850,11 +850,11 @@ TEST_CASE("detection: a never-active learner without a start date counts from wh
   World w({policy_000()});
   w.learner.cohort = "bureautique-en-ligne";
   w.learner.first_seen = local("2026-01-05T10:00");
-  const InactivityRef ref = inactivity_ref(w.learner, w.policies[0]);
+  const InactivityRef ref = inactivity_ref(w.learner, w.policies[0], paris);
   CHECK(ref.since == local("2026-01-05T10:00"));
   CHECK_FALSE(ref.ever_active);
   w.learner.start_date = chr::sys_days{chr::year{2026} / 1 / 2};
-  CHECK(inactivity_ref(w.learner, w.policies[0]).since == Timestamp{chr::sys_days{chr::year{2026} / 1 / 2}});
+  CHECK(inactivity_ref(w.learner, w.policies[0], paris).since == local("2026-01-02T00:00"));  // local midnight
 }
 
 TEST_CASE("detection: a learner who is not active (dropped out, archived) is not examined",
