@@ -40,10 +40,13 @@ public:
 
   void start() { arm(std::chrono::seconds(0)); }
 
-  // Something changed: look again soon (coalesced, at most one pass a second).
+  // New or changed learners arrived (API, Moodle): look again soon. Changes
+  // are coalesced over a few seconds, since a pass reads every learner and a
+  // busy feed must not turn the scheduler into a loop.
   void poke() {
-    const auto soon = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    if (timer_.expiry() > soon) arm(std::chrono::seconds(1));
+    constexpr auto coalesce = std::chrono::seconds(3);
+    const auto soon = std::chrono::steady_clock::now() + coalesce;
+    if (timer_.expiry() > soon) arm(coalesce);
   }
 
   void deliver_staff(Timestamp now) {
@@ -164,8 +167,10 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
                  const Timestamp now = clock();
                  Reply r = engine.handle_command(staff_id, line, now);
                  con->show(r.text);
+                 // A staff command can only end a case or push its next step
+                 // later, never earlier: no detection pass is needed, just
+                 // show what it posted.
                  scheduler.deliver_staff(now);
-                 scheduler.poke();
                },
                [&] { io.stop(); });
   }
