@@ -80,6 +80,11 @@ void bind_opt(SQLite::Statement& st, int i, const std::optional<std::int64_t>& v
   else st.bind(i);
 }
 
+// Cases active during [from, to): opened before its end, not closed before
+// its start. Bound as :from and :to.
+constexpr const char* period_case_ids =
+    "SELECT id FROM learner_case WHERE opened_at < :to AND (closed_at IS NULL OR closed_at >= :from)";
+
 constexpr const char* learner_columns =
     "key, id, first_name, last_name, email, phone, cohort, start_date, language, status, first_seen, "
     "last_lms, last_lesson, last_booking, last_visit, last_call, last_message, last_email, last_staff";
@@ -224,6 +229,20 @@ void LearnerRepo::for_each_active(const std::function<void(const Learner&)>& f) 
   while (q.executeStep()) f(read_learner(q));
 }
 
+std::unordered_map<std::int64_t, Learner> LearnerRepo::of_cases_in_period(Timestamp from, Timestamp to) {
+  SQLite::Statement q(db_.sql(), std::string("SELECT ") + learner_columns +
+                                     " FROM learner WHERE key IN (SELECT learner_key FROM learner_case WHERE id IN (" +
+                                     period_case_ids + "))");
+  q.bind(":from", to_unix(from));
+  q.bind(":to", to_unix(to));
+  std::unordered_map<std::int64_t, Learner> out;
+  while (q.executeStep()) {
+    Learner l = read_learner(q);
+    out.emplace(l.key, std::move(l));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- cases
 
 namespace {
@@ -355,10 +374,10 @@ std::vector<CaseRepo::Coverage> CaseRepo::coverage() {
 }
 
 std::vector<Case> CaseRepo::in_period(Timestamp from, Timestamp to) {
-  SQLite::Statement q(db_.sql(), std::string("SELECT ") + case_columns +
-                                     " FROM learner_case WHERE opened_at < ? AND (closed_at IS NULL OR closed_at >= ?) "
-                                     "ORDER BY id");
-  SQLite::bind(q, to_unix(to), to_unix(from));
+  SQLite::Statement q(db_.sql(), std::string("SELECT ") + case_columns + " FROM learner_case WHERE id IN (" +
+                                     period_case_ids + ") ORDER BY id");
+  q.bind(":from", to_unix(from));
+  q.bind(":to", to_unix(to));
   return read_cases(q);
 }
 
@@ -375,24 +394,43 @@ std::int64_t RelaunchRepo::insert(Relaunch& r) {
   return r.id;
 }
 
+namespace {
+
+constexpr const char* relaunch_columns = "id, case_id, at, actor, means, result, comment, step, automatic";
+
+Relaunch read_relaunch(SQLite::Statement& q) {
+  Relaunch r;
+  r.id = q.getColumn(0).getInt64();
+  r.case_id = q.getColumn(1).getInt64();
+  r.at = from_unix(q.getColumn(2).getInt64());
+  r.actor = q.getColumn(3).getString();
+  r.means = parse_means(q.getColumn(4).getString()).value_or(Means::other);
+  r.result = parse_result(q.getColumn(5).getString()).value_or(Result::other);
+  r.comment = q.getColumn(6).getString();
+  r.step = q.getColumn(7).getInt();
+  r.automatic = q.getColumn(8).getInt() != 0;
+  return r;
+}
+
+}  // namespace
+
 std::vector<Relaunch> RelaunchRepo::for_case(std::int64_t case_id) {
-  SQLite::Statement q(db_.sql(),
-                      "SELECT id, case_id, at, actor, means, result, comment, step, automatic FROM relaunch "
-                      "WHERE case_id = ? ORDER BY at, id");
+  SQLite::Statement q(db_.sql(), std::string("SELECT ") + relaunch_columns + " FROM relaunch WHERE case_id = ? ORDER BY at, id");
   q.bind(1, case_id);
   std::vector<Relaunch> out;
+  while (q.executeStep()) out.push_back(read_relaunch(q));
+  return out;
+}
+
+std::unordered_map<std::int64_t, std::vector<Relaunch>> RelaunchRepo::of_cases_in_period(Timestamp from, Timestamp to) {
+  SQLite::Statement q(db_.sql(), std::string("SELECT ") + relaunch_columns + " FROM relaunch WHERE case_id IN (" +
+                                     period_case_ids + ") ORDER BY case_id, at, id");
+  q.bind(":from", to_unix(from));
+  q.bind(":to", to_unix(to));
+  std::unordered_map<std::int64_t, std::vector<Relaunch>> out;
   while (q.executeStep()) {
-    Relaunch r;
-    r.id = q.getColumn(0).getInt64();
-    r.case_id = q.getColumn(1).getInt64();
-    r.at = from_unix(q.getColumn(2).getInt64());
-    r.actor = q.getColumn(3).getString();
-    r.means = parse_means(q.getColumn(4).getString()).value_or(Means::other);
-    r.result = parse_result(q.getColumn(5).getString()).value_or(Result::other);
-    r.comment = q.getColumn(6).getString();
-    r.step = q.getColumn(7).getInt();
-    r.automatic = q.getColumn(8).getInt() != 0;
-    out.push_back(std::move(r));
+    Relaunch r = read_relaunch(q);
+    out[r.case_id].push_back(std::move(r));
   }
   return out;
 }

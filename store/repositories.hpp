@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -40,6 +41,9 @@ public:
   std::int64_t count();
   // Streams every learner with status `active` (detection pass).
   void for_each_active(const std::function<void(const Learner&)>& f);
+  // The learners of the cases CaseRepo::in_period(from, to) returns, by key,
+  // in one statement (a register of thousands of cases).
+  std::unordered_map<std::int64_t, Learner> of_cases_in_period(Timestamp from, Timestamp to);
 
 private:
   struct Statements;
@@ -77,6 +81,9 @@ public:
   explicit RelaunchRepo(Database& db) : db_(db) {}
   std::int64_t insert(Relaunch& r);
   std::vector<Relaunch> for_case(std::int64_t case_id);
+  // Every relaunch of the cases CaseRepo::in_period(from, to) returns, per
+  // case, in the order they were made; one statement.
+  std::unordered_map<std::int64_t, std::vector<Relaunch>> of_cases_in_period(Timestamp from, Timestamp to);
 
 private:
   Database& db_;

@@ -298,62 +298,6 @@ std::vector<Case> cases_in(Engine& engine, const Period& p) {
   return kept;
 }
 
-// The queries below are read-only and span the whole period in one statement
-// each: a register of tens of thousands of cases would otherwise prepare two
-// statements per case. They select the same cases as cases_in().
-constexpr const char* period_cases_sql =
-    "SELECT id FROM learner_case WHERE opened_at < :to AND (closed_at IS NULL OR closed_at >= :from)";
-
-// Every relaunch of the period's cases, per case, in the order they were made.
-std::unordered_map<std::int64_t, std::vector<Relaunch>> relaunches_in(Engine& engine, const Period& p) {
-  SQLite::Statement q(engine.db().sql(),
-                      std::string("SELECT id, case_id, at, actor, means, result, comment, step, automatic FROM relaunch "
-                                  "WHERE case_id IN (") +
-                          period_cases_sql + ") ORDER BY case_id, at, id");
-  q.bind(":to", to_unix(p.to));
-  q.bind(":from", to_unix(p.from));
-  std::unordered_map<std::int64_t, std::vector<Relaunch>> out;
-  while (q.executeStep()) {
-    Relaunch r;
-    r.id = q.getColumn(0).getInt64();
-    r.case_id = q.getColumn(1).getInt64();
-    r.at = from_unix(q.getColumn(2).getInt64());
-    r.actor = q.getColumn(3).getString();
-    r.means = parse_means(q.getColumn(4).getString()).value_or(Means::other);
-    r.result = parse_result(q.getColumn(5).getString()).value_or(Result::other);
-    r.comment = q.getColumn(6).getString();
-    r.step = q.getColumn(7).getInt();
-    r.automatic = q.getColumn(8).getInt() != 0;
-    out[r.case_id].push_back(std::move(r));
-  }
-  return out;
-}
-
-// What the register shows of the period's learners: names, id, cohort and
-// the latest activity per source.
-std::unordered_map<std::int64_t, Learner> learners_in(Engine& engine, const Period& p) {
-  static_assert(source_count == 8, "one last_<source> column per source");
-  SQLite::Statement q(engine.db().sql(),
-                      std::string("SELECT key, id, first_name, last_name, cohort, last_lms, last_lesson, last_booking, "
-                                  "last_visit, last_call, last_message, last_email, last_staff FROM learner "
-                                  "WHERE key IN (SELECT learner_key FROM learner_case WHERE id IN (") +
-                          period_cases_sql + "))");
-  q.bind(":to", to_unix(p.to));
-  q.bind(":from", to_unix(p.from));
-  std::unordered_map<std::int64_t, Learner> out;
-  while (q.executeStep()) {
-    Learner l;
-    l.key = q.getColumn(0).getInt64();
-    l.id = q.getColumn(1).getString();
-    l.first_name = q.getColumn(2).getString();
-    l.last_name = q.getColumn(3).getString();
-    l.cohort = q.getColumn(4).getString();
-    for (std::size_t i = 0; i < source_count; ++i) l.activity.last[i] = q.getColumn(int(5 + i)).getInt64();
-    out.emplace(l.key, std::move(l));
-  }
-  return out;
-}
-
 class Texts {
 public:
   explicit Texts(Engine& engine) : catalog_(engine.catalog()), lang_(engine.config().default_language) {}
@@ -447,8 +391,8 @@ Table build_register(Engine& engine, const Period& period, Timestamp now) {
       {text("register.column.closed"), 12},
   };
 
-  const auto learners = learners_in(engine, period);
-  const auto relaunches = relaunches_in(engine, period);
+  const auto learners = store::LearnerRepo(engine.db()).of_cases_in_period(period.from, period.to);
+  const auto relaunches = store::RelaunchRepo(engine.db()).of_cases_in_period(period.from, period.to);
   static const std::vector<Relaunch> none;
 
   for (const Case& c : cases_in(engine, period)) {
@@ -546,7 +490,7 @@ std::string render_stats(Engine& engine, std::optional<chr::year_month> month, T
 
   // Over the period: what opened and how cases ended.
   const std::vector<Case> cases = cases_in(engine, period);
-  auto relaunches = relaunches_in(engine, period);
+  auto relaunches = store::RelaunchRepo(engine.db()).of_cases_in_period(period.from, period.to);
   int opened = 0, resumed = 0, dropped = 0;
   for (const Case& c : cases) {
     if (period.contains(c.opened_at)) ++opened;
