@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace relance::test {
 
@@ -46,6 +47,23 @@ struct Fixture {
   std::unique_ptr<store::Database> db;
   std::unique_ptr<app::Engine> engine;
 };
+
+// One staff member (marie, front desk) and a one-step plan "ladder" (a phone
+// task for the front desk). Append a [[policy]] with plan = "ladder".
+inline constexpr std::string_view staff_and_task_plan_toml = R"(
+[[staff]]
+id = "marie"
+name = "Marie"
+roles = ["secretariat"]
+
+[[plan]]
+id = "ladder"
+  [[plan.step]]
+  action = "task"
+  means = "phone"
+  role = "secretariat"
+  template = "ladder_3"
+)";
 
 // Polls `cond` until true or the deadline passes (no blind sleeps in tests).
 bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds deadline = std::chrono::seconds(10));

@@ -18,20 +18,7 @@ using relance::test::utc;
 
 namespace {
 
-const char* policy_toml = R"(
-[[staff]]
-id = "marie"
-name = "Marie"
-roles = ["secretariat"]
-
-[[plan]]
-id = "ladder"
-  [[plan.step]]
-  action = "task"
-  means = "phone"
-  role = "secretariat"
-  template = "ladder_3"
-
+const std::string policy_toml = std::string(test::staff_and_task_plan_toml) + R"(
 [[policy]]
 id = "lms-30"
 sources = ["lms"]
