@@ -118,6 +118,29 @@ std::vector<std::string> Catalog::keys(std::string_view prefix) const {
   return out;
 }
 
+namespace {
+
+// Values come from outside (CSV names, learner replies, comments): control
+// characters — C0, DEL and the C1 range, where a terminal's escape sequences
+// live — become spaces, so no value can rewrite a staff terminal or forge
+// lines. Channel markup (Markdown, HTML) is escaped by each channel adapter.
+void append_clean(std::string& out, std::string_view v) {
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c < 0x20 || c == 0x7F) {
+      out += ' ';
+    } else if (c == 0xC2 && i + 1 < v.size() && static_cast<unsigned char>(v[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(v[i + 1]) <= 0x9F) {
+      out += ' ';
+      ++i;
+    } else {
+      out += char(c);
+    }
+  }
+}
+
+}  // namespace
+
 std::string fill(std::string_view text, const Params& params) {
   std::string out;
   out.reserve(text.size() + 32);
@@ -130,7 +153,7 @@ std::string fill(std::string_view text, const Params& params) {
     out.append(text.substr(i, open - i));
     const std::string name(text.substr(open + 1, close - open - 1));
     auto p = params.find(name);
-    if (p != params.end()) out += p->second;
+    if (p != params.end()) append_clean(out, p->second);
     else out.append(text.substr(open, close - open + 1));
     i = close + 1;
   }

@@ -42,7 +42,7 @@ private:
   std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>> texts_;  // lang -> key -> text
 };
 
-// Fills {name} placeholders.
+// Fills {name} placeholders; control characters in values become spaces.
 std::string fill(std::string_view text, const Params& params);
 
 }  // namespace relance::messages

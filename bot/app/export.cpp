@@ -8,7 +8,6 @@
 
 #include "bot/domain/stats.hpp"
 
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <xlsxwriter.h>
 
 #include <algorithm>
