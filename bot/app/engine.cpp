@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -242,21 +241,20 @@ ScanReport Engine::scan(Timestamp now, bool dry_run) {
     next_crossing = detector.next_crossing();
   }
 
+  // Commits one outcome and reports the steps it ran (a new case gets its id
+  // from the commit, so the report is written after it).
   auto run_case = [&](Case& c, const Learner& l, Outcome out) {
-    for (const auto& e : out.effects) {
-      if (const auto* m = std::get_if<LearnerMessage>(&e)) {
-        const auto& s = c.plan.steps[std::size_t(m->step)];
-        rep.steps.push_back({0, l.id, m->step, s.name, "message", std::string(to_string(s.means)), s.role, m->not_before});
-      } else if (const auto* t = std::get_if<StaffTask>(&e)) {
-        const auto& s = c.plan.steps[std::size_t(t->step)];
-        rep.steps.push_back({0, l.id, t->step, s.name, "task", std::string(to_string(s.means)), s.role, now});
-      }
-    }
-    const std::size_t first_new = rep.steps.size() - std::count_if(out.effects.begin(), out.effects.end(), [](const Effect& e) {
-                                    return std::holds_alternative<LearnerMessage>(e) || std::holds_alternative<StaffTask>(e);
-                                  });
     commit_outcome(c, l, out, "relance", now);
-    for (std::size_t i = first_new; i < rep.steps.size(); ++i) rep.steps[i].case_id = c.id;
+    for (const auto& e : out.effects) {
+      int step = -1;
+      const char* action = nullptr;
+      Timestamp at = now;
+      if (const auto* m = std::get_if<LearnerMessage>(&e)) step = m->step, action = "message", at = m->not_before;
+      else if (const auto* t = std::get_if<StaffTask>(&e)) step = t->step, action = "task";
+      if (!action) continue;
+      const auto& s = c.plan.steps[std::size_t(step)];
+      rep.steps.push_back({c.id, l.id, step, s.name, action, std::string(to_string(s.means)), s.role, at});
+    }
     if (!is_active(c.state)) rep.closed.push_back({c.id, l.id, std::string(to_string(c.state))});
   };
 
@@ -359,17 +357,6 @@ std::string Engine::render_outbox(const store::OutboxItem& item) const {
 }
 
 // ------------------------------------------------------------------ commands
-
-namespace {
-
-struct Visitor {
-  Engine& e;
-  const StaffMember& staff;
-  Timestamp now;
-  std::function<Reply(const Command&)> dispatch;
-};
-
-}  // namespace
 
 Reply Engine::handle_command(std::string_view staff_id, std::string_view line, Timestamp now) {
   const StaffMember* staff = config_.find_staff(staff_id);
