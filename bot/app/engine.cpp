@@ -304,16 +304,6 @@ ScanReport Engine::scan(Timestamp now, bool dry_run) {
   return rep;
 }
 
-std::optional<Timestamp> Engine::next_wake(Timestamp now) {
-  auto due = cases_.next_due();
-  StoreCaseIndex index(cases_.coverage(), config_.policies);
-  Detector detector(config_.policies, now, zone_);
-  learners_.for_each_active([&](const Learner& l) { (void)detector.examine(l, index); });
-  auto crossing = detector.next_crossing();
-  if (crossing && (!due || *crossing < *due)) return crossing;
-  return due;
-}
-
 // ------------------------------------------------------------------ rendering
 
 std::string Engine::render_outbox(const store::OutboxItem& item) const {

@@ -57,9 +57,9 @@ public:
   // learner's activity moved forward. `actor` is who reported it.
   bool record_activity(std::int64_t learner_key, Source source, Timestamp at, Timestamp now, std::string_view actor);
 
-  // --- scheduler: detection pass + due steps, each case in its own transaction ---
+  // --- scheduler: detection pass + due steps, each case in its own transaction;
+  // the report says when something next falls due ---
   ScanReport scan(Timestamp now, bool dry_run = false);
-  std::optional<Timestamp> next_wake(Timestamp now);
 
   // --- staff commands (console, chat). Refuses non-staff. ---
   Reply handle_command(std::string_view staff_id, std::string_view line, Timestamp now);
