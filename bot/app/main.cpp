@@ -115,63 +115,79 @@ void print_report_text(const ScanReport& r, const ZoneRules& zone, std::ostream&
   out << "  next wake: " << (r.next_wake ? format_local(*r.next_wake, zone) : std::string("none")) << "\n";
 }
 
+// RELANCE_LANG, else LANG/LC_ALL starting with "en": English; else French.
+std::string help_language() {
+  for (const char* var : {"RELANCE_LANG", "LC_ALL", "LANG"}) {
+    const char* v = std::getenv(var);
+    if (v && *v) return std::string(v).rfind("en", 0) == 0 ? "en" : "fr";
+  }
+  return "fr";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{
-      "relance — suivi des apprenants inactifs, relances et preuves Qualiopi.\n"
-      "relance — follow-up of inactive learners, relaunches and Qualiopi evidence.\n"
-      "Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error."};
+  // Help texts come from messages/ like every text people read: French,
+  // unless the environment asks for English. Without a catalog (a broken
+  // install) the keys show, and the verbs still work.
+  std::optional<messages::Catalog> help_texts;
+  try {
+    help_texts = messages::Catalog::load(messages::Catalog::default_dir());
+  } catch (const std::exception&) {
+  }
+  const std::string help_lang = help_language();
+  auto T = [&](const char* key) {
+    return help_texts ? help_texts->render(help_lang, std::string("cli.") + key) : std::string(key);
+  };
+  CLI::App app{T("about")};
   app.set_version_flag("--version", std::string("relance ") + RELANCE_VERSION);
   app.require_subcommand(1);
 
   std::string config_path = default_config_path();
   std::string log_format = "text";
   std::string log_level = "info";
-  app.add_option("-c,--config", config_path, "configuration file (default $RELANCE_CONFIG or /etc/relance/relance.toml)");
-  app.add_option("--log-format", log_format, "log format on stderr")->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+  app.add_option("-c,--config", config_path, T("config"));
+  app.add_option("--log-format", log_format, T("log_format"))->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", log_level, T("log_level"))
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
-  auto* serve = app.add_subcommand("serve", "run the service: HTTP API, scheduler, pollers, staff channels");
+  auto* serve = app.add_subcommand("serve", T("serve"));
   bool serve_console = false;
-  serve->add_flag("--console", serve_console, "also run the console staff channel in this terminal");
+  serve->add_flag("--console", serve_console, T("serve_console"));
 
-  auto* demo = app.add_subcommand("demo", "try relance: sample cohort, console staff channel, SQLite in a folder");
+  auto* demo = app.add_subcommand("demo", T("demo"));
   std::string demo_dir;
-  demo->add_option("--data-dir", demo_dir, "keep the database here (default: a temporary folder, removed at exit)");
+  demo->add_option("--data-dir", demo_dir, T("demo_dir"));
 
-  auto* imp = app.add_subcommand("import", "import learners and activity from CSV files (one transaction per file)");
+  auto* imp = app.add_subcommand("import", T("import"));
   std::vector<std::string> imp_files;
   std::string imp_format = "auto", imp_as_of, imp_cohort;
   bool imp_skip = false, imp_dry = false;
-  imp->add_option("files", imp_files, "CSV files (UTF-8 or Windows-1252, ',' or ';')")->required();
-  imp->add_option("--format", imp_format, "auto, moodle (Participants export) or generic (mapping in [import.generic])")
+  imp->add_option("files", imp_files, T("import_files"))->required();
+  imp->add_option("--format", imp_format, T("import_format"))
       ->check(CLI::IsMember({"auto", "moodle", "generic"}));
-  imp->add_option("--as-of", imp_as_of,
-                  "when a Moodle export was taken, for relative 'Dernier accès' values (ISO time or 'now'; "
-                  "default: the file's modification time)");
-  imp->add_option("--cohort", imp_cohort, "cohort or training for rows that have none");
-  imp->add_flag("--skip-bad-rows", imp_skip, "report bad rows and import the others");
-  imp->add_flag("--dry-run", imp_dry, "check the files, change nothing");
+  imp->add_option("--as-of", imp_as_of, T("import_as_of"));
+  imp->add_option("--cohort", imp_cohort, T("import_cohort"));
+  imp->add_flag("--skip-bad-rows", imp_skip, T("import_skip"));
+  imp->add_flag("--dry-run", imp_dry, T("import_dry"));
 
-  auto* scan = app.add_subcommand("scan", "run a detection pass and the due relaunch steps");
+  auto* scan = app.add_subcommand("scan", T("scan"));
   bool scan_dry = false;
   std::string scan_now, scan_format = "text";
-  scan->add_flag("--dry-run", scan_dry, "show what would happen, change nothing");
-  scan->add_option("--now", scan_now, "pretend it is this time (ISO 8601; without offset: organisation's time zone)");
-  scan->add_option("--format", scan_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  scan->add_flag("--dry-run", scan_dry, T("scan_dry"));
+  scan->add_option("--now", scan_now, T("scan_now"));
+  scan->add_option("--format", scan_format, T("scan_format"))->check(CLI::IsMember({"text", "json"}));
 
-  auto* exp = app.add_subcommand("export", "export evidence");
-  auto* exp_reg = exp->add_subcommand("register", "the tracking table (tableau de suivi) of procedure 001");
+  auto* exp = app.add_subcommand("export", T("export"));
+  auto* exp_reg = exp->add_subcommand("register", T("export_register"));
   exp->require_subcommand(1);
   std::string exp_format = "xlsx", exp_month, exp_out;
-  exp_reg->add_option("--format", exp_format, "xlsx or csv")->check(CLI::IsMember({"xlsx", "csv"}));
-  exp_reg->add_option("--month", exp_month, "only cases active during this month (YYYY-MM)");
-  exp_reg->add_option("-o,--output", exp_out, "output file (default: tableau-de-suivi[-YYYY-MM].xlsx|csv)");
+  exp_reg->add_option("--format", exp_format, T("export_format"))->check(CLI::IsMember({"xlsx", "csv"}));
+  exp_reg->add_option("--month", exp_month, T("export_month"));
+  exp_reg->add_option("-o,--output", exp_out, T("export_output"));
 
-  auto* check = app.add_subcommand("check-config", "validate the configuration and print it, secrets masked");
-  auto* migrate = app.add_subcommand("migrate", "create or upgrade the database schema");
+  auto* check = app.add_subcommand("check-config", T("check_config"));
+  auto* migrate = app.add_subcommand("migrate", T("migrate"));
 
   try {
     app.parse(argc, argv);

@@ -16,7 +16,10 @@ expect_code() {  # expect_code CODE cmd...
 
 expect_code 0 "$bin" --version
 grep -q "^relance [0-9]" "$work/out" || fail "--version prints the version"
-expect_code 0 "$bin" --help
+LANG=C.UTF-8 expect_code 0 "$bin" --help
+grep -q "Codes de sortie : 0 succès, 1 erreur d'exécution, 2 erreur d'usage" "$work/out" || fail "help is French by default"
+RELANCE_LANG=en expect_code 0 "$bin" scan --help
+grep -q "show what would happen, change nothing" "$work/out" || fail "help in English with RELANCE_LANG=en"
 for verb in serve demo import scan export check-config migrate; do
   expect_code 0 "$bin" "$verb" --help
 done
