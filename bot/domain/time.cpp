@@ -161,6 +161,9 @@ std::optional<chr::sys_days> parse_iso_date(std::string_view s) {
   int y, m, d;
   if (!read_int(s, 4, y) || !eat(s, '-') || !read_int(s, 2, m) || !eat(s, '-') || !read_int(s, 2, d) || !s.empty())
     return std::nullopt;
+  // Years outside 1900..9999 are typing or export errors, not training dates
+  // (and would not format back as four digits).
+  if (y < 1900 || y > 9999) return std::nullopt;
   const chr::year_month_day ymd{chr::year(y), chr::month(unsigned(m)), chr::day(unsigned(d))};
   if (!ymd.ok()) return std::nullopt;
   return chr::sys_days{ymd};

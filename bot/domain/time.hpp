@@ -75,6 +75,7 @@ std::string format_local(Timestamp t, const ZoneRules& zone, bool with_time = tr
 std::string format_date(std::chrono::sys_days d);
 // ISO 8601: "2026-11-23", "2026-11-23T14:05", "2026-11-23T14:05:00Z",
 // "2026-11-23T15:05:00+01:00". Without an offset the time is local to `zone`.
+// Years 1900..9999 only.
 std::optional<Timestamp> parse_iso_time(std::string_view s, const ZoneRules& zone);
 std::optional<std::chrono::sys_days> parse_iso_date(std::string_view s);
 
