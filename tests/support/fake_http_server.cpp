@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -61,6 +62,31 @@ struct FakeHttpServer::Impl {
 
 namespace {
 
+// Holds a long-poll on this connection's coroutine: a timer until the
+// deadline, cancelled by notify() (posted here, so the server thread never
+// blocks and the frame never races the notifier).
+asio::awaitable<FakeResponse> await_long_poll(std::shared_ptr<FakeLongPoll> lp) {
+  auto ex = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(ex);
+  std::weak_ptr<asio::steady_timer> weak = timer;
+  lp->set_waker([ex, weak] {
+    asio::post(ex, [weak] {
+      if (auto t = weak.lock()) t->cancel();
+    });
+  });
+  struct Unhook {
+    FakeLongPoll* lp;
+    ~Unhook() { lp->set_waker({}); }
+  } unhook{lp.get()};
+  for (;;) {
+    const bool passed = std::chrono::steady_clock::now() >= lp->deadline();
+    if (auto r = lp->poll(passed)) co_return std::move(*r);
+    if (passed) co_return FakeResponse{500, "text/plain", {}, "long poll gave no answer at its deadline"};
+    timer->expires_at(lp->deadline());
+    co_await timer->async_wait(use_tuple);
+  }
+}
+
 template <class Stream>
 asio::awaitable<void> serve_requests(FakeHttpServer::Impl* impl, Stream& stream) {
   auto& lowest = beast::get_lowest_layer(stream);
@@ -88,6 +114,8 @@ asio::awaitable<void> serve_requests(FakeHttpServer::Impl* impl, Stream& stream)
       impl->requests.push_back(rec);
     }
     FakeResponse out = impl->handler(rec);
+    if (out.long_poll) out = co_await await_long_poll(out.long_poll);
+    if (out.drop) break;
 
     if (out.hang) {
       // Hold the connection without answering until the server stops.
@@ -170,6 +198,18 @@ void FakeHttpServer::stop() {
   // kernel keeps accepting into the backlog and clients wait for nothing).
   boost::system::error_code ignored;
   impl_->acceptor.close(ignored);
+}
+
+void FakeLongPoll::notify() {
+  std::lock_guard lock(mutex_);
+  if (waker_) waker_();
+}
+
+std::optional<FakeResponse> FakeLongPoll::poll(bool deadline_passed) const { return poll_(deadline_passed); }
+
+void FakeLongPoll::set_waker(std::function<void()> waker) {
+  std::lock_guard lock(mutex_);
+  waker_ = std::move(waker);
 }
 
 std::uint16_t FakeHttpServer::port() const { return impl_->port; }

@@ -13,6 +13,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -35,6 +36,34 @@ struct FakeRequest {
   std::string header(std::string_view name) const;
 };
 
+struct FakeResponse;
+
+// A reply that is not ready yet: a long-poll (Matrix /sync). The handler
+// returns a FakeResponse whose `long_poll` is set; the server then holds that
+// request without blocking its thread (other connections keep being served)
+// and calls `poll` on its own thread: at once, after every notify() from any
+// thread, and once `deadline` has passed (`deadline_passed` true, where poll
+// must answer). A poll that answers ends the wait.
+class FakeLongPoll {
+public:
+  using Poll = std::function<std::optional<FakeResponse>(bool deadline_passed)>;
+  FakeLongPoll(std::chrono::steady_clock::time_point deadline, Poll poll)
+      : deadline_(deadline), poll_(std::move(poll)) {}
+  // Something changed: poll again (any thread; a no-op once answered).
+  void notify();
+
+  // The server's side.
+  std::chrono::steady_clock::time_point deadline() const { return deadline_; }
+  std::optional<FakeResponse> poll(bool deadline_passed) const;
+  void set_waker(std::function<void()> waker);
+
+private:
+  std::chrono::steady_clock::time_point deadline_;
+  Poll poll_;
+  mutable std::mutex mutex_;
+  std::function<void()> waker_;
+};
+
 struct FakeResponse {
   int status = 200;
   std::string content_type = "application/json";
@@ -42,6 +71,8 @@ struct FakeResponse {
   std::string body;
   bool hang = false;   // never answer (client timeout tests); released by stop()
   bool close = false;  // close the connection after this answer
+  bool drop = false;   // close the connection without answering (a proxy or server dying)
+  std::shared_ptr<FakeLongPoll> long_poll = nullptr;  // answer later (see FakeLongPoll)
 };
 
 // A self-signed certificate made in memory (EC P-256, SHA-256), for TLS
