@@ -273,6 +273,22 @@ struct FakeMatrix::State {
     return id;
   }
 
+  // An m.room.redaction (room version 11: `redacts` in content; also at the
+  // top level, as servers still send it for older clients). The target's
+  // content is stripped, as the rooms' redaction algorithm does for messages
+  // and reactions (none of their content keys survive).
+  std::string redact(const std::string& room_id, const std::string& sender, const std::string& target,
+                     const std::string& reason) {
+    json content{{"redacts", target}};
+    if (!reason.empty()) content["reason"] = reason;
+    const auto id = append(room_id, sender, "m.room.redaction", std::move(content));
+    events.back().ev["redacts"] = target;
+    auto& victim = events[by_event_id.at(target)].ev;
+    if (!victim.contains("state_key")) victim["content"] = json::object();
+    victim["unsigned"]["redacted_because"] = events.back().ev;
+    return id;
+  }
+
   void put_account_data(const std::string& user, const std::string& type, json content) {
     account_data[user][type] = {std::move(content), ++pos};
   }
@@ -600,6 +616,18 @@ std::string FakeMatrix::send_encrypted(const std::string& room_id, const std::st
                          {"session_id", "X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ"}});
 }
 
+std::string FakeMatrix::redact(const std::string& room_id, const std::string& sender, const std::string& event_id) {
+  std::string id;
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->membership(room_id, sender) != "join" || !state_->by_event_id.count(event_id))
+      throw std::logic_error("FakeMatrix::redact: " + sender + " cannot redact " + event_id + " in " + room_id);
+    id = state_->redact(room_id, sender, event_id, "");
+  }
+  notify_syncs();
+  return id;
+}
+
 void FakeMatrix::set_account_data(const std::string& user, const std::string& type, json content) {
   {
     std::lock_guard lock(state_->mutex);
@@ -776,6 +804,20 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
       return true;
     };
     if (version != "v3" && version != "v1") return error(404, "M_UNRECOGNIZED", "Unrecognized request");
+    // Spec "Common error codes", M_UNRECOGNIZED: 404 for an endpoint the
+    // server does not implement, whatever the credentials (Synapse's router
+    // answers before any servlet checks the token).
+    const bool known =
+        version == "v3"
+            ? is({"login"}) || is({"account", "whoami"}) || is({"joined_rooms"}) || is({"sync"}) ||
+                  is({"createRoom"}) || is({"user", "*", "filter"}) || is({"user", "*", "filter", "*"}) ||
+                  is({"user", "*", "account_data", "*"}) || is({"join", "*"}) || is({"rooms", "*", "join"}) ||
+                  is({"rooms", "*", "leave"}) || is({"rooms", "*", "invite"}) || is({"rooms", "*", "messages"}) ||
+                  is({"rooms", "*", "send", "*", "*"}) || is({"rooms", "*", "redact", "*", "*"}) ||
+                  is({"rooms", "*", "state", "*"}) || is({"rooms", "*", "state", "*", "*"}) ||
+                  is({"rooms", "*", "event", "*"})
+            : p.size() >= 4 && p.size() <= 6 && p[0] == "rooms" && p[2] == "relations";
+    if (!known) return error(404, "M_UNRECOGNIZED", "Unrecognized request");
 
     // login.yaml: GET flows, POST m.login.password with identifier m.id.user.
     if (version == "v3" && is({"login"})) {
@@ -1068,6 +1110,7 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
           for (auto i : st.rooms.at(room_id).events) {
             const auto& e = st.events[i].ev;
             if (e["type"] == type && e["sender"] == session.user && e["content"].contains("m.relates_to") &&
+                !e["unsigned"].contains("redacted_because") &&
                 e["content"]["m.relates_to"].value("rel_type", "") == "m.annotation" &&
                 e["content"]["m.relates_to"].value("event_id", "") == target &&
                 e["content"]["m.relates_to"].value("key", "") == rel.value("key", ""))
@@ -1091,6 +1134,32 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
       const std::string body = json{{"event_id", id}}.dump();
       st.txns[key] = State::Txn{200, body};
       return FakeResponse{200, "application/json", {}, body};
+    }
+
+    // redaction.yaml: PUT /rooms/{roomId}/redact/{eventId}/{txnId}, with the
+    // same transaction rules as send. How a reaction is taken back.
+    if (version == "v3" && is({"rooms", "*", "redact", "*", "*"})) {
+      if (m != "PUT") return error(405, "M_UNRECOGNIZED", "Unrecognized request");
+      const std::string &room_id = p[1], &target = p[3], &txn = p[4];
+      const std::string key = session.user + "\n" + session.device + "\nredact\n" + room_id + "\n" + target + "\n" + txn;
+      std::lock_guard lock(st.mutex);
+      if (auto t = st.txns.find(key); t != st.txns.end()) {
+        ++st.retransmissions;
+        return FakeResponse{t->second.status, "application/json", {}, t->second.body};
+      }
+      if (auto limited = st.take_token(session.user, action)) return *limited;
+      json body;
+      std::optional<FakeResponse> err;
+      if (!is_object_body(req.body, body, err)) return *err;
+      if (st.membership(room_id, session.user) != "join")
+        return error(403, "M_FORBIDDEN", "User " + session.user + " not in room " + room_id);
+      auto e = st.by_event_id.find(target);
+      if (e == st.by_event_id.end() || st.events[e->second].ev["room_id"] != room_id)
+        return error(404, "M_NOT_FOUND", "Event not found.");
+      const auto id = st.redact(room_id, session.user, target, body.value("reason", ""));
+      const std::string out = json{{"event_id", id}}.dump();
+      st.txns[key] = State::Txn{200, out};
+      return FakeResponse{200, "application/json", {}, out};
     }
 
     // room_state.yaml: PUT /rooms/{roomId}/state/{eventType}/{stateKey}

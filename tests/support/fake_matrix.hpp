@@ -2,8 +2,8 @@
 // ../shared/specs/matrix (release v1.19) and its NOTES.md, for the subset a
 // bot uses: versions, login, whoami, filters, /sync as a real long-poll
 // (joined rooms, invites, leaves, global account data), join/leave/invite,
-// createRoom (is_direct, invite, initial_state), send with txnId idempotency,
-// state, event fetch with the thread aggregation, relations, /messages
+// createRoom (is_direct, invite, initial_state), send and redact with txnId
+// idempotency, state, event fetch with the thread aggregation, relations, /messages
 // back-fill, account data.
 // Errors are the standard error response ({"errcode","error"}, spec
 // "Standard error response"); rate limiting answers 429 M_LIMIT_EXCEEDED with
@@ -86,6 +86,8 @@ public:
   std::string enable_encryption(const std::string& room_id, const std::string& sender);
   // An m.room.encrypted event a bot without E2EE cannot read.
   std::string send_encrypted(const std::string& room_id, const std::string& sender);
+  // m.room.redaction of `event_id` (how a reaction is taken back, NOTES "Traps").
+  std::string redact(const std::string& room_id, const std::string& sender, const std::string& event_id);
   void set_account_data(const std::string& user, const std::string& type, nlohmann::json content);
 
   // --- faults ---

@@ -153,9 +153,6 @@ TEST_CASE("fake matrix: versions, login with a kept device, whoami, refused toke
   REQUIRE(who.status == 200);
   CHECK(json::parse(who.body)["user_id"] == bot);
   CHECK(json::parse(who.body)["device_id"] == "RELANCEBOT");
-  auto unknown = c.call(Method::get, "/_matrix/client/v3/no/such/thing");
-  CHECK(unknown.status == 404);
-  CHECK(errbody(unknown)["errcode"] == "M_UNRECOGNIZED");
 
   // A second login on the same device: new token, the old one is gone.
   const auto old = c.token;
@@ -180,6 +177,10 @@ TEST_CASE("fake matrix: versions, login with a kept device, whoami, refused toke
   hs.revoke_token("tok-1");
   CHECK(c.call(Method::get, "/_matrix/client/v3/account/whoami").status == 401);
 
+  // An endpoint the server does not have: 404 M_UNRECOGNIZED, token or not.
+  auto unknown = c.call(Method::get, "/_matrix/client/v3/no/such/thing");
+  CHECK(unknown.status == 404);
+  CHECK(errbody(unknown)["errcode"] == "M_UNRECOGNIZED");
 }
 
 TEST_CASE("fake matrix: send is idempotent per device and txnId; notices keep their HTML", "[matrix][fake]") {
@@ -320,6 +321,18 @@ TEST_CASE("fake matrix: /sync long-polls until an event arrives, or times out em
     CHECK(hs.waiting_syncs() == 0);
   }
 
+  SECTION("on a server with nothing at all, the first since token still waits") {
+    FakeMatrix empty_hs;
+    empty_hs.add_user("relance", "secret");
+    Client e(empty_hs);
+    e.login("relance", "secret");
+    const std::string first = e.sync().at("next_batch");
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = e.call(Method::get, "/_matrix/client/v3/sync?since=" + first + "&timeout=200");
+    CHECK(r.status == 200);
+    CHECK(std::chrono::steady_clock::now() - t0 >= 180ms);
+  }
+
   SECTION("the timeout passes: an empty batch") {
     const auto t0 = std::chrono::steady_clock::now();
     auto r = c.call(Method::get, "/_matrix/client/v3/sync?since=" + since + "&timeout=300");
@@ -455,6 +468,24 @@ TEST_CASE("fake matrix: reactions, threads and encryption as a bot sees them", "
                             {"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", reply}}}});
   CHECK(nested.status == 400);
 
+  // A reaction taken back is a redaction; the bot may then react again.
+  const auto undo = hs.redact(room, alice, reaction);
+  const auto own_react = hs.sent_events().back().event_id;
+  auto redact_path = "/_matrix/client/v3/rooms/" + enc(room) + "/redact/" + enc(own_react) + "/undo-1";
+  auto r1 = c.call(Method::put, redact_path, json::object());
+  auto r2 = c.call(Method::put, redact_path, json::object());
+  REQUIRE(r1.status == 200);
+  CHECK(json::parse(r1.body)["event_id"] == json::parse(r2.body)["event_id"]);
+  c.send(room, "react-3", react, "m.reaction");
+  auto undone = c.sync("since=" + s.at("next_batch").get<std::string>());
+  const auto undone_tl = timeline(undone, room);
+  const json* red = find_type(undone_tl, "m.room.redaction");
+  REQUIRE(red != nullptr);
+  CHECK((*red)["event_id"] == undo);
+  CHECK((*red)["content"]["redacts"] == reaction);
+  CHECK((*red)["redacts"] == reaction);
+  CHECK(hs.event(reaction).value()["content"].empty());
+
   // Encryption switched on: a state event in the timeline, then unreadable events.
   const std::string before = s.at("next_batch");
   hs.enable_encryption(room, alice);
@@ -467,6 +498,14 @@ TEST_CASE("fake matrix: reactions, threads and encryption as a bot sees them", "
   CHECK((*on)["state_key"] == "");
   CHECK((*on)["content"]["algorithm"] == "m.megolm.v1.aes-sha2");
   CHECK(find_type(tl2, "m.room.encrypted") != nullptr);
+
+  // Removed from a room: it moves to rooms.leave, with the leave event.
+  const std::string before_leave = enc_sync.at("next_batch");
+  hs.leave(bot, room);
+  auto left = c.sync("since=" + before_leave);
+  REQUIRE(left["rooms"]["leave"].contains(room));
+  CHECK(find_type(left["rooms"]["leave"][room]["timeline"]["events"], "m.room.member") != nullptr);
+  CHECK_FALSE(left["rooms"].contains("join"));
 
   // An encrypted DM shows it already in the invite's stripped state.
   const auto dm = hs.invite_to_new_room(alice, bot, true, /*encrypted=*/true);
