@@ -11,12 +11,16 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cctype>
+#include <atomic>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -25,6 +29,7 @@ namespace relance::test {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -49,6 +54,7 @@ struct FakeHttpServer::Impl {
   explicit Impl(Handler h) : handler(std::move(h)), acceptor(io) {}
 
   Handler handler;
+  std::optional<FakeWebSocketHandler> ws;  // WebSocket upgrades accepted when set
   std::unique_ptr<asio::ssl::context> tls;  // HTTPS when set
   asio::io_context io;
   tcp::acceptor acceptor;
@@ -87,8 +93,107 @@ asio::awaitable<FakeResponse> await_long_poll(std::shared_ptr<FakeLongPoll> lp) 
   }
 }
 
+// One WebSocket connection (FakeWebSocket). Everything runs on the server's
+// single thread; the public calls post there, and one writer coroutine sends
+// queued frames in order (Beast allows one write at a time, pings and closes
+// included).
 template <class Stream>
-asio::awaitable<void> serve_requests(FakeHttpServer::Impl* impl, Stream& stream) {
+class WsSession final : public FakeWebSocket, public std::enable_shared_from_this<WsSession<Stream>> {
+public:
+  WsSession(FakeHttpServer::Impl* impl, Stream&& stream) : impl_(impl), ws_(std::move(stream)), wake_(impl->io) {}
+
+  void send(std::string text) override { enqueue(Kind::text, std::move(text)); }
+  void ping() override { enqueue(Kind::ping, {}); }
+  void close() override { enqueue(Kind::close, {}); }
+  void drop() override {
+    asio::post(impl_->io, [self = this->shared_from_this()] {
+      boost::system::error_code ignored;
+      auto& sock = beast::get_lowest_layer(self->ws_).socket();
+      sock.shutdown(tcp::socket::shutdown_both, ignored);
+      sock.close(ignored);
+    });
+  }
+  std::size_t pongs() const override { return pongs_.load(); }
+
+  asio::awaitable<void> run(bhttp::request<bhttp::string_body> req, FakeRequest rec) {
+    auto self = this->shared_from_this();
+    const auto& handler = *impl_->ws;
+    // The HTTP read deadline must not apply to a WebSocket: Beast's own
+    // timeouts take over (idle pings, handshake limit).
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = std::chrono::seconds{30};
+    t.idle_timeout = handler.idle_timeout;
+    t.keep_alive_pings = true;
+    ws_.set_option(t);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(bhttp::field::server, "relance-fake"); }));
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::pong) ++pongs_;
+    });
+    auto [ec] = co_await ws_.async_accept(req, use_tuple);
+    if (ec) co_return;
+    if (handler.on_open) handler.on_open(self, rec);
+    asio::co_spawn(impl_->io, write_loop(), asio::detached);
+    beast::flat_buffer buffer;
+    for (;;) {
+      auto [read_ec, n] = co_await ws_.async_read(buffer, use_tuple);
+      (void)n;
+      if (read_ec) break;
+      if (ws_.got_text() && handler.on_message) handler.on_message(self, beast::buffers_to_string(buffer.data()));
+      buffer.consume(buffer.size());
+    }
+    closed_ = true;
+    wake_.cancel();
+    if (handler.on_close) handler.on_close(self);
+  }
+
+private:
+  enum class Kind { text, ping, close };
+
+  void enqueue(Kind kind, std::string text) {
+    asio::post(impl_->io, [self = this->shared_from_this(), kind, t = std::move(text)]() mutable {
+      self->queue_.emplace_back(kind, std::move(t));
+      self->wake_.cancel();
+    });
+  }
+
+  asio::awaitable<void> write_loop() {
+    auto self = this->shared_from_this();
+    while (!closed_) {
+      if (queue_.empty()) {
+        wake_.expires_at(asio::steady_timer::time_point::max());
+        co_await wake_.async_wait(use_tuple);
+        continue;
+      }
+      auto [kind, text] = std::move(queue_.front());
+      queue_.pop_front();
+      boost::system::error_code ec;
+      if (kind == Kind::text) {
+        ws_.text(true);
+        std::tie(ec, std::ignore) = co_await ws_.async_write(asio::buffer(text), use_tuple);
+      } else if (kind == Kind::ping) {
+        std::tie(ec) = co_await ws_.async_ping({}, use_tuple);
+      } else {
+        std::tie(ec) = co_await ws_.async_close(websocket::close_code::normal, use_tuple);
+        break;
+      }
+      if (ec) break;
+    }
+  }
+
+  FakeHttpServer::Impl* impl_;
+  websocket::stream<Stream> ws_;
+  asio::steady_timer wake_;
+  std::deque<std::pair<Kind, std::string>> queue_;
+  std::atomic<std::size_t> pongs_{0};
+  bool closed_ = false;
+};
+
+// True when the connection became a WebSocket session, which then owned
+// (and has moved from) `stream`: the caller must not touch it any more.
+template <class Stream>
+asio::awaitable<bool> serve_requests(FakeHttpServer::Impl* impl, Stream& stream) {
   auto& lowest = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   for (;;) {
@@ -113,7 +218,19 @@ asio::awaitable<void> serve_requests(FakeHttpServer::Impl* impl, Stream& stream)
       std::lock_guard lock(impl->mutex);
       impl->requests.push_back(rec);
     }
-    FakeResponse out = impl->handler(rec);
+    FakeResponse out;
+    if (impl->ws && websocket::is_upgrade(req)) {
+      auto refused = impl->ws->on_upgrade ? impl->ws->on_upgrade(rec) : std::nullopt;
+      if (!refused) {
+        // The connection becomes the session's: it owns the stream from here.
+        auto session = std::make_shared<WsSession<Stream>>(impl, std::move(stream));
+        co_await session->run(std::move(req), std::move(rec));
+        co_return true;
+      }
+      out = std::move(*refused);
+    } else {
+      out = impl->handler(rec);
+    }
     if (out.long_poll) out = co_await await_long_poll(out.long_poll);
     if (out.drop) break;
 
@@ -135,20 +252,21 @@ asio::awaitable<void> serve_requests(FakeHttpServer::Impl* impl, Stream& stream)
     (void)w;
     if (wec || !res.keep_alive()) break;
   }
+  co_return false;
 }
 
 asio::awaitable<void> serve_connection(FakeHttpServer::Impl* impl, tcp::socket socket) {
   beast::tcp_stream plain(std::move(socket));
   boost::system::error_code ignored;
   if (!impl->tls) {
-    co_await serve_requests(impl, plain);
+    if (co_await serve_requests(impl, plain)) co_return;
     plain.socket().shutdown(tcp::socket::shutdown_both, ignored);
     co_return;
   }
   beast::ssl_stream<beast::tcp_stream> stream(std::move(plain), *impl->tls);
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds{30});
   auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
-  if (!ec) co_await serve_requests(impl, stream);
+  if (!ec && co_await serve_requests(impl, stream)) co_return;
   beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
 }
 
@@ -226,6 +344,10 @@ std::vector<FakeRequest> FakeHttpServer::requests() const {
 std::size_t FakeHttpServer::request_count() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->requests.size();
+}
+
+void FakeHttpServer::set_websocket_handler(FakeWebSocketHandler handler) {
+  impl_->ws = std::move(handler);
 }
 
 std::size_t FakeHttpServer::connection_count() const {

@@ -75,6 +75,32 @@ struct FakeResponse {
   std::shared_ptr<FakeLongPoll> long_poll = nullptr;  // answer later (see FakeLongPoll)
 };
 
+// One accepted WebSocket connection, as a fake sees it (Mattermost's event
+// stream). Thread-safe: calls are posted to the server's thread; frames go
+// out in call order.
+class FakeWebSocket {
+public:
+  virtual ~FakeWebSocket() = default;
+  virtual void send(std::string text) = 0;  // one text frame
+  virtual void ping() = 0;                  // a ping control frame
+  virtual void close() = 0;                 // a close frame (normal closure)
+  virtual void drop() = 0;                  // TCP closed with no close frame
+  virtual std::size_t pongs() const = 0;    // pong frames received so far
+};
+
+// Callbacks of a WebSocket fake, all called on the server's thread.
+struct FakeWebSocketHandler {
+  // On an upgrade request (already recorded with the others): nullopt
+  // accepts it, a response refuses it (e.g. 401).
+  std::function<std::optional<FakeResponse>(const FakeRequest&)> on_upgrade;
+  std::function<void(const std::shared_ptr<FakeWebSocket>&, const FakeRequest&)> on_open;
+  std::function<void(const std::shared_ptr<FakeWebSocket>&, const std::string&)> on_message;  // text frames
+  std::function<void(const std::shared_ptr<FakeWebSocket>&)> on_close;
+  // Beast's idle timeout: a ping after half of it without traffic, the
+  // connection dropped after all of it without an answer.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds{100}};
+};
+
 // A self-signed certificate made in memory (EC P-256, SHA-256), for TLS
 // fakes and for checking the client's certificate verification (G4).
 struct TestCertificate {
@@ -101,6 +127,9 @@ public:
   std::size_t request_count() const;
   // Connections accepted so far (keep-alive tests).
   std::size_t connection_count() const;
+  // Upgrade requests (Upgrade: websocket) go to this handler instead of the
+  // HTTP one. Set it before any client connects.
+  void set_websocket_handler(FakeWebSocketHandler handler);
   void stop();
 
   struct Impl;  // public so the server's coroutines (free functions) can name it
