@@ -333,6 +333,19 @@ TEST_CASE("fake matrix: /sync long-polls until an event arrives, or times out em
     CHECK(std::chrono::steady_clock::now() - t0 >= 180ms);
   }
 
+  SECTION("a server going away mid-poll closes the connection, it does not hang") {
+    auto doomed = std::make_unique<FakeMatrix>();
+    doomed->add_user("relance", "secret");
+    Client d(*doomed);
+    d.login("relance", "secret");
+    const std::string first = d.sync().at("next_batch");
+    auto slot = d.spawn(Method::get, "/_matrix/client/v3/sync?since=" + first + "&timeout=5000", 8s);
+    REQUIRE(test::run_io_until(d.io, [&] { return doomed->waiting_syncs() == 1; }, 3s));
+    doomed.reset();
+    REQUIRE(test::run_io_until(d.io, [&] { return slot->has_value(); }, 3s));
+    CHECK_FALSE((*slot)->answered());
+  }
+
   SECTION("the timeout passes: an empty batch") {
     const auto t0 = std::chrono::steady_clock::now();
     auto r = c.call(Method::get, "/_matrix/client/v3/sync?since=" + since + "&timeout=300");
