@@ -18,8 +18,8 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
-#include <cctype>
 #include <atomic>
+#include <cctype>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -232,8 +232,8 @@ asio::awaitable<bool> serve_requests(FakeHttpServer::Impl* impl, Stream& stream)
       out = impl->handler(rec);
     }
     if (out.long_poll) out = co_await await_long_poll(out.long_poll);
-    if (out.drop) break;
 
+    if (out.drop) break;
     if (out.hang) {
       // Hold the connection without answering until the server stops.
       asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::hours{1});

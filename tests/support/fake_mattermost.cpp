@@ -493,10 +493,21 @@ FakeResponse FakeMattermost::Impl::route(const FakeRequest& req, const std::vect
   if (n >= 2 && p[0] == "posts" && p[1] != "ephemeral") {
     auto it = posts.find(p[1]);
     if (m == "GET" && n == 2) {
-      if (it == posts.end()) return error(404, "app.post.get.app_error", "Unable to get the post.");
+      if (it == posts.end() || it->second["delete_at"] != 0)
+        return error(404, "app.post.get.app_error", "Unable to get the post.");
       return answer(200, client_view(it->second));
     }
     if (m == "PUT" && n == 2) return update_post(p[1], req, false);
+    if (m == "DELETE" && n == 2) {
+      // Soft delete: delete_at set, still listed by `since` (NOTES "Reconnection").
+      if (it == posts.end() || it->second["user_id"] != self->bot_.id)
+        return error(403, "api.context.permissions.app_error", "You do not have the appropriate permissions.");
+      it->second["delete_at"] = stamp();
+      it->second["update_at"] = last_ms;
+      broadcast("post_deleted", json{{"post", client_view(it->second).dump()}},
+                channel_broadcast(it->second["channel_id"]));
+      return answer(200, json{{"status", "OK"}});
+    }
     if (m == "PUT" && n == 3 && p[2] == "patch") return update_post(p[1], req, true);
     if (m == "GET" && n == 3 && p[2] == "thread") {
       if (it == posts.end()) return error(404, "app.post.get.app_error", "Unable to get the post.");

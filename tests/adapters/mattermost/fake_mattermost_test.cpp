@@ -201,6 +201,10 @@ TEST_CASE("fake mattermost: post, thread, patch, fetch, history", "[mattermost][
                                                std::to_string(reply["update_at"].get<std::int64_t>()));
   CHECK(json::parse(since.body)["order"] == json::array({id}));
 
+  CHECK(rest.call(net::Method::delete_, "/posts/" + reply["id"].get<std::string>()).status == 200);
+  CHECK(rest.call(net::Method::get, "/posts/" + reply["id"].get<std::string>()).status == 404);
+  auto after = json::parse(rest.call(net::Method::get, "/channels/" + staff.id + "/posts?since=0").body);
+  CHECK(after["posts"][reply["id"].get<std::string>()]["delete_at"].get<std::int64_t>() > 0);
   CHECK(mm.posts().size() == 2);
 }
 
@@ -427,8 +431,16 @@ TEST_CASE("fake mattermost: a button click calls the integration and updates the
   };
   auto props = json{{"attachments", json::array({{{"text", "Cas 123"},
                                                   {"actions", json::array({action("claim"), action("bad-id")})}}})}};
+  WsClient ws(rest.io);
+  REQUIRE(ws.connect(mm.port(), "/api/v4/websocket", mm.options().bot_token) == 101);
+  CHECK(ws.next_event()["event"] == "hello");
   auto post = rest.post(staff.id, "Nouveau cas", props);
   const std::string id = post["id"];
+  auto posted = ws.next_event();
+  CHECK(posted["event"] == "posted");
+  // The listener never sees `integration` either.
+  auto seen = json::parse(posted["data"]["post"].get<std::string>());
+  CHECK_FALSE(seen["props"]["attachments"][0]["actions"][0].contains("integration"));
 
   auto click = test::run_awaitable(rest.io, mm.async_click(rest.io.get_executor(), id, "claim", alice.id));
   CHECK(click.status == 200);
@@ -450,6 +462,11 @@ TEST_CASE("fake mattermost: a button click calls the integration and updates the
   CHECK(body["trigger_id"].get<std::string>().size() == 26);
   CHECK(body["context"] == json{{"action", "claim"}, {"case", "123"}, {"mac", "abc"}});
   CHECK_FALSE(body.contains("action_id"));
+
+  // Every member sees the edit; the ephemeral text went to alice only.
+  auto edited = ws.next_event();
+  CHECK(edited["event"] == "post_edited");
+  CHECK(json::parse(edited["data"]["post"].get<std::string>())["message"] == "Pris en charge par @alice");
 
   auto stored = *mm.post(id);
   CHECK(stored["message"] == "Pris en charge par @alice");
