@@ -285,7 +285,7 @@ FakeMattermost::FakeMattermost(Options options)
     : options_(std::move(options)),
       bot_{new_id(), options_.bot_username, true},
       impl_(std::make_unique<Impl>()),
-      server_([this](const FakeRequest& r) { return impl_->handle(r); }) {
+      server_([this](const FakeRequest& r) { return impl_->handle(r); }, options_.tls) {
   impl_->self = this;
   impl_->users[bot_.id] = bot_;
   impl_->tokens = options_.rate_burst;
@@ -308,7 +308,8 @@ FakeMattermost::~FakeMattermost() {
 }
 
 std::string FakeMattermost::websocket_url() const {
-  return "ws://127.0.0.1:" + std::to_string(server_.port()) + "/api/v4/websocket";
+  return std::string(options_.tls ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(server_.port()) +
+         "/api/v4/websocket";
 }
 
 FakeMattermost::User FakeMattermost::add_user(std::string username) {
@@ -475,6 +476,29 @@ FakeResponse FakeMattermost::Impl::route(const FakeRequest& req, const std::vect
     if (it == users.end())
       return error(404, "app.user.missing_account.const", "Unable to find the user.");
     return answer(200, user_json(it->second));
+  }
+  if (m == "GET" && n == 3 && p[0] == "users" && p[1] == "username") {
+    for (const auto& [id, u] : users)
+      if (u.username == p[2]) return answer(200, user_json(u));
+    return error(404, "app.user.missing_account.const", "Unable to find the user.");
+  }
+  if (m == "POST" && n == 2 && p[0] == "users" && (p[1] == "ids" || p[1] == "usernames")) {
+    auto body = json::parse(req.body, nullptr, false);
+    if (!body.is_array())
+      return error(400, "api.context.invalid_body_param.app_error", "Invalid or missing user_ids in request body.");
+    json out = json::array();  // unknown ones are simply absent
+    for (const auto& [id, u] : users)
+      for (const auto& wanted : body)
+        if (wanted.is_string() && wanted == (p[1] == "ids" ? u.id : u.username)) out.push_back(user_json(u));
+    return answer(200, out);
+  }
+  if (m == "GET" && n == 2 && p[0] == "channels") {
+    auto it = channels.find(p[1]);
+    if (it == channels.end())
+      return error(404, "app.channel.get.existing.app_error", "Unable to find the existing channel.");
+    const auto& c = it->second;
+    return answer(200, json{{"id", c.id}, {"type", c.type}, {"name", c.name}, {"display_name", c.display_name},
+                            {"team_id", c.team_id}, {"delete_at", 0}});
   }
   if (m == "POST" && n == 1 && p[0] == "posts") return create_post(req);
   if (m == "POST" && n == 2 && p[0] == "posts" && p[1] == "ephemeral") {

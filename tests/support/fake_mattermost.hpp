@@ -44,6 +44,8 @@ public:
     // NOTES "Observed": a bot token gets 403 on POST /posts/ephemeral.
     bool bot_can_post_ephemeral = false;
     std::chrono::milliseconds websocket_idle_timeout{std::chrono::seconds{100}};
+    // HTTPS and wss:// with this certificate (self-hosted servers behind TLS).
+    std::optional<TestCertificate> tls;
   };
 
   struct User {
@@ -72,7 +74,7 @@ public:
 
   std::string url() const { return server_.url(); }                // site URL
   std::string api_url() const { return server_.url() + "/api/v4"; }
-  std::string websocket_url() const;                                // ws://127.0.0.1:<port>/api/v4/websocket
+  std::string websocket_url() const;  // ws(s)://127.0.0.1:<port>/api/v4/websocket
   std::uint16_t port() const { return server_.port(); }
   const Options& options() const { return options_; }
   const User& bot() const { return bot_; }

@@ -130,6 +130,14 @@ TEST_CASE("fake mattermost: REST needs the bot token", "[mattermost][fake]") {
   CHECK(user["is_bot"] == true);
   CHECK(user["username"] == "relance-bot");
 
+  auto alice = mm.add_user("alice");
+  auto by_name = rest.call(net::Method::get, "/users/username/alice");
+  REQUIRE(by_name.status == 200);
+  CHECK(json::parse(by_name.body)["id"] == alice.id);
+  CHECK(rest.call(net::Method::get, "/users/username/nobody").status == 404);
+  auto many = rest.call(net::Method::post, "/users/usernames", json::array({"alice", "nobody"}).dump());
+  CHECK(json::parse(many.body).size() == 1);
+
   auto unknown = rest.call(net::Method::get, "/nothing/here");
   CHECK(unknown.status == 404);
   CHECK(json::parse(unknown.body)["id"] == "api.context.404.app_error");
@@ -566,4 +574,21 @@ TEST_CASE("fake mattermost: slash command form post and responses", "[mattermost
   CHECK(later.status == 200);
   REQUIRE(mm.posts().size() == 2);
   CHECK(mm.posts().back()["message"] == "Fait");
+}
+
+TEST_CASE("fake mattermost: over TLS", "[mattermost][fake]") {
+  test::TempDir dir;
+  FakeMattermost::Options o;
+  o.tls = test::make_test_certificate("DNS:localhost,IP:127.0.0.1");
+  test::write_file(dir / "ca.pem", o.tls->cert_pem);
+  FakeMattermost mm(o);
+  CHECK(mm.api_url().rfind("https://", 0) == 0);
+  CHECK(mm.websocket_url().rfind("wss://", 0) == 0);
+  asio::io_context io;
+  net::ClientOptions copts;
+  copts.ca_files = {dir / "ca.pem"};
+  net::HttpClient client(io.get_executor(), copts);
+  auto me = test::run_awaitable(io, client.async_request(net::Method::get, mm.api_url() + "/users/me",
+                                                         {{"Authorization", "Bearer " + o.bot_token}}, {}, 5s));
+  CHECK(me.status == 200);
 }
