@@ -564,6 +564,17 @@ TEST_CASE("fake matrix: 429 M_LIMIT_EXCEEDED with retry_after_ms, then success",
   CHECK(errbody(scripted)["retry_after_ms"] == 2500);
   CHECK(scripted.header("Retry-After") == "3");
   c.send(room, "d", msg);
+
+  // Stock Synapse figures (NOTES "Observed"): a burst of 10, then one every 5 s.
+  hs.set_rate_limit(FakeMatrix::RateLimit{});
+  for (int i = 0; i < 10; ++i) c.send(room, "burst-" + std::to_string(i), msg);
+  auto over = c.call(Method::put, "/_matrix/client/v3/rooms/" + enc(room) + "/send/m.room.message/burst-10", msg);
+  REQUIRE(over.status == 429);
+  CHECK(errbody(over)["retry_after_ms"].get<int>() > 4000);
+  CHECK(over.header("Retry-After") == "5");
+  // Other actions share the user's bucket; reads do not.
+  CHECK(c.call(Method::post, "/_matrix/client/v3/createRoom", json::object()).status == 429);
+  CHECK(c.sync().contains("next_batch"));
 }
 
 TEST_CASE("fake matrix: injected 502s and dropped connections", "[matrix][fake]") {
