@@ -11,6 +11,20 @@
 //
 // Tests play the other users through the hooks below (as if their own
 // clients had sent the events) and read back what the client did.
+//
+// Choices where the spec leaves room (Synapse's way unless said):
+// - a login with a known device_id revokes that device's older tokens;
+// - txnId scope = user + device + the decoded path; only successes are
+//   cached, and a retransmission is answered before the rate limit;
+// - empty /sync sections are left out; a long-poll ends only on data that
+//   passes the filter; `state` of a limited or newly joined room is the
+//   current state less what the timeline carries (not the state at its start);
+// - only m.thread is aggregated (on GET /event), never m.annotation (spec
+//   v1.7+), though NOTES saw Synapse bundle reactions there.
+// Not there yet: E2EE endpoints, typing/receipts (ephemeral), presence, room
+// account data, power levels (never enforced), kick/ban endpoints,
+// event_fields and lazy-loading in filters, refresh tokens and soft logout,
+// media, profiles, GET state/members, the threads list.
 #pragma once
 
 #include "fake_http_server.hpp"
