@@ -350,6 +350,8 @@ void FakeHttpServer::set_websocket_handler(FakeWebSocketHandler handler) {
   impl_->ws = std::move(handler);
 }
 
+boost::asio::any_io_executor FakeHttpServer::executor() { return impl_->io.get_executor(); }
+
 std::size_t FakeHttpServer::connection_count() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->connections;

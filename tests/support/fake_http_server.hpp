@@ -4,6 +4,7 @@
 // keeps every request for assertions. Keep-alive is honoured.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -130,6 +131,8 @@ public:
   // Upgrade requests (Upgrade: websocket) go to this handler instead of the
   // HTTP one. Set it before any client connects.
   void set_websocket_handler(FakeWebSocketHandler handler);
+  // The server thread's executor: a fake's timers run there (with its handlers).
+  boost::asio::any_io_executor executor();
   void stop();
 
   struct Impl;  // public so the server's coroutines (free functions) can name it

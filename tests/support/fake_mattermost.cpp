@@ -2,6 +2,8 @@
 
 #include "adapters/common/form.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -752,7 +754,17 @@ void FakeMattermost::Impl::on_open(const std::shared_ptr<FakeWebSocket>& ws, con
   if (bearer(req) == self->options_.bot_token) {
     c->by_header = true;
     start(c, query_param(req.query, "connection_id"), query_param(req.query, "sequence_number"));
+    return;
   }
+  // Waiting for authentication_challenge, not for ever.
+  auto timer = std::make_shared<boost::asio::steady_timer>(self->server_.executor(),
+                                                           self->options_.unauthenticated_timeout);
+  std::weak_ptr<Conn> weak = c;
+  timer->async_wait([this, timer, weak](boost::system::error_code ec) {
+    if (ec) return;
+    std::lock_guard lock(mutex);
+    if (auto conn = weak.lock(); conn && !conn->authenticated && conn->socket) conn->socket->drop();
+  });
 }
 
 // Mutex held. NOTES §3 "Reconnect" and "Observed / Reconnection": resume

@@ -44,6 +44,9 @@ public:
     // NOTES "Observed": a bot token gets 403 on POST /posts/ephemeral.
     bool bot_can_post_ephemeral = false;
     std::chrono::milliseconds websocket_idle_timeout{std::chrono::seconds{100}};
+    // NOTES "Observed": a connection not authenticated within 5 s is
+    // dropped, without a close frame.
+    std::chrono::milliseconds unauthenticated_timeout{std::chrono::seconds{5}};
     // HTTPS and wss:// with this certificate (self-hosted servers behind TLS).
     std::optional<TestCertificate> tls;
   };

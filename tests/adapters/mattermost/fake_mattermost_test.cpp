@@ -331,6 +331,19 @@ TEST_CASE("fake mattermost: websocket hello, seq and double-encoded events", "[m
   }
 }
 
+TEST_CASE("fake mattermost: an unauthenticated websocket is dropped", "[mattermost][fake][ws]") {
+  FakeMattermost::Options o;
+  o.unauthenticated_timeout = 200ms;
+  FakeMattermost mm(o);
+  Rest rest(mm);
+  WsClient ws(rest.io);
+  REQUIRE(ws.connect(mm.port(), "/api/v4/websocket", {}) == 101);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(ws.next().has_value());  // no hello, then the connection ends
+  CHECK(std::chrono::steady_clock::now() - start >= 150ms);
+  CHECK(mm.frames().empty());
+}
+
 TEST_CASE("fake mattermost: websocket reconnection", "[mattermost][fake][ws]") {
   FakeMattermost::Options o;
   o.reliable_websockets = true;
