@@ -13,7 +13,9 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -604,4 +606,28 @@ TEST_CASE("fake mattermost: over TLS", "[mattermost][fake]") {
   auto me = test::run_awaitable(io, client.async_request(net::Method::get, mm.api_url() + "/users/me",
                                                          {{"Authorization", "Bearer " + o.bot_token}}, {}, 5s));
   CHECK(me.status == 200);
+
+  // The event stream over wss://, certificate checked.
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.add_certificate_authority(asio::buffer(o.tls->cert_pem));
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(io, ctx);
+  const std::string host = "127.0.0.1:" + std::to_string(mm.port());
+  const std::string target = "/api/v4/websocket";
+  const std::string auth = "Bearer " + o.bot_token;
+  auto run = [&]() -> asio::awaitable<std::string> {
+    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), mm.port());
+    co_await beast::get_lowest_layer(ws).async_connect(ep, asio::use_awaitable);
+    co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    beast::get_lowest_layer(ws).expires_never();
+    ws.set_option(websocket::stream_base::decorator(
+        [auth](websocket::request_type& req) { req.set(beast::http::field::authorization, auth); }));
+    co_await ws.async_handshake(host, target, asio::use_awaitable);
+    beast::flat_buffer buf;
+    co_await ws.async_read(buf, asio::use_awaitable);
+    co_return beast::buffers_to_string(buf.data());
+  };
+  auto hello = json::parse(test::run_awaitable(io, run(), 5s));
+  CHECK(hello["event"] == "hello");
+  CHECK(hello["seq"] == 0);
 }
