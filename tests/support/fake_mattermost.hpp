@@ -5,6 +5,11 @@
 // per-connection `seq`, double-encoded posts and the reliable-WebSocket
 // resume; and Mattermost's side of integrations (button clicks, slash
 // commands), driven from tests. Built on FakeHttpServer (one server plumbing).
+//
+// Not modelled (yet): teams and channel membership (the bot is in every
+// channel the test adds), files, dialogs, incoming webhooks, post metadata,
+// `before`/`after` paging, `mentions` in `posted`, menus' data sources,
+// per-user rate-limit keys (one bucket for the whole server).
 #pragma once
 
 #include "adapters/common/http_client.hpp"
