@@ -178,14 +178,20 @@ void Engine::commit_outcome(Case& c, const Learner& l, Outcome& out, std::string
 
 // ------------------------------------------------------------------ ingest
 
+// What counts as a sign of life for a case: its policy's sources; every
+// source when the policy has since left the configuration.
+SourceSet Engine::sources_of(std::string_view policy_id) const {
+  for (const auto& p : config_.policies)
+    if (p.id == policy_id) return p.sources;
+  return SourceSet::all();
+}
+
 store::LearnerRepo::Upserted Engine::upsert_learner(Learner& l, Timestamp now) {
   const auto r = learners_.upsert(l, now);
   if (r == store::LearnerRepo::Upserted::updated) {
     // The update may carry newer activity: a sign of life for open cases.
     for (Case c : cases_.active_for_learner(l.key)) {
-      SourceSet sources = SourceSet::all();
-      for (const auto& p : config_.policies)
-        if (p.id == c.policy_id) sources = p.sources;
+      const SourceSet sources = sources_of(c.policy_id);
       auto last = l.activity.last_over(sources);
       if (!last || *last <= c.activity_ref) continue;
       Source src = Source::lms;
@@ -206,10 +212,7 @@ bool Engine::record_activity(std::int64_t learner_key, Source source, Timestamp 
   auto l = learners_.get(learner_key);
   if (!l) return true;
   for (Case c : cases) {
-    bool counts = true;
-    for (const auto& p : config_.policies)
-      if (p.id == c.policy_id) counts = p.sources.has(source);
-    if (!counts) continue;
+    if (!sources_of(c.policy_id).has(source)) continue;
     Outcome out = sign_of_life(c, source, at, now);
     if (!out.effects.empty()) commit_outcome(c, *l, out, actor, now);
   }

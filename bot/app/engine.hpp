@@ -70,6 +70,7 @@ public:
 private:
   void commit_outcome(Case& c, const Learner& l, Outcome& out, std::string_view actor, Timestamp now);
   Params case_params(const Case& c, const Learner& l) const;
+  SourceSet sources_of(std::string_view policy_id) const;
   std::string text(std::string_view key, const Params& p = {}) const;
 
   const Config& config_;
