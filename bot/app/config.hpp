@@ -78,6 +78,58 @@ struct HttpConfig {
   std::string api_token;       // RELANCE_API_TOKEN; empty disables /api/v1
 };
 
+// Where staff posts go on one chat network. The most specific route wins:
+// policy and role, then role, then policy, then the network's default.
+struct ChatRoute {
+  std::string policy;  // empty: any policy
+  std::string role;    // empty: any role
+  std::string target;  // Mattermost channel id / Matrix room id
+};
+
+struct MattermostConfig {
+  bool enabled = false;
+  std::string url;             // https://chat.example.org (the site URL)
+  std::string bot_token;       // RELANCE_MATTERMOST_TOKEN
+  std::string command_token;   // RELANCE_MATTERMOST_COMMAND_TOKEN (slash command's token)
+  std::string action_secret;   // RELANCE_MATTERMOST_ACTION_SECRET (HMAC key of button contexts)
+  // The base URL at which Mattermost reaches relance's HTTP port (button
+  // callbacks): https://relance.example.org. Without it, no buttons.
+  std::string public_url;
+  std::string default_channel; // channel id
+  std::vector<ChatRoute> routes;
+  std::string ca_file;
+  std::chrono::seconds ping_interval{30};
+};
+
+struct MatrixConfig {
+  bool enabled = false;
+  std::string homeserver;      // https://matrix.example.org
+  std::string user_id;         // @relance:example.org
+  std::string access_token;    // RELANCE_MATRIX_TOKEN; or a password login:
+  std::string password;        // RELANCE_MATRIX_PASSWORD
+  std::string device_id = "RELANCE";  // kept across password logins
+  std::string default_room;    // room id
+  std::vector<ChatRoute> routes;
+  // Invites are accepted from these users (default: every [[staff]] matrix id)
+  // and to these rooms (the routed rooms always are).
+  std::vector<std::string> allowed_inviters;
+  std::vector<std::string> allowed_rooms;
+  std::string command_prefix = "!relance";
+  std::string ca_file;
+};
+
+// Business hours, for escalation deadlines: Monday to Friday by default,
+// public holidays excluded (the contact window's holiday rules).
+struct EscalationConfig {
+  bool enabled = false;
+  std::vector<std::string> chain;         // roles in order: secretariat -> pedagogie -> direction
+  std::chrono::minutes claim_within{240}; // business time an alert may stay unclaimed
+  std::chrono::minutes day_start{9 * 60};
+  std::chrono::minutes day_end{18 * 60};
+  std::vector<int> days{1, 2, 3, 4, 5};   // ISO weekdays (1 = Monday)
+  std::optional<std::chrono::minutes> digest_at;  // daily digest of overdue tasks, local time
+};
+
 struct Config {
   std::filesystem::path source_file;  // where it was read from (empty: defaults)
   std::string organisation = "Organisme de formation";
@@ -89,6 +141,9 @@ struct Config {
   ContactWindow contact_window;
   HttpConfig http;
   MoodleConfig moodle;
+  MattermostConfig mattermost;
+  MatrixConfig matrix;
+  EscalationConfig escalation;
   CsvMapping csv;
   std::vector<StaffMember> staff;
   std::map<std::string, std::string> role_labels;  // role id -> "Secrétariat"
@@ -98,6 +153,8 @@ struct Config {
   std::chrono::days task_due{2};        // a staff task is overdue after this
 
   const StaffMember* find_staff(std::string_view id) const;
+  // The staff member behind a chat user (Mattermost username, Matrix id), if any.
+  const StaffMember* find_staff_by_chat(std::string_view network, std::string_view user) const;
 };
 
 // Reads and validates a file. Throws ConfigError.

@@ -1,0 +1,109 @@
+// The contract between relance's staff-chat dispatcher (bot/app) and the chat
+// networks (adapters/mattermost, adapters/matrix). The app decides what to
+// post, where, in which thread and in which order (outbox, one ordered queue
+// per room); an adapter only speaks its protocol. Inbound, an adapter turns
+// what staff type, click or react into command lines run by the app.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relance::chat {
+
+enum class Network : std::uint8_t { mattermost, matrix };
+std::string_view to_string(Network n);  // "mattermost", "matrix" (= outbox channel names)
+
+// One staff post, rendered by the app for this network. Text that quotes
+// people (learner names, learner replies, comments) is already escaped by the
+// app for the target format (escape.hpp), so `@all`, Markdown and HTML in it
+// have no effect; the adapter adds nothing but mentions and its own chrome.
+struct Post {
+  std::int64_t outbox_id = 0;   // unique and stable: the idempotency key
+  std::string destination;      // Mattermost channel id / Matrix room id
+  std::optional<std::int64_t> case_id;
+  // The remote id of the case's first post in this destination (the thread
+  // root); empty when this post starts the case's thread.
+  std::string thread_root;
+  std::string markdown;         // Mattermost message
+  std::string plain;            // Matrix body
+  std::string html;             // Matrix formatted_body (org.matrix.custom.html)
+  // People to notify: Mattermost usernames (without @), Matrix user ids.
+  std::vector<std::string> mentions;
+  // The case's alert: Mattermost adds the action buttons (Je prends, Relance
+  // faite, Repris, Abandon), Matrix reminds that ✋ claims.
+  bool alert = false;
+  // An earlier attempt may have reached the server (a timeout, a crash
+  // between sending and recording): Mattermost must first look for a post
+  // carrying this outbox id in its props before posting again. Matrix needs
+  // nothing: the txnId derived from outbox_id makes the retry idempotent.
+  bool maybe_sent = false;
+};
+
+struct SendResult {
+  enum class Status : std::uint8_t {
+    sent,    // remote_id is the post / event id
+    retry,   // transient (5xx, 429, network): try again later, same Post
+    failed,  // permanent (4xx other than 429: unknown channel, forbidden...)
+  };
+  Status status = Status::retry;
+  std::string remote_id;
+  std::optional<std::chrono::milliseconds> retry_after;  // the server said when
+  std::string error;                                     // for the log and the outbox row
+};
+
+// A post of an existing message to change in place (the alert's status line
+// after a claim, the buttons removed once the case is closed).
+struct Edit {
+  std::string destination;
+  std::string remote_id;
+  std::string markdown;
+  std::string plain;
+  std::string html;
+  bool keep_actions = true;  // false: the case is over, remove the buttons
+};
+
+// What an adapter sends. Implementations pace themselves (net::Pacer) and
+// keep their connections; one call at a time per destination (the dispatcher
+// orders them), calls for different destinations may overlap.
+class Sender {
+public:
+  virtual ~Sender() = default;
+  virtual Network network() const = 0;
+  virtual boost::asio::awaitable<SendResult> send(Post post) = 0;
+  virtual boost::asio::awaitable<SendResult> edit(Edit edit) = 0;
+};
+
+// A staff command's answer, for the chat user who typed or clicked it.
+struct Answer {
+  bool staff = true;         // false: this chat user is not configured staff (refused)
+  bool ok = true;            // false: refused / usage error
+  std::string text;          // plain text; adapters escape/format it
+  std::optional<std::int64_t> case_id;  // the case the command touched, if one
+};
+
+// What the app gives an adapter for inbound traffic. All run on the adapter's
+// executor thread (the app's single io_context), synchronously.
+struct Hooks {
+  // Runs a staff command line typed (or clicked: "prendre 42") by a chat
+  // user: a Mattermost username (without @) or a Matrix user id.
+  std::function<Answer(Network, std::string_view user, std::string_view line)> command;
+  // The case whose alert (thread root) is this remote post / event, if any.
+  std::function<std::optional<std::int64_t>(Network, std::string_view remote_id)> case_of_post;
+  // The alert's current text for this case (after a claim through a button,
+  // the post is updated with it). Empty when the case is unknown.
+  std::function<std::optional<Edit>(Network, std::int64_t case_id)> alert_status;
+  // Inbound dedupe (Matrix event ids, Mattermost post ids): true the first time.
+  std::function<bool(std::string_view source, std::string_view id)> first_seen;
+  // Small durable state (Matrix next_batch, device id): kv in the store.
+  std::function<std::optional<std::string>(std::string_view key)> load;
+  std::function<void(std::string_view key, std::string_view value)> save;
+};
+
+}  // namespace relance::chat
