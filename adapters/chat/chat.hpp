@@ -104,6 +104,10 @@ struct Hooks {
   // Small durable state (Matrix next_batch, device id): kv in the store.
   std::function<std::optional<std::string>(std::string_view key)> load;
   std::function<void(std::string_view key, std::string_view value)> save;
+  // A text for people from messages/ in the organisation's language, e.g.
+  // "matrix.e2ee_unsupported" (adapters keep their keys in
+  // messages/<lang>/<network>.toml); {name} placeholders filled from params.
+  std::function<std::string(std::string_view key, const std::vector<std::pair<std::string, std::string>>& params)> text;
 };
 
 }  // namespace relance::chat
