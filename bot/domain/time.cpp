@@ -199,4 +199,33 @@ std::optional<Timestamp> parse_iso_time(std::string_view s, const ZoneRules& zon
   return Timestamp{*date} + tod - (sign == '+' ? off : -off);
 }
 
+bool BusinessHours::is_open_day(chr::year_month_day d) const {
+  const chr::weekday wd{chr::sys_days{d}};
+  if (std::find(open_days.begin(), open_days.end(), wd) == open_days.end()) return false;
+  if (public_holidays) {
+    const auto hs = french_public_holidays(d.year(), alsace_moselle);
+    if (std::find(hs.begin(), hs.end(), d) != hs.end()) return false;
+  }
+  return true;
+}
+
+Timestamp add_business_time(Timestamp from, chr::minutes amount, const BusinessHours& hours, const ZoneRules& zone) {
+  if (amount <= chr::minutes(0)) return from;
+  if (hours.day_end <= hours.day_start || hours.open_days.empty()) return from + amount;
+  chr::seconds left = amount;
+  const LocalTime local = zone.to_local(from);
+  auto day = chr::floor<chr::days>(local);
+  // Ten years of days: every configuration with an open day ends far sooner.
+  for (int i = 0; i < 3660; ++i, day += chr::days(1)) {
+    if (!hours.is_open_day(chr::year_month_day{chr::sys_days{day.time_since_epoch()}})) continue;
+    const Timestamp open = zone.to_utc(day + hours.day_start);
+    const Timestamp close = zone.to_utc(day + hours.day_end);
+    const Timestamp start = std::max(open, from);
+    if (start >= close) continue;
+    if (close - start >= left) return start + left;
+    left -= chr::duration_cast<chr::seconds>(close - start);
+  }
+  return from + amount;
+}
+
 }  // namespace relance

@@ -65,6 +65,26 @@ struct ContactWindow {
   Timestamp next_allowed(Timestamp t, const ZoneRules& zone) const;
 };
 
+// The hours staff work, for deadlines counted in business time (an alert
+// must be claimed within 4 working hours): open days from `day_start` to
+// `day_end`, local time; public holidays closed like the contact window's.
+struct BusinessHours {
+  std::chrono::minutes day_start{9 * 60};
+  std::chrono::minutes day_end{18 * 60};
+  std::vector<std::chrono::weekday> open_days{std::chrono::Monday, std::chrono::Tuesday, std::chrono::Wednesday,
+                                              std::chrono::Thursday, std::chrono::Friday};
+  bool public_holidays = true;
+  bool alsace_moselle = false;
+
+  bool is_open_day(std::chrono::year_month_day d) const;
+};
+
+// `from` plus `amount` of business time: a Friday 17:00 alert with 4 working
+// hours to be claimed falls due on Monday 12:00 (Tuesday after Easter
+// Monday). Returns `from` for a zero amount; when no day is ever open (a
+// misconfiguration), returns `from` plus `amount` of plain time.
+Timestamp add_business_time(Timestamp from, std::chrono::minutes amount, const BusinessHours& hours, const ZoneRules& zone);
+
 // Adds whole local calendar days, keeping the local wall-clock time, so that
 // "7 days later" is 7 days on the calendar even across a DST change.
 Timestamp add_local_days(Timestamp t, std::chrono::days n, const ZoneRules& zone);
