@@ -497,7 +497,7 @@ namespace {
 
 constexpr const char* outbox_columns =
     "id, created_at, channel, recipient, template, params, case_id, learner_key, dedupe_key, not_before, status, "
-    "attempts, next_attempt, last_error, sent_at, remote_id";
+    "attempts, next_attempt, last_error, sent_at, remote_id, started";
 
 std::vector<OutboxItem> read_outbox(SQLite::Statement& q) {
   std::vector<OutboxItem> out;
@@ -519,6 +519,7 @@ std::vector<OutboxItem> read_outbox(SQLite::Statement& q) {
     o.last_error = q.getColumn(13).getString();
     o.sent_at = opt_time(q.getColumn(14));
     o.remote_id = q.getColumn(15).getString();
+    o.started = q.getColumn(16).getInt();
     out.push_back(std::move(o));
   }
   return out;
@@ -665,6 +666,95 @@ void kv_set(Database& db, std::string_view key, std::string_view value) {
   SQLite::Statement q(db.sql(), "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   SQLite::bind(q, std::string(key), std::string(value));
   q.exec();
+}
+
+// ------------------------------------------------------------------ chat
+
+std::vector<OutboxItem> OutboxRepo::pending_in_order(std::string_view channel, int limit) {
+  SQLite::Statement q(db_.sql(), std::string("SELECT ") + outbox_columns +
+                                     " FROM outbox WHERE status = 'pending' AND channel = ? ORDER BY id LIMIT ?");
+  SQLite::bind(q, std::string(channel), limit);
+  return read_outbox(q);
+}
+
+void OutboxRepo::begin_attempt(std::int64_t id) {
+  SQLite::Statement q(db_.sql(), "UPDATE outbox SET started = started + 1 WHERE id = ?");
+  q.bind(1, id);
+  q.exec();
+}
+
+std::optional<std::string> ChatThreadRepo::root(std::string_view network, std::string_view destination,
+                                                std::int64_t case_id) {
+  SQLite::Statement q(db_.sql(),
+                      "SELECT root_remote_id FROM chat_thread WHERE network = ? AND destination = ? AND case_id = ?");
+  SQLite::bind(q, std::string(network), std::string(destination), case_id);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getString();
+}
+
+bool ChatThreadRepo::record(const ChatThread& t) {
+  SQLite::Statement q(db_.sql(),
+                      "INSERT OR IGNORE INTO chat_thread (network, destination, case_id, root_remote_id, root_outbox_id, "
+                      "created_at) VALUES (?,?,?,?,?,?)");
+  SQLite::bind(q, t.network, t.destination, t.case_id, t.root_remote_id, t.root_outbox_id, to_unix(t.created_at));
+  return q.exec() > 0;
+}
+
+std::optional<std::int64_t> ChatThreadRepo::case_of(std::string_view network, std::string_view remote_id) {
+  SQLite::Statement q(db_.sql(), "SELECT case_id FROM chat_thread WHERE network = ? AND root_remote_id = ?");
+  SQLite::bind(q, std::string(network), std::string(remote_id));
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getInt64();
+}
+
+std::vector<ChatThread> ChatThreadRepo::for_case(std::int64_t case_id) {
+  SQLite::Statement q(db_.sql(),
+                      "SELECT network, destination, case_id, root_remote_id, root_outbox_id, created_at FROM chat_thread "
+                      "WHERE case_id = ? ORDER BY created_at, network, destination");
+  q.bind(1, case_id);
+  std::vector<ChatThread> out;
+  while (q.executeStep())
+    out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
+                   q.getColumn(3).getString(), q.getColumn(4).getInt64(), from_unix(q.getColumn(5).getInt64())});
+  return out;
+}
+
+void EscalationRepo::arm(std::int64_t case_id, std::string_view role, int level, Timestamp due) {
+  SQLite::Statement q(db_.sql(),
+                      "INSERT INTO escalation (case_id, role, level, due) VALUES (?,?,?,?) "
+                      "ON CONFLICT(case_id) DO UPDATE SET role = excluded.role, level = excluded.level, due = excluded.due");
+  SQLite::bind(q, case_id, std::string(role), level, to_unix(due));
+  q.exec();
+}
+
+void EscalationRepo::clear(std::int64_t case_id) {
+  SQLite::Statement q(db_.sql(), "DELETE FROM escalation WHERE case_id = ?");
+  q.bind(1, case_id);
+  q.exec();
+}
+
+std::optional<Escalation> EscalationRepo::get(std::int64_t case_id) {
+  SQLite::Statement q(db_.sql(), "SELECT case_id, role, level, due FROM escalation WHERE case_id = ?");
+  q.bind(1, case_id);
+  if (!q.executeStep()) return std::nullopt;
+  return Escalation{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt(),
+                    from_unix(q.getColumn(3).getInt64())};
+}
+
+std::vector<Escalation> EscalationRepo::due(Timestamp now) {
+  SQLite::Statement q(db_.sql(), "SELECT case_id, role, level, due FROM escalation WHERE due <= ? ORDER BY due, case_id");
+  q.bind(1, to_unix(now));
+  std::vector<Escalation> out;
+  while (q.executeStep())
+    out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt(),
+                   from_unix(q.getColumn(3).getInt64())});
+  return out;
+}
+
+std::optional<Timestamp> EscalationRepo::next_due() {
+  SQLite::Statement q(db_.sql(), "SELECT MIN(due) FROM escalation");
+  if (!q.executeStep()) return std::nullopt;
+  return opt_time(q.getColumn(0));
 }
 
 }  // namespace relance::store

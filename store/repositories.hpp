@@ -132,6 +132,7 @@ struct OutboxItem {
   std::string last_error;
   std::optional<Timestamp> sent_at;
   std::string remote_id;
+  int started = 0;  // sends begun; > 0 while pending: it may already be out
 };
 
 class OutboxRepo {
@@ -147,6 +148,53 @@ public:
   void mark_failed(std::int64_t id, std::string_view error);
   std::optional<OutboxItem> get(std::int64_t id);
   std::vector<OutboxItem> for_case(std::int64_t case_id);
+  // Pending rows of a channel in creation order (the order of each room's queue).
+  std::vector<OutboxItem> pending_in_order(std::string_view channel, int limit);
+  // Commit this before a send: a crash after it means "maybe sent".
+  void begin_attempt(std::int64_t id);
+
+private:
+  Database& db_;
+};
+
+// A case's thread in one chat room: its root post, found from either side.
+struct ChatThread {
+  std::string network;
+  std::string destination;
+  std::int64_t case_id = 0;
+  std::string root_remote_id;
+  std::int64_t root_outbox_id = 0;
+  Timestamp created_at{};
+};
+
+class ChatThreadRepo {
+public:
+  explicit ChatThreadRepo(Database& db) : db_(db) {}
+  std::optional<std::string> root(std::string_view network, std::string_view destination, std::int64_t case_id);
+  bool record(const ChatThread& t);  // false when the case already has a root there
+  std::optional<std::int64_t> case_of(std::string_view network, std::string_view remote_id);
+  std::vector<ChatThread> for_case(std::int64_t case_id);
+
+private:
+  Database& db_;
+};
+
+// An unclaimed alert's escalation clock.
+struct Escalation {
+  std::int64_t case_id = 0;
+  std::string role;
+  int level = 0;
+  Timestamp due{};
+};
+
+class EscalationRepo {
+public:
+  explicit EscalationRepo(Database& db) : db_(db) {}
+  void arm(std::int64_t case_id, std::string_view role, int level, Timestamp due);
+  void clear(std::int64_t case_id);
+  std::optional<Escalation> get(std::int64_t case_id);
+  std::vector<Escalation> due(Timestamp now);
+  std::optional<Timestamp> next_due();
 
 private:
   Database& db_;

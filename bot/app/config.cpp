@@ -22,6 +22,22 @@ const StaffMember* Config::find_staff(std::string_view id) const {
   return nullptr;
 }
 
+const StaffMember* Config::find_staff_by_chat(std::string_view network, std::string_view user) const {
+  if (user.empty()) return nullptr;
+  // Mattermost usernames are case-insensitive and may come with their '@'.
+  auto same = [](std::string_view a, std::string_view b) {
+    if (!a.empty() && a.front() == '@') a.remove_prefix(1);
+    if (!b.empty() && b.front() == '@') b.remove_prefix(1);
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower((unsigned char)x) == std::tolower((unsigned char)y); });
+  };
+  for (const auto& s : staff) {
+    if (network == "mattermost" && !s.mattermost.empty() && same(s.mattermost, user)) return &s;
+    if (network == "matrix" && !s.matrix.empty() && s.matrix == user) return &s;
+  }
+  return nullptr;
+}
+
 namespace {
 
 // Reads typed values out of toml++ nodes, turning every mistake into a
@@ -171,7 +187,8 @@ Config read(const toml::table& root, const std::string& name) {
   Config c;
   c.source_file = name;
   r.known_keys(root, {"organisation", "store", "contact_window", "http", "moodle", "import", "staff", "roles", "plan",
-                      "policy", "console", "stats", "messages_dir", "default_language"},
+                      "policy", "console", "stats", "messages_dir", "default_language", "mattermost", "matrix",
+                      "escalation"},
                "the top level");
   c.messages_dir = r.str(root, "messages_dir", "");
   c.default_language = r.str(root, "default_language", "fr");
@@ -343,6 +360,109 @@ Config read(const toml::table& root, const std::string& name) {
                                     "\", which no [[staff]] member has and [roles] does not name");
     c.policies.push_back(std::move(p));
   }
+  // ----- staff chat -----
+  auto read_routes = [&](const toml::table& t, const char* key, const char* target_key, const std::string& where) {
+    std::vector<ChatRoute> routes;
+    for (const toml::table* rt : r.tables(t, key)) {
+      r.known_keys(*rt, {"policy", "role", target_key}, where);
+      ChatRoute route;
+      route.policy = r.str(*rt, "policy", "");
+      route.role = r.str(*rt, "role", "");
+      route.target = r.str(*rt, target_key, "", true);
+      if (!route.policy.empty() && !policy_ids.count(route.policy))
+        r.fail(*rt->get("policy"), "no [[policy]] with id \"" + route.policy + "\"");
+      if (!route.role.empty() && !c.role_labels.count(route.role))
+        r.fail(*rt->get("role"), "role \"" + route.role + "\" is not a role of any [[staff]] member nor named in [roles]");
+      if (route.policy.empty() && route.role.empty())
+        r.fail(*rt, "a route needs a 'policy', a 'role' or both (use '" + std::string(target_key == std::string("channel") ? "default_channel" : "default_room") + "' for the rest)");
+      routes.push_back(std::move(route));
+    }
+    return routes;
+  };
+  auto http_url = [&](const toml::table& t, const char* key, bool required) {
+    std::string u = r.str(t, key, "", required);
+    if (!u.empty() && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
+      r.fail(*t.get(key), "'" + std::string(key) + "' must start with https:// (or http://)");
+    while (!u.empty() && u.back() == '/') u.pop_back();
+    return u;
+  };
+  if (const auto* t = r.table(root, "mattermost")) {
+    r.known_keys(*t, {"enabled", "url", "bot_token", "command_token", "action_secret", "public_url", "default_channel",
+                      "route", "ca_file", "ping_seconds"},
+                 "[mattermost]");
+    auto& m = c.mattermost;
+    m.enabled = r.boolean(*t, "enabled", true);
+    m.url = http_url(*t, "url", m.enabled);
+    m.bot_token = r.str(*t, "bot_token", "");
+    m.command_token = r.str(*t, "command_token", "");
+    m.action_secret = r.str(*t, "action_secret", "");
+    m.public_url = http_url(*t, "public_url", false);
+    m.default_channel = r.str(*t, "default_channel", "");
+    m.routes = read_routes(*t, "route", "channel", "[[mattermost.route]]");
+    m.ca_file = r.str(*t, "ca_file", "");
+    m.ping_interval = std::chrono::seconds(r.integer(*t, "ping_seconds", 30, 5, 300));
+    if (m.enabled && m.default_channel.empty() && m.routes.empty())
+      r.fail(*t, "[mattermost] needs a 'default_channel' (a channel id) or [[mattermost.route]] entries");
+  }
+  if (const auto* t = r.table(root, "matrix")) {
+    r.known_keys(*t, {"enabled", "homeserver", "user_id", "access_token", "password", "device_id", "default_room", "route",
+                      "allowed_inviters", "allowed_rooms", "command_prefix", "ca_file"},
+                 "[matrix]");
+    auto& m = c.matrix;
+    m.enabled = r.boolean(*t, "enabled", true);
+    m.homeserver = http_url(*t, "homeserver", m.enabled);
+    m.user_id = r.str(*t, "user_id", "", m.enabled);
+    if (!m.user_id.empty() && (m.user_id.front() != '@' || m.user_id.find(':') == std::string::npos))
+      r.fail(*t->get("user_id"), "'user_id' must be a full Matrix id like \"@relance:example.org\"");
+    m.access_token = r.str(*t, "access_token", "");
+    m.password = r.str(*t, "password", "");
+    m.device_id = r.str(*t, "device_id", m.device_id);
+    m.default_room = r.str(*t, "default_room", "");
+    m.routes = read_routes(*t, "route", "room", "[[matrix.route]]");
+    m.allowed_inviters = r.strings(*t, "allowed_inviters");
+    m.allowed_rooms = r.strings(*t, "allowed_rooms");
+    m.command_prefix = r.str(*t, "command_prefix", m.command_prefix);
+    m.ca_file = r.str(*t, "ca_file", "");
+    if (m.enabled && m.default_room.empty() && m.routes.empty())
+      r.fail(*t, "[matrix] needs a 'default_room' (a room id like \"!abc:example.org\") or [[matrix.route]] entries");
+  }
+  if (c.matrix.allowed_inviters.empty())
+    for (const auto& s : c.staff)
+      if (!s.matrix.empty()) c.matrix.allowed_inviters.push_back(s.matrix);
+  if (const auto* t = r.table(root, "escalation")) {
+    r.known_keys(*t, {"enabled", "chain", "claim_within_hours", "day_start", "day_end", "days", "digest_at"}, "[escalation]");
+    auto& e = c.escalation;
+    e.enabled = r.boolean(*t, "enabled", true);
+    e.chain = r.strings(*t, "chain");
+    for (const auto& role : e.chain)
+      if (!c.role_labels.count(role))
+        r.fail(*t->get("chain"), "role \"" + role + "\" is not a role of any [[staff]] member nor named in [roles]");
+    if (const toml::node* n = t->get("claim_within_hours")) {
+      double h = 0;
+      if (n->is_integer()) h = double(n->as_integer()->get());
+      else if (n->is_floating_point()) h = n->as_floating_point()->get();
+      else r.fail(*n, "'claim_within_hours' must be a number of business hours");
+      if (h <= 0 || h > 24 * 30) r.fail(*n, "'claim_within_hours' must be between 0 and 720");
+      e.claim_within = std::chrono::minutes(std::int64_t(h * 60 + 0.5));
+    }
+    e.hours.day_start = r.clock_time(*t, "day_start", e.hours.day_start);
+    e.hours.day_end = r.clock_time(*t, "day_end", e.hours.day_end);
+    if (e.hours.day_end <= e.hours.day_start) r.fail(*t, "[escalation] 'day_end' must be after 'day_start'");
+    if (t->get("days")) {
+      e.hours.open_days.clear();
+      for (const auto& d : r.strings(*t, "days")) {
+        auto wd = parse_weekday(d);
+        if (!wd) r.fail(*t->get("days"), "unknown day \"" + d + "\" (monday, ... or lundi, ...)");
+        e.hours.open_days.push_back(*wd);
+      }
+    }
+    if (t->get("digest_at")) e.digest_at = r.clock_time(*t, "digest_at", std::chrono::minutes(0));
+    if (e.enabled && e.chain.size() < 2 && !e.digest_at)
+      r.fail(*t, "[escalation] needs a 'chain' of at least two roles (who escalates to whom) or a 'digest_at' time");
+  }
+  c.escalation.hours.public_holidays = c.contact_window.public_holidays;
+  c.escalation.hours.alsace_moselle = c.contact_window.alsace_moselle;
+
   if (const auto* t = r.table(root, "console")) {
     r.known_keys(*t, {"staff"}, "[console]");
     c.console_staff = r.str(*t, "staff", "");
@@ -393,6 +513,11 @@ void apply_env_overrides(Config& c) {
   if (auto v = env("RELANCE_DATABASE")) c.database = v;
   if (auto v = env("RELANCE_MESSAGES_DIR")) c.messages_dir = v;
   if (auto v = env("RELANCE_HTTP_PORT")) c.http.port = std::uint16_t(std::atoi(v));
+  if (auto v = env("RELANCE_MATTERMOST_TOKEN")) c.mattermost.bot_token = v;
+  if (auto v = env("RELANCE_MATTERMOST_COMMAND_TOKEN")) c.mattermost.command_token = v;
+  if (auto v = env("RELANCE_MATTERMOST_ACTION_SECRET")) c.mattermost.action_secret = v;
+  if (auto v = env("RELANCE_MATRIX_TOKEN")) c.matrix.access_token = v;
+  if (auto v = env("RELANCE_MATRIX_PASSWORD")) c.matrix.password = v;
 }
 
 namespace {
@@ -476,6 +601,37 @@ std::string describe(const Config& c) {
         << ", +" << s.after_previous.count() << " days"
         << (s.at_inactive_days ? ", not before " + std::to_string(s.at_inactive_days->count()) + " days inactive" : "")
         << (s.optional ? " (optional)" : "") << ", template " << s.template_key << "\n";
+  }
+  auto routes = [&](const std::vector<ChatRoute>& rs, const char* table, const char* key) {
+    for (const auto& rt : rs) {
+      o << "\n[[" << table << ".route]]\n";
+      if (!rt.policy.empty()) o << "policy = " << quote(rt.policy) << "\n";
+      if (!rt.role.empty()) o << "role = " << quote(rt.role) << "\n";
+      o << key << " = " << quote(rt.target) << "\n";
+    }
+  };
+  if (c.mattermost.enabled) {
+    const auto& m = c.mattermost;
+    o << "\n[mattermost]\nurl = " << quote(m.url) << "\nbot_token = " << mask(m.bot_token)
+      << "\ncommand_token = " << mask(m.command_token) << "\naction_secret = " << mask(m.action_secret)
+      << "\npublic_url = " << quote(m.public_url) << "\ndefault_channel = " << quote(m.default_channel)
+      << "\nping_seconds = " << m.ping_interval.count() << "\n";
+    routes(m.routes, "mattermost", "channel");
+  }
+  if (c.matrix.enabled) {
+    const auto& m = c.matrix;
+    o << "\n[matrix]\nhomeserver = " << quote(m.homeserver) << "\nuser_id = " << quote(m.user_id)
+      << "\naccess_token = " << mask(m.access_token) << "\npassword = " << mask(m.password)
+      << "\ndevice_id = " << quote(m.device_id) << "\ndefault_room = " << quote(m.default_room)
+      << "\nallowed_inviters = " << list(m.allowed_inviters) << "\nallowed_rooms = " << list(m.allowed_rooms)
+      << "\ncommand_prefix = " << quote(m.command_prefix) << "\n";
+    routes(m.routes, "matrix", "room");
+  }
+  if (c.escalation.enabled) {
+    const auto& e = c.escalation;
+    o << "\n[escalation]\nchain = " << list(e.chain) << "\nclaim_within_hours = " << double(e.claim_within.count()) / 60
+      << "\nday_start = " << quote(hhmm(e.hours.day_start)) << "\nday_end = " << quote(hhmm(e.hours.day_end)) << "\n";
+    if (e.digest_at) o << "digest_at = " << quote(hhmm(*e.digest_at)) << "\n";
   }
   if (!c.console_staff.empty()) o << "\n[console]\nstaff = " << quote(c.console_staff) << "\n";
   return o.str();

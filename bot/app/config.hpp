@@ -118,15 +118,12 @@ struct MatrixConfig {
   std::string ca_file;
 };
 
-// Business hours, for escalation deadlines: Monday to Friday by default,
-// public holidays excluded (the contact window's holiday rules).
+// Escalation of unclaimed alerts and the daily digest of overdue tasks.
 struct EscalationConfig {
   bool enabled = false;
-  std::vector<std::string> chain;         // roles in order: secretariat -> pedagogie -> direction
-  std::chrono::minutes claim_within{240}; // business time an alert may stay unclaimed
-  std::chrono::minutes day_start{9 * 60};
-  std::chrono::minutes day_end{18 * 60};
-  std::vector<int> days{1, 2, 3, 4, 5};   // ISO weekdays (1 = Monday)
+  std::vector<std::string> chain;          // roles in order: secretariat -> pedagogie -> direction
+  std::chrono::minutes claim_within{240};  // business time an alert may stay unclaimed
+  BusinessHours hours;                     // holidays follow [contact_window]
   std::optional<std::chrono::minutes> digest_at;  // daily digest of overdue tasks, local time
 };
 
