@@ -18,7 +18,8 @@
 namespace relance::chat {
 
 enum class Network : std::uint8_t { mattermost, matrix };
-std::string_view to_string(Network n);  // "mattermost", "matrix" (= outbox channel names)
+// "mattermost", "matrix": also the outbox channel names.
+inline std::string_view to_string(Network n) { return n == Network::mattermost ? "mattermost" : "matrix"; }
 
 // One staff post, rendered by the app for this network. Text that quotes
 // people (learner names, learner replies, comments) is already escaped by the
