@@ -1165,6 +1165,17 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
     // room_state.yaml: PUT /rooms/{roomId}/state/{eventType}/{stateKey}
     // (stateKey may be empty: the path then ends at the type or a '/').
     if (version == "v3" && p.size() >= 4 && p.size() <= 5 && p[0] == "rooms" && p[2] == "state") {
+      // GET /rooms/{roomId}/state/{eventType}/{stateKey}: the content of the
+      // current state event, 404 M_NOT_FOUND when there is none, 403 to a
+      // non-member (Synapse; how a bot asks whether a room is encrypted).
+      if (m == "GET") {
+        std::lock_guard lock(st.mutex);
+        if (!st.rooms.count(p[1]) || st.membership(p[1], session.user) != "join")
+          return error(403, "M_FORBIDDEN", "User " + session.user + " not in room " + p[1]);
+        const auto* content = st.state_content(p[1], p[3], p.size() == 5 ? p[4] : std::string{});
+        if (!content) return error(404, "M_NOT_FOUND", "Event not found.");
+        return answer(*content);
+      }
       if (m != "PUT") return error(405, "M_UNRECOGNIZED", "Unrecognized request");
       json content;
       std::optional<FakeResponse> err;

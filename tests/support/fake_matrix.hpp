@@ -24,7 +24,8 @@
 // Not there yet: E2EE endpoints, typing/receipts (ephemeral), presence, room
 // account data, power levels (never enforced), kick/ban endpoints,
 // event_fields and lazy-loading in filters, refresh tokens and soft logout,
-// media, profiles, GET state/members, the threads list.
+// media, profiles, GET of the whole state and of members, the threads list
+// (GET of one state event is there).
 #pragma once
 
 #include "fake_http_server.hpp"

@@ -1,0 +1,74 @@
+// The inbound side of Matrix: the /sync long-poll loop (spec "Syncing").
+//
+// - A filter created once (POST /user/{id}/filter), its id kept in the store.
+// - next_batch saved after each handled batch: a restart resumes where it
+//   stopped. The very first start does an initial sync and acts on none of
+//   the old history (pending invites and encryption are still handled).
+// - Events deduped by event_id (Hooks::first_seen, source "matrix"); the
+//   bot's own events ignored.
+// - Invites joined when they come from `allowed_inviters` or are to an
+//   allowed or routed room; others rejected (leave).
+// - "!relance prendre 42" (command_prefix) -> Hooks::command -> an m.notice
+//   answer in the same room, in the thread when the command was in one.
+// - ✋ or ✅ on an alert (Hooks::case_of_post) -> "prendre <case>", answered
+//   in the case's thread; the alert is then edited with Hooks::alert_status.
+// - Encrypted rooms: a warning and, once per room, a plain notice.
+// - Failures (502, dropped connection, 429): backoff with jitter, Retry-After
+//   honoured. stop() ends run() at once, even in the middle of a long-poll.
+#pragma once
+
+#include "adapters/common/retry.hpp"
+#include "adapters/matrix/matrix_session.hpp"
+#include "adapters/matrix/matrix_wire.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace relance::matrix {
+
+class MatrixSync {
+public:
+  explicit MatrixSync(std::shared_ptr<MatrixSession> session);
+  MatrixSync(const MatrixSync&) = delete;
+  MatrixSync& operator=(const MatrixSync&) = delete;
+
+  // Logs in, then syncs until stop() (returns "") or a login problem an
+  // administrator must fix (returns it: wrong password, token refused with
+  // no password, user id mismatch). The object must outlive the coroutine.
+  boost::asio::awaitable<std::string> async_run();
+  // Ends async_run() soon: the pending long-poll is abandoned (it ends on its
+  // own deadline in the background). Call on the session's executor.
+  void stop();
+
+  bool stopping() const { return stopping_; }
+  int batches() const { return batches_; }  // /sync answers handled so far
+
+private:
+  boost::asio::awaitable<std::optional<CallResult>> async_stoppable_call(net::Method method, std::string path,
+                                                                         std::string body,
+                                                                         std::chrono::milliseconds timeout);
+  boost::asio::awaitable<bool> async_pause(std::chrono::milliseconds d);  // false: stopped
+  boost::asio::awaitable<std::string> async_filter_id();                  // "" on failure
+  boost::asio::awaitable<void> async_handle(const SyncBatch& batch, bool initial);
+  boost::asio::awaitable<void> async_handle_invite(const Invite& invite);
+  boost::asio::awaitable<void> async_handle_message(const std::string& room_id, const Message& m);
+  boost::asio::awaitable<void> async_handle_reaction(const std::string& room_id, const Reaction& r);
+  boost::asio::awaitable<void> async_reply(std::string room_id, std::string thread_root, std::string in_reply_to,
+                                           std::string txn_key, std::string text);
+  boost::asio::awaitable<CallResult> async_membership_call(net::Method method, std::string path);
+  bool invite_allowed(const Invite& invite) const;
+  chat::Answer run_command(std::string_view user, std::string_view line) const;
+
+  std::shared_ptr<MatrixSession> session_;
+  bool stopping_ = false;
+  std::shared_ptr<boost::asio::steady_timer> wake_;  // the current wait; stop() cancels it
+  std::string filter_id_;
+  int batches_ = 0;
+  net::Backoff backoff_;
+};
+
+}  // namespace relance::matrix

@@ -1,0 +1,340 @@
+#include "adapters/matrix/matrix_wire.hpp"
+
+#include <cctype>
+#include <stdexcept>
+
+namespace relance::matrix {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr char hex_digits[] = "0123456789ABCDEF";
+
+bool unreserved(unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~'; }
+
+std::string percent_encode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (unreserved(c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex_digits[c >> 4];
+      out += hex_digits[c & 15];
+    }
+  }
+  return out;
+}
+
+// Spec "User and room mentions": a pill is a matrix.to permalink.
+std::string pill(std::string_view user_id) {
+  const std::string id = html_escape(user_id);
+  return "<a href=\"https://matrix.to/#/" + id + "\">" + id + "</a>";
+}
+
+// "a, b" for the plain body and the pills of the HTML one.
+std::string mention_prefix(const std::vector<std::string>& mentions, bool html) {
+  std::string out;
+  for (const auto& m : mentions) {
+    if (!out.empty()) out += ", ";
+    out += html ? pill(m) : m;
+  }
+  if (!out.empty()) out += " : ";
+  return out;
+}
+
+json thread_relation(std::string_view root, std::string_view in_reply_to) {
+  json rel = json::object();
+  rel["rel_type"] = "m.thread";
+  rel["event_id"] = std::string(root);
+  // Spec "Threading", fallback for clients without threads: a reply to the
+  // latest event we know of in the thread (the root when it is ours).
+  rel["is_falling_back"] = true;
+  rel["m.in_reply_to"] = json::object({{"event_id", std::string(in_reply_to.empty() ? root : in_reply_to)}});
+  return rel;
+}
+
+const json* member(const json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+std::string str(const json& j, const char* key) {
+  const json* v = member(j, key);
+  return v && v->is_string() ? v->get<std::string>() : std::string{};
+}
+
+const json& events_of(const json& section) {
+  static const json empty = json::array();
+  const json* ev = member(section, "events");
+  return ev && ev->is_array() ? *ev : empty;
+}
+
+// One timeline event; nullopt when it is not even an event (skipped).
+std::optional<TimelineEvent> read_event(const json& ev) {
+  if (!ev.is_object()) return std::nullopt;
+  const std::string type = str(ev, "type");
+  const std::string id = str(ev, "event_id");
+  const std::string sender = str(ev, "sender");
+  if (type.empty() || sender.empty()) return std::nullopt;
+  const json* content = member(ev, "content");
+  if (!content || !content->is_object()) return std::nullopt;
+  const json* rel = member(*content, "m.relates_to");
+  if (rel && !rel->is_object()) rel = nullptr;
+
+  if (type == "m.room.encrypted" || (type == "m.room.encryption" && ev.contains("state_key")))
+    return Encrypted{id, sender};
+  if (type == "m.room.message") {
+    Message m{id, sender, str(*content, "msgtype"), str(*content, "body"), {}, false};
+    if (rel) {
+      const std::string rel_type = str(*rel, "rel_type");
+      if (rel_type == "m.thread") m.thread_root = str(*rel, "event_id");
+      if (rel_type == "m.replace") m.is_edit = true;
+    }
+    // A redacted message has an empty content: nothing to act on.
+    if (m.body.empty() && !m.is_edit) return Unknown{id, sender, type};
+    return m;
+  }
+  if (type == "m.reaction") {
+    if (!rel || str(*rel, "rel_type") != "m.annotation") return Unknown{id, sender, type};
+    return Reaction{id, sender, str(*rel, "event_id"), str(*rel, "key")};
+  }
+  return Unknown{id, sender, type};
+}
+
+}  // namespace
+
+std::string encode_segment(std::string_view s) { return percent_encode(s); }
+std::string encode_query(std::string_view s) { return percent_encode(s); }
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string stable_hash(std::string_view s) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = "0123456789abcdef"[h & 15];
+    h >>= 4;
+  }
+  return out;
+}
+
+std::string txn_for_post(std::int64_t outbox_id) { return "relance." + std::to_string(outbox_id); }
+
+std::string txn_for_edit(const chat::Edit& e) {
+  // The same edit retried is one event; a different text is a new edit.
+  std::string key = e.destination;
+  for (const std::string* part : {&e.remote_id, &e.plain, &e.html}) {
+    key += '\n';
+    key += *part;
+  }
+  key += e.keep_actions ? "\n1" : "\n0";
+  return "relance.edit." + stable_hash(key);
+}
+
+std::string txn_for_reply(std::string_view to_event_id) { return "relance.reply." + stable_hash(to_event_id); }
+
+std::string txn_for_e2ee_notice(std::string_view room_id) { return "relance.e2ee." + stable_hash(room_id); }
+
+ErrorBody parse_error(std::string_view body) {
+  ErrorBody out;
+  if (body.empty() || body.front() != '{') return out;
+  const json j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return out;
+  out.errcode = str(j, "errcode");
+  out.error = str(j, "error");
+  return out;
+}
+
+json post_content(const chat::Post& post, std::string_view claim_hint) {
+  std::string body = mention_prefix(post.mentions, false) + post.plain;
+  std::string html = mention_prefix(post.mentions, true) + post.html;
+  if (!claim_hint.empty()) {
+    body += "\n";
+    body += claim_hint;
+    html += "<br>";
+    html += html_escape(claim_hint);
+  }
+  json c = json::object();
+  c["msgtype"] = "m.notice";
+  c["body"] = std::move(body);
+  c["format"] = "org.matrix.custom.html";
+  c["formatted_body"] = std::move(html);
+  json ids = json::array();
+  for (const auto& m : post.mentions) ids.push_back(m);
+  // Always present (possibly empty): a client that sees m.mentions does not
+  // fall back to scanning the body for the bot's name (spec "Mentions").
+  c["m.mentions"] = json::object({{"user_ids", std::move(ids)}});
+  if (!post.thread_root.empty()) c["m.relates_to"] = thread_relation(post.thread_root, {});
+  return c;
+}
+
+json edit_content(const chat::Edit& edit, std::string_view claim_hint) {
+  std::string body = edit.plain;
+  std::string html = edit.html;
+  if (edit.keep_actions && !claim_hint.empty()) {
+    body += "\n";
+    body += claim_hint;
+    html += "<br>";
+    html += html_escape(claim_hint);
+  }
+  json fresh = json::object();
+  fresh["msgtype"] = "m.notice";
+  fresh["body"] = body;
+  fresh["format"] = "org.matrix.custom.html";
+  fresh["formatted_body"] = html;
+  fresh["m.mentions"] = json::object();
+  json c = json::object();
+  c["msgtype"] = "m.notice";
+  c["body"] = "* " + body;
+  c["format"] = "org.matrix.custom.html";
+  c["formatted_body"] = "* " + html;
+  // Spec "Event replacements" + "Mentions": an edit notifies nobody again.
+  c["m.mentions"] = json::object();
+  c["m.new_content"] = std::move(fresh);
+  c["m.relates_to"] = json::object({{"rel_type", "m.replace"}, {"event_id", edit.remote_id}});
+  return c;
+}
+
+json notice_content(std::string_view text, std::string_view thread_root, std::string_view in_reply_to) {
+  json c = json::object();
+  c["msgtype"] = "m.notice";
+  c["body"] = std::string(text);
+  c["format"] = "org.matrix.custom.html";
+  std::string html = html_escape(text);
+  for (std::size_t at = html.find('\n'); at != std::string::npos; at = html.find('\n', at + 4))
+    html.replace(at, 1, "<br>");
+  c["formatted_body"] = std::move(html);
+  c["m.mentions"] = json::object();
+  if (!thread_root.empty())
+    c["m.relates_to"] = thread_relation(thread_root, in_reply_to);
+  else if (!in_reply_to.empty())
+    c["m.relates_to"] = json::object({{"m.in_reply_to", json::object({{"event_id", std::string(in_reply_to)}})}});
+  return c;
+}
+
+json sync_filter(std::int64_t timeline_limit) {
+  const json none = json::object({{"types", json::array()}});
+  json timeline = json::object();
+  timeline["types"] =
+      json::array({"m.room.message", "m.reaction", "m.room.member", "m.room.encryption", "m.room.encrypted"});
+  timeline["limit"] = timeline_limit;
+  json room = json::object();
+  room["timeline"] = std::move(timeline);
+  room["state"] = json::object({{"types", json::array({"m.room.encryption"})}});
+  room["ephemeral"] = none;
+  room["account_data"] = none;
+  json f = json::object();
+  f["room"] = std::move(room);
+  f["presence"] = none;
+  f["account_data"] = none;
+  return f;
+}
+
+json password_login(std::string_view user, std::string_view password, std::string_view device_id) {
+  json j = json::object();
+  j["type"] = "m.login.password";
+  j["identifier"] = json::object({{"type", "m.id.user"}, {"user", std::string(user)}});
+  j["password"] = std::string(password);
+  j["device_id"] = std::string(device_id);
+  j["initial_device_display_name"] = "relance";
+  return j;
+}
+
+SyncBatch parse_sync(const json& j, std::string_view own_user_id) {
+  if (!j.is_object() || !j.contains("next_batch") || !j["next_batch"].is_string())
+    throw std::invalid_argument("sync answer without next_batch");
+  SyncBatch out;
+  out.next_batch = j["next_batch"].get<std::string>();
+  const json* rooms = member(j, "rooms");
+  if (!rooms || !rooms->is_object()) return out;
+
+  if (const json* invites = member(*rooms, "invite"); invites && invites->is_object()) {
+    for (const auto& [room_id, entry] : invites->items()) {
+      Invite inv{room_id, {}, false};
+      for (const auto& ev : events_of(member(entry, "invite_state") ? entry["invite_state"] : json::object())) {
+        const std::string type = str(ev, "type");
+        if (type == "m.room.encryption") inv.encrypted = true;
+        if (type == "m.room.member" && str(ev, "state_key") == own_user_id && member(ev, "content") &&
+            str(ev["content"], "membership") == "invite")
+          inv.inviter = str(ev, "sender");
+      }
+      out.invites.push_back(std::move(inv));
+    }
+  }
+
+  if (const json* joined = member(*rooms, "join"); joined && joined->is_object()) {
+    for (const auto& [room_id, entry] : joined->items()) {
+      JoinedRoom room{room_id, false, {}};
+      if (const json* state = member(entry, "state"))
+        for (const auto& ev : events_of(*state))
+          if (str(ev, "type") == "m.room.encryption") room.encrypted = true;
+      if (const json* timeline = member(entry, "timeline")) {
+        for (const auto& ev : events_of(*timeline)) {
+          auto e = read_event(ev);
+          if (!e) {
+            ++out.skipped;
+            continue;
+          }
+          if (std::holds_alternative<Encrypted>(*e)) room.encrypted = true;
+          room.timeline.push_back(std::move(*e));
+        }
+      }
+      out.joined.push_back(std::move(room));
+    }
+  }
+  return out;
+}
+
+bool is_claim_key(std::string_view key) {
+  // Strip the emoji presentation selector and skin tone modifiers.
+  std::string k(key);
+  for (std::string_view tail : {"\xEF\xB8\x8F" /* U+FE0F */}) {
+    for (auto at = k.find(tail); at != std::string::npos; at = k.find(tail)) k.erase(at, tail.size());
+  }
+  for (unsigned char tone = 0xBB; tone <= 0xBF; ++tone) {
+    const std::string modifier{'\xF0', '\x9F', '\x8F', static_cast<char>(tone)};  // U+1F3FB..U+1F3FF
+    for (auto at = k.find(modifier); at != std::string::npos; at = k.find(modifier)) k.erase(at, modifier.size());
+  }
+  return k == "\xE2\x9C\x8B" /* ✋ U+270B */ || k == "\xE2\x9C\x85" /* ✅ U+2705 */;
+}
+
+std::optional<std::string> command_line(std::string_view body, std::string_view prefix) {
+  // Reply fallback (before v1.13 clients quoted the parent): "> ..." lines,
+  // then an empty line.
+  while (body.substr(0, 2) == "> ") {
+    auto nl = body.find('\n');
+    body = nl == std::string_view::npos ? std::string_view{} : body.substr(nl + 1);
+    if (body.substr(0, 1) == "\n") body.remove_prefix(1);
+  }
+  while (!body.empty() && (body.front() == ' ' || body.front() == '\t')) body.remove_prefix(1);
+  if (prefix.empty() || body.substr(0, prefix.size()) != prefix) return std::nullopt;
+  body.remove_prefix(prefix.size());
+  if (!body.empty() && !std::isspace(static_cast<unsigned char>(body.front()))) return std::nullopt;
+  while (!body.empty() && std::isspace(static_cast<unsigned char>(body.front()))) body.remove_prefix(1);
+  while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.remove_suffix(1);
+  return std::string(body);
+}
+
+}  // namespace relance::matrix

@@ -1,0 +1,118 @@
+#include "adapters/mattermost/mattermost_sender.hpp"
+
+#include "adapters/mattermost/mattermost_wire.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace relance::mattermost {
+
+using nlohmann::json;
+using Status = chat::SendResult::Status;
+
+std::string api_base(const std::string& site_url) {
+  std::string base = site_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/api/v4";
+}
+
+std::string text_or(const chat::Hooks& hooks, std::string_view key, std::string_view fallback) {
+  if (hooks.text) {
+    auto s = hooks.text(key, {});
+    // The catalog leaves an unknown key visible; prefer our fallback then.
+    if (!s.empty() && s != key) return s;
+  }
+  return std::string(fallback);
+}
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Text text_of(const chat::Hooks& hooks) {
+  return [&hooks](std::string_view key, std::string_view fallback) { return text_or(hooks, key, fallback); };
+}
+
+std::string send_body(const chat::Post& post, const std::string& action_url, const std::string& secret,
+                      const chat::Hooks& hooks) {
+  return post_body(post, action_url, secret, text_of(hooks)).dump();
+}
+
+std::string edit_body(const chat::Edit& e, const chat::Hooks& hooks) { return patch_body(e, text_of(hooks)).dump(); }
+
+}  // namespace
+
+MattermostSender::MattermostSender(boost::asio::any_io_executor ex, net::HttpClient& http, net::Pacer& pacer,
+                                   const app::MattermostConfig& config, chat::Hooks hooks, SenderOptions options)
+    : ex_(std::move(ex)),
+      http_(http),
+      pacer_(pacer),
+      config_(config),
+      hooks_(std::move(hooks)),
+      options_(options),
+      api_(api_base(config.url)) {
+  if (!config_.public_url.empty()) {
+    std::string base = config_.public_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    action_url_ = base + std::string(action_path);
+  }
+}
+
+boost::asio::awaitable<net::HttpResult> MattermostSender::request(net::Method method, std::string path,
+                                                                  std::string body) {
+  net::Headers headers;
+  headers.push_back(net::Header{"Authorization", "Bearer " + config_.bot_token});
+  headers.push_back(net::Header{"Accept", "application/json"});
+  if (!body.empty()) headers.push_back(net::Header{"Content-Type", "application/json"});
+  co_await pacer_.wait_turn();
+  auto r = co_await http_.async_request(method, api_ + path, std::move(headers), std::move(body),
+                                        options_.request_timeout);
+  pacer_.on_answer(r);
+  co_return r;
+}
+
+boost::asio::awaitable<chat::SendResult> MattermostSender::send(chat::Post post) {
+  if (post.maybe_sent) {
+    // An earlier attempt may have been posted (a timeout, a crash before it
+    // was recorded): look for our outbox id before posting again.
+    const auto since = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(options_.maybe_sent_window).count();
+    auto r = co_await request(net::Method::get,
+                              "/channels/" + post.destination + "/posts?since=" + std::to_string(since), {});
+    if (r.status == 200) {
+      if (auto id = find_outbox_post(r.body, post.outbox_id)) {
+        spdlog::info("mattermost: outbox {} was already posted as {}", post.outbox_id, *id);
+        chat::SendResult found;
+        found.status = Status::sent;
+        found.remote_id = *id;
+        co_return found;
+      }
+    } else {
+      // Without the listing we cannot tell: posting could make a double.
+      auto res = to_send_result(r, std::chrono::system_clock::now());
+      if (res.status == Status::sent) res.status = Status::retry;
+      res.error = "looking for an earlier attempt: " + res.error;
+      spdlog::warn("mattermost: outbox {}: {}", post.outbox_id, res.error);
+      co_return res;
+    }
+  }
+  auto r = co_await request(net::Method::post, "/posts", send_body(post, action_url_, config_.action_secret, hooks_));
+  auto res = to_send_result(r, std::chrono::system_clock::now());
+  if (res.status == Status::sent)
+    spdlog::debug("mattermost: outbox {} posted as {}", post.outbox_id, res.remote_id);
+  else
+    spdlog::warn("mattermost: outbox {} to {}: {} ({})", post.outbox_id, post.destination,
+                 res.status == Status::retry ? "will retry" : "failed", res.error);
+  co_return res;
+}
+
+boost::asio::awaitable<chat::SendResult> MattermostSender::edit(chat::Edit e) {
+  auto r = co_await request(net::Method::put, "/posts/" + e.remote_id + "/patch", edit_body(e, hooks_));
+  auto res = to_send_result(r, std::chrono::system_clock::now());
+  if (res.status == Status::sent) res.remote_id = e.remote_id;
+  else spdlog::warn("mattermost: editing {}: {}", e.remote_id, res.error);
+  co_return res;
+}
+
+}  // namespace relance::mattermost
