@@ -19,6 +19,12 @@ std::string edit_json(const chat::Edit& edit, const std::string& hint) { return 
 MatrixSender::MatrixSender(std::shared_ptr<MatrixSession> session) : session_(std::move(session)) {}
 
 asio::awaitable<std::optional<SendResult>> MatrixSender::async_refuse_encrypted(std::string room_id) {
+  if (auto login = co_await session_->async_login(); !login.ok) {
+    SendResult out{SendResult::Status::retry, {}, std::nullopt, "matrix: not logged in: " + login.error};
+    // An administrator must act: do not hammer the homeserver meanwhile.
+    if (login.fatal) out.retry_after = session_->options().auth_retry_after;
+    co_return out;
+  }
   const auto encrypted = co_await session_->async_is_encrypted(room_id);
   if (!encrypted)
     co_return SendResult{SendResult::Status::retry, {}, std::nullopt,

@@ -273,7 +273,9 @@ SyncBatch parse_sync(const json& j, std::string_view own_user_id) {
   if (const json* invites = member(*rooms, "invite"); invites && invites->is_object()) {
     for (const auto& [room_id, entry] : invites->items()) {
       Invite inv{room_id, {}, false};
-      for (const auto& ev : events_of(member(entry, "invite_state") ? entry["invite_state"] : json::object())) {
+      const json* state = member(entry, "invite_state");
+      if (!state) continue;
+      for (const auto& ev : events_of(*state)) {
         const std::string type = str(ev, "type");
         if (type == "m.room.encryption") inv.encrypted = true;
         if (type == "m.room.member" && str(ev, "state_key") == own_user_id && member(ev, "content") &&
