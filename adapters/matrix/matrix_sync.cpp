@@ -199,7 +199,6 @@ asio::awaitable<std::string> MatrixSync::async_run() {
 
 asio::awaitable<void> MatrixSync::async_handle(const SyncBatch& batch, bool initial) {
   for (const auto& invite : batch.invites) co_await async_handle_invite(invite);
-  const auto& hooks = session_->hooks();
   for (const auto& room : batch.joined) {
     if (room.encrypted) co_await session_->async_report_encrypted(room.room_id);
     if (initial) continue;  // old history: nothing to act on
@@ -207,7 +206,6 @@ asio::awaitable<void> MatrixSync::async_handle(const SyncBatch& batch, bool init
       const std::string sender = sender_of(ev);
       const std::string id = id_of(ev);
       if (sender == session_->user_id() || id.empty()) continue;  // our own echo
-      if (hooks.first_seen && !hooks.first_seen("matrix", id)) continue;
       if (const auto* m = std::get_if<Message>(&ev)) co_await async_handle_message(room.room_id, *m);
       else if (const auto* r = std::get_if<Reaction>(&ev)) co_await async_handle_reaction(room.room_id, *r);
     }
@@ -258,6 +256,11 @@ asio::awaitable<void> MatrixSync::async_handle_invite(const Invite& invite) {
     spdlog::warn("matrix: rejecting the invite to {} from {}: {}", invite.room_id, invite.inviter, r.describe());
 }
 
+bool MatrixSync::first_time(const std::string& event_id) const {
+  const auto& hooks = session_->hooks();
+  return !hooks.first_seen || hooks.first_seen("matrix", event_id);
+}
+
 chat::Answer MatrixSync::run_command(std::string_view user, std::string_view line) const {
   const auto& hooks = session_->hooks();
   if (!hooks.command) return chat::Answer{true, false, {}, std::nullopt};
@@ -275,6 +278,8 @@ asio::awaitable<void> MatrixSync::async_handle_message(const std::string& room_i
   if (m.is_edit || m.msgtype != "m.text") co_return;
   auto line = command_line(m.body, session_->config().command_prefix);
   if (!line) co_return;
+  // Dedupe only what is acted upon: the store keeps one row per id.
+  if (!first_time(m.event_id)) co_return;
   if (auto enc = co_await session_->async_is_encrypted(room_id); enc && *enc) {
     // The answer may name learners: not in clear in an encrypted room.
     spdlog::warn("matrix: command from {} in encrypted room {} ignored", m.sender, room_id);
@@ -293,6 +298,7 @@ asio::awaitable<void> MatrixSync::async_handle_reaction(const std::string& room_
   if (!hooks.case_of_post) co_return;
   const auto case_id = hooks.case_of_post(chat::Network::matrix, r.target);
   if (!case_id) co_return;  // a reaction on anything but an alert
+  if (!first_time(r.event_id)) co_return;
   spdlog::info("matrix: claim of case {} by {} (reaction)", *case_id, r.sender);
   const auto answer = run_command(r.sender, "prendre " + std::to_string(*case_id));
   // The alert is the case's thread root.

@@ -4,8 +4,9 @@
 // - next_batch saved after each handled batch: a restart resumes where it
 //   stopped. The very first start does an initial sync and acts on none of
 //   the old history (pending invites and encryption are still handled).
-// - Events deduped by event_id (Hooks::first_seen, source "matrix"); the
-//   bot's own events ignored.
+// - Commands and claims deduped by event_id (Hooks::first_seen, source
+//   "matrix"; only events acted upon are recorded); the bot's own events
+//   ignored.
 // - Invites joined when they come from `allowed_inviters` or are to an
 //   allowed or routed room; others rejected (leave).
 // - "!relance prendre 42" (command_prefix) -> Hooks::command -> an m.notice
@@ -62,6 +63,7 @@ private:
   boost::asio::awaitable<CallResult> async_membership_call(net::Method method, std::string path);
   bool invite_allowed(const Invite& invite) const;
   chat::Answer run_command(std::string_view user, std::string_view line) const;
+  bool first_time(const std::string& event_id) const;  // Hooks::first_seen("matrix", id)
 
   std::shared_ptr<MatrixSession> session_;
   bool stopping_ = false;

@@ -190,6 +190,11 @@ TEST_CASE("matrix sync: encrypted rooms are reported once, never silently", "[ma
   CHECK(f.bot_events(f.room).size() == 1);
   CHECK(f.bot_events(enc).size() == 1);
 
+  // Invited by staff to an encrypted room: joined, and told once.
+  const auto dm = f.hs.invite_to_new_room(f.alice, f.bot, /*is_direct=*/true, /*encrypted=*/true);
+  REQUIRE(f.until([&] { return f.hs.membership(dm, f.bot) == "join" && f.bot_events(dm).size() == 1; }));
+  CHECK(f.bot_events(dm)[0].content["body"] == f.th.render("matrix.e2ee_unsupported"));
+
   // The sender agrees: no learner data there.
   MatrixSender sender(s.session);
   CHECK(f.run(sender.send(post(5, f.room, "Léa"))).status == SendResult::Status::failed);
