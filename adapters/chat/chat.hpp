@@ -18,7 +18,7 @@
 namespace relance::chat {
 
 enum class Network : std::uint8_t { mattermost, matrix };
-// "mattermost", "matrix": also the outbox channel names.
+// "mattermost", "matrix" (their outbox rows are on channel "staff.<name>").
 inline std::string_view to_string(Network n) { return n == Network::mattermost ? "mattermost" : "matrix"; }
 
 // One staff post, rendered by the app for this network. Text that quotes
