@@ -135,9 +135,33 @@ struct WebSocketState : std::enable_shared_from_this<WebSocketState> {
   std::size_t pongs = 0;
   bool open = false;
   bool used = false;
+  // Liveness: Beast's own idle timeout re-arms only when a read starts, so
+  // pongs alone would not keep a quiet connection alive; this watchdog
+  // counts every frame, control frames included.
+  Clock::time_point last_received{};
+  bool timed_out = false;
+  std::unique_ptr<asio::steady_timer> watchdog;
+
+  void arm_watchdog(std::chrono::milliseconds idle) {
+    if (!watchdog) watchdog = std::make_unique<asio::steady_timer>(ex);
+    watchdog->expires_after(std::max(std::chrono::milliseconds{10}, idle / 4));
+    std::weak_ptr<WebSocketState> weak = shared_from_this();
+    watchdog->async_wait([weak, idle](boost::system::error_code ec) {
+      if (ec) return;
+      auto self = weak.lock();
+      if (!self || !self->open) return;
+      if (Clock::now() - self->last_received >= idle) {
+        self->timed_out = true;
+        self->abort();
+        return;
+      }
+      self->arm_watchdog(idle);
+    });
+  }
 
   void abort() {
     open = false;
+    if (watchdog) watchdog->cancel();
     if (plain) beast::get_lowest_layer(*plain).close();
     if (secure) beast::get_lowest_layer(*secure).close();
   }
@@ -166,18 +190,21 @@ namespace {
 
 template <class Stream>
 void after_handshake(detail::WebSocketState& st, Stream& ws, std::chrono::milliseconds idle_timeout) {
-  // Beast's own timers take over from the TCP stream's (its documented way).
+  // Beast's own timers take over from the TCP stream's (its documented way);
+  // its idle timeout stays off (see the watchdog) and the caller pings.
   beast::get_lowest_layer(ws).expires_never();
   websocket::stream_base::timeout t{};
   t.handshake_timeout = std::chrono::seconds{10};  // also bounds close()
-  t.idle_timeout = idle_timeout.count() > 0 ? std::chrono::duration_cast<std::chrono::nanoseconds>(idle_timeout)
-                                            : websocket::stream_base::none();
-  t.keep_alive_pings = false;  // the caller pings at its own pace
+  t.idle_timeout = websocket::stream_base::none();
+  t.keep_alive_pings = false;
   ws.set_option(t);
   ws.control_callback([&st](websocket::frame_type kind, beast::string_view) {
+    st.last_received = Clock::now();
     if (kind == websocket::frame_type::pong) ++st.pongs;
   });
   st.open = true;
+  st.last_received = Clock::now();
+  if (idle_timeout.count() > 0) st.arm_watchdog(idle_timeout);
 }
 
 template <class Stream>
@@ -281,12 +308,15 @@ asio::awaitable<WebSocketMessage> do_read(std::shared_ptr<detail::WebSocketState
   else
     ec = co_await read(*st->plain);
   if (ec) {
-    st->open = false;
+    st->abort();
     m.closed = ec == websocket::error::closed;
-    m.failure = classify(ec, Failure::receive);
-    m.error = m.closed ? "closed by the peer" : "reading: " + ec.message();
+    m.failure = st->timed_out ? Failure::timeout : classify(ec, Failure::receive);
+    m.error = m.closed      ? "closed by the peer"
+              : st->timed_out ? "nothing received for the idle timeout"
+                              : "reading: " + ec.message();
     co_return m;
   }
+  st->last_received = Clock::now();
   m.text = beast::buffers_to_string(buffer.data());
   co_return m;
 }
