@@ -1,10 +1,12 @@
 #include "bot/app/engine.hpp"
 
 #include "bot/app/export.hpp"
+#include "bot/app/routing.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -75,7 +77,7 @@ private:
 
 Engine::Engine(const Config& config, store::Database& db, const ZoneRules& zone, const messages::Catalog& catalog)
     : config_(config), db_(db), zone_(zone), catalog_(catalog), learners_(db), cases_(db), relaunches_(db), tasks_(db),
-      outbox_(db), journal_(db) {}
+      outbox_(db), journal_(db), threads_(db), escalations_(db) {}
 
 std::string Engine::text(std::string_view key, const Params& p) const {
   return catalog_.render(config_.default_language, key, p);
@@ -117,6 +119,7 @@ void Engine::commit_outcome(Case& c, const Learner& l, Outcome& out, std::string
     if (!out.relaunch->automatic) tasks_.complete_for_case(c.id, actor, now);
   }
   if (!is_active(c.state)) tasks_.complete_for_case(c.id, actor, now);
+  if (!c.assignee.empty() || !is_active(c.state)) escalations_.clear(c.id);
   if (out.learner_status) learners_.set_status(l.key, *out.learner_status, now);
 
   const Params base = case_params(c, l);
@@ -144,20 +147,16 @@ void Engine::commit_outcome(Case& c, const Learner& l, Outcome& out, std::string
             item.not_before = eff.not_before;
             outbox_.enqueue(item);
           } else if constexpr (std::is_same_v<T, StaffNotice>) {
-            store::OutboxItem item;
-            item.created_at = now;
-            item.channel = "staff";
-            item.recipient = eff.role;
-            item.template_key = eff.template_key;
             Params p = base;
             p.insert(eff.params.begin(), eff.params.end());
             if (eff.priority) p["priority"] = "1";
-            item.params_json = params_to_json(p);
-            item.case_id = c.id;
-            item.learner_key = l.key;
-            item.dedupe_key = "case:" + stamp + ":" + std::to_string(seq) + ":" + eff.template_key;
-            item.not_before = now;
-            outbox_.enqueue(item);
+            // An empty role means the case's own people: those of its alert.
+            const std::string role = !eff.role.empty() ? eff.role : c.plan.steps.empty() ? std::string() : c.plan.steps.front().role;
+            enqueue_staff(c.id, l.key, c.policy_id, role, eff.template_key, std::move(p),
+                          "case:" + stamp + ":" + std::to_string(seq) + ":" + eff.template_key, now);
+            if (is_active(c.state) && c.assignee.empty() &&
+                (eff.template_key == "alert.opened" || eff.template_key == "alert.task"))
+              arm_escalation(c.id, role, now);
           } else if constexpr (std::is_same_v<T, StaffTask>) {
             store::Task t;
             t.case_id = c.id;
@@ -174,6 +173,43 @@ void Engine::commit_outcome(Case& c, const Learner& l, Outcome& out, std::string
         },
         e);
   }
+}
+
+// One outbox row per destination (chat room, or the console), each with its
+// own dedupe key, so every room's queue is ordered, retried and resumed on
+// its own. `_role` says whom to mention; `_alert` marks a post that starts
+// a case's thread with its actions (buttons, ✋).
+void Engine::enqueue_staff(std::optional<std::int64_t> case_id, std::optional<std::int64_t> learner_key,
+                           std::string_view policy_id, const std::string& role, const std::string& template_key, Params p,
+                           const std::string& dedupe_base, Timestamp now) {
+  static const std::unordered_set<std::string> alerts{"alert.opened", "alert.escalated"};
+  static const std::unordered_set<std::string> mentioned{"alert.opened", "alert.escalated", "alert.task",
+                                                         "alert.step_unreachable", "alert.digest"};
+  if (!role.empty()) p["_role"] = role;
+  if (alerts.count(template_key)) p["_alert"] = "1";
+  if (mentioned.count(template_key)) p["_mention"] = "1";
+  const std::string params = params_to_json(p);
+  for (const auto& d : route(config_, policy_id, role)) {
+    store::OutboxItem item;
+    item.created_at = now;
+    item.channel = d.network == "staff" ? std::string("staff") : "staff." + d.network;
+    item.recipient = d.target;
+    item.template_key = template_key;
+    item.params_json = params;
+    item.case_id = case_id;
+    item.learner_key = learner_key;
+    item.dedupe_key = d.network == "staff" ? dedupe_base : dedupe_base + ":" + d.network + ":" + d.target;
+    item.not_before = now;
+    outbox_.enqueue(item);
+  }
+}
+
+void Engine::arm_escalation(std::int64_t case_id, const std::string& role, Timestamp now) {
+  const auto& e = config_.escalation;
+  if (!e.enabled || e.chain.size() < 2) return;
+  auto it = std::find(e.chain.begin(), e.chain.end(), role);
+  if (it == e.chain.end() || it + 1 == e.chain.end()) return;  // not in the chain, or its last role
+  escalations_.arm(case_id, role, 0, add_business_time(now, e.claim_within, e.hours, zone_));
 }
 
 // ------------------------------------------------------------------ ingest
@@ -298,13 +334,109 @@ ScanReport Engine::scan(Timestamp now, bool dry_run) {
     advance_while_due(*c, *l);
   }
 
+  run_escalations(now, dry_run, rep);
+  run_digest(now, dry_run, rep);
+
   rep.next_wake = cases_.next_due();
-  if (next_crossing && (!rep.next_wake || *next_crossing < *rep.next_wake)) rep.next_wake = next_crossing;
-  if (!dry_run && (!rep.opened.empty() || !rep.steps.empty() || !rep.closed.empty()))
-    spdlog::info("scan: {} learners examined, {} cases opened, {} steps run, {} cases closed", rep.learners_examined,
-                 rep.opened.size(), rep.steps.size(), rep.closed.size());
+  auto earliest = [&](std::optional<Timestamp> t) {
+    if (t && (!rep.next_wake || *t < *rep.next_wake)) rep.next_wake = t;
+  };
+  earliest(next_crossing);
+  earliest(escalations_.next_due());
+  if (auto d = next_digest(now); d && *d > now) earliest(d);
+  if (!dry_run && (!rep.opened.empty() || !rep.steps.empty() || !rep.closed.empty() || !rep.escalated.empty()))
+    spdlog::info("scan: {} learners examined, {} cases opened, {} steps run, {} cases closed, {} escalated",
+                 rep.learners_examined, rep.opened.size(), rep.steps.size(), rep.closed.size(), rep.escalated.size());
   // `outer` (dry run) rolls back here.
   return rep;
+}
+
+// ------------------------------------------------------------------ escalation
+
+std::string Engine::role_label(const std::string& role) const {
+  auto it = config_.role_labels.find(role);
+  return it != config_.role_labels.end() ? it->second : role;
+}
+
+// An alert nobody claimed within its business-time deadline goes to the next
+// role of the chain, in that role's room, with a mention; its clock restarts
+// there unless that role is the chain's last.
+void Engine::run_escalations(Timestamp now, bool dry_run, ScanReport& rep) {
+  const auto& e = config_.escalation;
+  if (!e.enabled || e.chain.size() < 2) return;
+  for (const auto& esc : escalations_.due(now)) {
+    auto tx = begin_unless(dry_run, db_);
+    auto c = cases_.get(esc.case_id);
+    auto l = c ? learners_.get(c->learner_key) : std::nullopt;
+    auto it = std::find(e.chain.begin(), e.chain.end(), esc.role);
+    if (!c || !l || !is_active(c->state) || !c->assignee.empty() || it == e.chain.end() || it + 1 == e.chain.end()) {
+      escalations_.clear(esc.case_id);
+      if (tx) tx->commit();
+      continue;
+    }
+    const std::string next = *(it + 1);
+    Params p = case_params(*c, *l);
+    p["role"] = next;
+    p["from_role_label"] = role_label(esc.role);
+    char hours[16];
+    std::snprintf(hours, sizeof hours, "%g", double(e.claim_within.count()) / 60);
+    p["hours"] = hours;
+    p["days"] = std::to_string((now - c->activity_ref) / std::chrono::days(1));
+    enqueue_staff(c->id, l->key, c->policy_id, next, "alert.escalated", std::move(p),
+                  "case:" + std::to_string(c->id) + ":escalated:" + std::to_string(esc.level) + ":" + next, now);
+    journal_.append({0, now, "relance", "case.escalated", l->key, c->id, esc.role + " -> " + next});
+    if (it + 2 != e.chain.end())
+      escalations_.arm(c->id, next, esc.level + 1, add_business_time(now, e.claim_within, e.hours, zone_));
+    else
+      escalations_.clear(c->id);
+    if (tx) tx->commit();
+    rep.escalated.push_back({c->id, l->id, esc.role, next});
+  }
+}
+
+// The day's digest instant, or the next day's once today's was posted.
+std::optional<Timestamp> Engine::next_digest(Timestamp now) {
+  const auto& e = config_.escalation;
+  if (!e.enabled || !e.digest_at) return std::nullopt;
+  const auto day = std::chrono::floor<std::chrono::days>(zone_.to_local(now));
+  const auto last = store::kv_get(db_, "digest.last_day");
+  if (last && *last == format_date(std::chrono::sys_days{day.time_since_epoch()}))
+    return zone_.to_utc(day + std::chrono::days(1) + *e.digest_at);
+  return zone_.to_utc(day + *e.digest_at);
+}
+
+// Once a day at the configured time: each role's overdue tasks, posted to
+// that role's room with a mention. Nothing overdue, nothing posted.
+void Engine::run_digest(Timestamp now, bool dry_run, ScanReport& rep) {
+  auto due = next_digest(now);
+  if (!due || *due > now) return;
+  const auto day = std::chrono::floor<std::chrono::days>(zone_.to_local(now));
+  const std::string day_text = format_date(std::chrono::sys_days{day.time_since_epoch()});
+  auto tx = begin_unless(dry_run, db_);
+  std::map<std::string, std::pair<int, std::string>> by_role;
+  for (const auto& t : tasks_.overdue(now)) {
+    auto c = cases_.get(t.case_id);
+    auto l = c ? learners_.get(c->learner_key) : std::nullopt;
+    const std::string step_name = c && t.step >= 0 && std::size_t(t.step) < c->plan.steps.size()
+                                      ? c->plan.steps[std::size_t(t.step)].name
+                                      : std::string();
+    auto& [n, lines] = by_role[t.role];
+    ++n;
+    lines += "\n" + text("reply.list_overdue_item", {{"case", std::to_string(t.case_id)},
+                                                     {"learner", l ? l->display_name() : "?"},
+                                                     {"step", step_name},
+                                                     {"role_label", role_label(t.role)},
+                                                     {"means_label", text("means." + std::string(to_string(t.means)))},
+                                                     {"due_local", format_local(t.due, zone_)}});
+  }
+  for (auto& [role, entry] : by_role) {
+    enqueue_staff(std::nullopt, std::nullopt, "", role, "alert.digest",
+                  {{"role", role}, {"count", std::to_string(entry.first)}, {"items", entry.second}, {"date", day_text}},
+                  "digest:" + day_text + ":" + role, now);
+    ++rep.digests;
+  }
+  store::kv_set(db_, "digest.last_day", day_text);
+  if (tx) tx->commit();
 }
 
 // ------------------------------------------------------------------ rendering
@@ -336,7 +468,7 @@ std::string Engine::render_outbox(const store::OutboxItem& item) const {
     p["by_name"] = s ? s->name : it->second;
   }
   p["priority"] = p.count("priority") ? catalog_.render(lang, "alert.priority") : "";
-  if (item.channel != "staff") {
+  if (item.channel.rfind("staff", 0) != 0) {
     // A learner message shown to staff (console): the SMS text, or the email subject.
     const std::string body_key = item.template_key + (item.channel == "sms" ? ".sms" : ".email_subject");
     Params shown = p;

@@ -31,6 +31,9 @@ struct ScanReport {
   std::vector<StepRun> steps;
   struct Closed { std::int64_t case_id; std::string learner_id; std::string state; };
   std::vector<Closed> closed;
+  struct Escalated { std::int64_t case_id; std::string learner_id; std::string from_role; std::string to_role; };
+  std::vector<Escalated> escalated;
+  int digests = 0;                     // daily digests posted (one per role with overdue tasks)
   std::optional<Timestamp> next_wake;  // the earliest instant something falls due
 };
 
@@ -69,6 +72,14 @@ public:
 
 private:
   void commit_outcome(Case& c, const Learner& l, Outcome& out, std::string_view actor, Timestamp now);
+  void enqueue_staff(std::optional<std::int64_t> case_id, std::optional<std::int64_t> learner_key, std::string_view policy_id,
+                     const std::string& role, const std::string& template_key, Params p, const std::string& dedupe_base,
+                     Timestamp now);
+  void arm_escalation(std::int64_t case_id, const std::string& role, Timestamp now);
+  void run_escalations(Timestamp now, bool dry_run, ScanReport& rep);
+  void run_digest(Timestamp now, bool dry_run, ScanReport& rep);
+  std::string role_label(const std::string& role) const;
+  std::optional<Timestamp> next_digest(Timestamp now);
   Params case_params(const Case& c, const Learner& l) const;
   SourceSet sources_of(std::string_view policy_id) const;
   std::string text(std::string_view key, const Params& p = {}) const;
@@ -83,6 +94,8 @@ private:
   store::TaskRepo tasks_;
   store::OutboxRepo outbox_;
   store::Journal journal_;
+  store::ChatThreadRepo threads_;
+  store::EscalationRepo escalations_;
 };
 
 }  // namespace relance::app

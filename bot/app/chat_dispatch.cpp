@@ -1,0 +1,291 @@
+#include "bot/app/chat_dispatch.hpp"
+
+#include "adapters/chat/escape.hpp"
+#include "adapters/common/retry.hpp"
+#include "bot/app/routing.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+namespace relance::app {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+
+std::map<std::string, std::string> params_of(const std::string& json_text) {
+  std::map<std::string, std::string> p;
+  auto j = nlohmann::json::parse(json_text, nullptr, false);
+  if (!j.is_object()) return p;
+  for (const auto& [k, v] : j.items())
+    if (v.is_string()) p[k] = v.get<std::string>();
+  return p;
+}
+
+std::string channel_of(chat::Network n) { return "staff." + std::string(chat::to_string(n)); }
+
+// The post for one outbox row: text rendered once, escaped per format.
+chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxItem& item) {
+  const auto params = params_of(item.params_json);
+  chat::Post post;
+  post.outbox_id = item.id;
+  post.destination = item.recipient;
+  post.case_id = item.case_id;
+  if (item.case_id) {
+    store::ChatThreadRepo threads(engine.db());
+    if (auto root = threads.root(chat::to_string(network), item.recipient, *item.case_id)) post.thread_root = *root;
+  }
+  const std::string text = engine.render_outbox(item);
+  post.markdown = chat::escape_markdown(text);
+  post.plain = chat::escape_plain(text);
+  post.html = chat::escape_html(text);
+  auto role = params.find("_role");
+  if (params.count("_mention") && role != params.end())
+    post.mentions = mention_handles(engine.config(), chat::to_string(network), role->second);
+  // An alert starts the case's thread in its room; in a room that already
+  // has the thread (an escalation back to a room), it is a reply there.
+  post.alert = params.count("_alert") && post.thread_root.empty();
+  post.maybe_sent = item.started > 0;
+  return post;
+}
+
+}  // namespace
+
+struct ChatDispatcher::State : std::enable_shared_from_this<State> {
+  State(asio::any_io_executor ex, Engine& e, chat::Sender& s, std::function<Timestamp()> c)
+      : executor(ex), engine(e), sender(s), clock(std::move(c)), timer(ex), rng(std::random_device{}()) {}
+
+  asio::any_io_executor executor;
+  Engine& engine;
+  chat::Sender& sender;
+  std::function<Timestamp()> clock;
+  asio::steady_timer timer;
+  std::minstd_rand rng;
+  bool running = false;
+  bool stopping = false;
+  bool woken = false;
+  std::int64_t sent = 0;
+  std::int64_t failed = 0;
+
+  std::string channel() const { return channel_of(sender.network()); }
+
+  // Sends one row; returns false when its room must wait (retry later).
+  asio::awaitable<bool> deliver(store::OutboxItem item) {
+    store::OutboxRepo outbox(engine.db());
+    const chat::Network net = sender.network();
+    // Transient trouble with a short wait asked (a 429) is retried here, in
+    // order; anything longer goes back to the outbox with its next attempt.
+    for (int round = 0; round < 5 && !stopping; ++round) {
+      chat::Post post = make_post(engine, net, item);
+      {
+        store::WriteTransaction tx(engine.db());
+        outbox.begin_attempt(item.id);
+        tx.commit();
+      }
+      ++item.started;
+      chat::SendResult r = co_await sender.send(post);
+      if (stopping) co_return false;
+      const Timestamp now = clock();
+      if (r.status == chat::SendResult::Status::sent) {
+        store::WriteTransaction tx(engine.db());
+        outbox.mark_sent(item.id, now, r.remote_id);
+        if (item.case_id && post.thread_root.empty()) {
+          store::ChatThreadRepo threads(engine.db());
+          threads.record({std::string(chat::to_string(net)), item.recipient, *item.case_id, r.remote_id, item.id, now});
+        }
+        tx.commit();
+        ++sent;
+        co_return true;
+      }
+      if (r.status == chat::SendResult::Status::failed) {
+        spdlog::error("{}: post {} to {} refused: {}", chat::to_string(net), item.id, item.recipient, r.error);
+        store::WriteTransaction tx(engine.db());
+        outbox.mark_failed(item.id, r.error);
+        tx.commit();
+        ++failed;
+        co_return true;  // the room's queue goes on: this post cannot be sent as is
+      }
+      if (r.retry_after && *r.retry_after <= milliseconds(10000)) {
+        asio::steady_timer t(executor, *r.retry_after);
+        co_await t.async_wait(asio::use_awaitable);
+        continue;
+      }
+      const auto delay = r.retry_after ? *r.retry_after
+                                       : net::backoff_delay(item.attempts, milliseconds(2000), milliseconds(600000),
+                                                            std::uniform_real_distribution<double>(0, 1)(rng));
+      spdlog::warn("{}: post {} to {} not sent ({}); next attempt in {} s", chat::to_string(net), item.id, item.recipient,
+                   r.error, std::chrono::duration_cast<std::chrono::seconds>(delay).count());
+      store::WriteTransaction tx(engine.db());
+      outbox.mark_retry(item.id, now + std::chrono::ceil<std::chrono::seconds>(delay), r.error);
+      tx.commit();
+      co_return false;
+    }
+    co_return false;
+  }
+
+  asio::awaitable<void> run() {
+    auto self = shared_from_this();
+    store::OutboxRepo outbox(engine.db());
+    while (!stopping) {
+      woken = false;
+      std::optional<Timestamp> next;
+      bool progressed = false;
+      try {
+        const Timestamp now = clock();
+        std::set<std::string> blocked;
+        for (auto& item : outbox.pending_in_order(channel(), 1000)) {
+          if (stopping) break;
+          if (blocked.count(item.recipient)) continue;
+          if (item.next_attempt > now || item.not_before > now) {
+            blocked.insert(item.recipient);
+            const Timestamp at = std::max(item.next_attempt, item.not_before);
+            if (!next || at < *next) next = at;
+            continue;
+          }
+          if (co_await deliver(item)) progressed = true;
+          else {
+            blocked.insert(item.recipient);
+            if (auto again = outbox.get(item.id); again && again->status == "pending")
+              if (!next || again->next_attempt < *next) next = again->next_attempt;
+          }
+        }
+      } catch (const std::exception& e) {
+        spdlog::error("{}: dispatcher pass failed: {}; retrying in 30 s", channel(), e.what());
+        next = clock() + std::chrono::seconds(30);
+      }
+      if (stopping) break;
+      if (progressed || woken) continue;  // more may be waiting behind what was sent
+      auto wait = std::chrono::steady_clock::duration(std::chrono::hours(1));
+      if (next) wait = std::max<std::chrono::steady_clock::duration>(*next - clock(), std::chrono::milliseconds(200));
+      timer.expires_after(wait);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    running = false;
+  }
+};
+
+ChatDispatcher::ChatDispatcher(asio::any_io_executor ex, Engine& engine, chat::Sender& sender,
+                               std::function<Timestamp()> clock)
+    : state_(std::make_shared<State>(ex, engine, sender, std::move(clock))) {}
+
+ChatDispatcher::~ChatDispatcher() { stop(); }
+
+void ChatDispatcher::start() {
+  if (state_->running) return;
+  state_->running = true;
+  state_->stopping = false;
+  asio::co_spawn(state_->executor, state_->run(), asio::detached);
+}
+
+void ChatDispatcher::stop() {
+  state_->stopping = true;
+  state_->timer.cancel();
+}
+
+void ChatDispatcher::wake() {
+  state_->woken = true;
+  state_->timer.cancel();
+}
+
+std::int64_t ChatDispatcher::sent() const { return state_->sent; }
+std::int64_t ChatDispatcher::failed() const { return state_->failed; }
+
+void ChatDispatcher::refresh_alert(std::int64_t case_id) {
+  auto edit = alert_status(state_->engine, state_->sender.network(), case_id);
+  if (!edit) return;
+  asio::co_spawn(
+      state_->executor,
+      [s = state_, e = std::move(*edit)]() mutable -> asio::awaitable<void> {
+        auto r = co_await s->sender.edit(std::move(e));
+        if (r.status != chat::SendResult::Status::sent)
+          spdlog::warn("{}: alert not refreshed: {}", chat::to_string(s->sender.network()), r.error);
+      },
+      asio::detached);
+}
+
+// ------------------------------------------------------------------ hooks
+
+std::optional<chat::Edit> alert_status(Engine& engine, chat::Network network, std::int64_t case_id) {
+  store::ChatThreadRepo threads(engine.db());
+  store::CaseRepo cases(engine.db());
+  store::OutboxRepo outbox(engine.db());
+  auto c = cases.get(case_id);
+  if (!c) return std::nullopt;
+  for (const auto& t : threads.for_case(case_id)) {
+    if (t.network != chat::to_string(network)) continue;
+    auto root = outbox.get(t.root_outbox_id);
+    if (!root) continue;
+    const auto& cat = engine.catalog();
+    const auto& lang = engine.config().default_language;
+    const std::string state_label = cat.render(lang, "state." + std::string(to_string(c->state)));
+    std::string status;
+    if (!is_active(c->state)) status = cat.render(lang, "alert.status_closed", {{"state_label", state_label}});
+    else if (!c->assignee.empty()) {
+      const StaffMember* s = engine.config().find_staff(c->assignee);
+      status = cat.render(lang, "alert.status_held", {{"holder", s ? s->name : c->assignee}, {"state_label", state_label}});
+    } else status = cat.render(lang, "alert.status_open");
+    const std::string text = engine.render_outbox(*root) + "\n" + status;
+    chat::Edit e;
+    e.destination = t.destination;
+    e.remote_id = t.root_remote_id;
+    e.markdown = chat::escape_markdown(text);
+    e.plain = chat::escape_plain(text);
+    e.html = chat::escape_html(text);
+    e.keep_actions = is_active(c->state);
+    return e;
+  }
+  return std::nullopt;
+}
+
+chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
+                            std::function<void(std::optional<std::int64_t>)> after_command) {
+  chat::Hooks h;
+  h.command = [&engine, clock, after_command](chat::Network net, std::string_view user,
+                                              std::string_view line) -> chat::Answer {
+    const StaffMember* staff = engine.config().find_staff_by_chat(chat::to_string(net), user);
+    if (!staff) {
+      spdlog::warn("{}: command from {}, who is not configured staff: refused", chat::to_string(net), user);
+      return {false, false,
+              engine.catalog().render(engine.config().default_language, "reply.not_staff", {{"user", std::string(user)}}),
+              std::nullopt};
+    }
+    Reply r = engine.handle_command(staff->id, line, clock());
+    std::optional<std::int64_t> case_id;
+    ParsedCommand parsed = parse_command(line);
+    if (auto* cmd = std::get_if<Command>(&parsed))
+      std::visit(
+          [&](const auto& k) {
+            if constexpr (requires { k.case_id; }) case_id = k.case_id;
+          },
+          *cmd);
+    if (after_command) after_command(r.ok ? case_id : std::nullopt);
+    return {true, r.ok, r.text, case_id};
+  };
+  h.case_of_post = [&engine](chat::Network net, std::string_view remote_id) {
+    store::ChatThreadRepo threads(engine.db());
+    return threads.case_of(chat::to_string(net), remote_id);
+  };
+  h.alert_status = [&engine](chat::Network net, std::int64_t case_id) { return alert_status(engine, net, case_id); };
+  h.first_seen = [&engine, clock](std::string_view source, std::string_view id) {
+    return store::first_seen(engine.db(), source, id, clock());
+  };
+  h.load = [&engine](std::string_view key) { return store::kv_get(engine.db(), key); };
+  h.save = [&engine](std::string_view key, std::string_view value) { store::kv_set(engine.db(), key, value); };
+  h.text = [&engine](std::string_view key, const std::vector<std::pair<std::string, std::string>>& params) {
+    Params p(params.begin(), params.end());
+    return engine.catalog().render(engine.config().default_language, key, p);
+  };
+  return h;
+}
+
+}  // namespace relance::app

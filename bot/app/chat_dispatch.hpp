@@ -1,0 +1,60 @@
+// Staff posts from the outbox to a chat network, and the app's side of what
+// staff do in the chat.
+//
+// ChatDispatcher: one per network. Every room is an ordered queue (outbox
+// rows of channel "staff.<network>" with that recipient, by id): a room's
+// next post leaves only when the previous one is on the server, a room that
+// fails waits (backoff, or the server's Retry-After) without holding the
+// others back. Before each send the attempt is committed (outbox.started),
+// and the post id is recorded in the same transaction as "sent" together
+// with the case's thread root, so a crash at any point neither loses a post
+// nor, with the adapter's lookup (Mattermost) or txnId (Matrix), doubles it.
+#pragma once
+
+#include "adapters/chat/chat.hpp"
+#include "bot/app/engine.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <memory>
+
+namespace relance::app {
+
+class ChatDispatcher {
+public:
+  ChatDispatcher(boost::asio::any_io_executor ex, Engine& engine, chat::Sender& sender, std::function<Timestamp()> clock);
+  ~ChatDispatcher();
+  ChatDispatcher(const ChatDispatcher&) = delete;
+  ChatDispatcher& operator=(const ChatDispatcher&) = delete;
+
+  void start();
+  void stop();
+  // Rows may be ready (a scan, a command): look now instead of at the next timer.
+  void wake();
+  // Re-renders the alerts of a case in this network's rooms (state, holder),
+  // best effort: the durable record is the thread's own posts.
+  void refresh_alert(std::int64_t case_id);
+
+  // Posts delivered / given up since start (logs, tests).
+  std::int64_t sent() const;
+  std::int64_t failed() const;
+
+private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// The hooks adapters call for inbound traffic: commands typed, clicked or
+// reacted by chat users (mapped to [[staff]] members), thread lookups, alert
+// status, dedupe, small durable state and texts. `after_command` runs after
+// each command that changed something (wake the dispatchers, refresh alerts).
+chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
+                            std::function<void(std::optional<std::int64_t> case_id)> after_command);
+
+// The alert of `case_id` as posted in this network's room, with a status line
+// (waiting, held by, closed): what a button answer or a refresh edits.
+std::optional<chat::Edit> alert_status(Engine& engine, chat::Network network, std::int64_t case_id);
+
+}  // namespace relance::app
