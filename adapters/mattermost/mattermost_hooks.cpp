@@ -1,5 +1,6 @@
 #include "adapters/mattermost/mattermost_hooks.hpp"
 
+#include "adapters/chat/escape.hpp"
 #include "adapters/common/form.hpp"
 #include "adapters/mattermost/mattermost_sender.hpp"
 #include "adapters/mattermost/mattermost_wire.hpp"
@@ -70,7 +71,7 @@ HookReply MattermostHooks::handle_action(std::string_view json_body) const {
   std::string ephemeral = answer.text;
   if (!answer.staff && ephemeral.empty())
     ephemeral = text_or(hooks_, "mattermost.error.not_staff", "Vous ne faites pas partie de l'équipe relance.");
-  out["ephemeral_text"] = escape_markdown(ephemeral);
+  out["ephemeral_text"] = chat::escape_markdown(ephemeral);
   if (answer.staff && answer.ok && hooks_.alert_status) {
     std::int64_t id = std::stoll(case_id);  // digits only (action_command checked)
     if (auto edit = hooks_.alert_status(chat::Network::mattermost, id)) {
@@ -124,14 +125,14 @@ HookReply MattermostHooks::handle_command(std::string_view authorization_header,
   json out = json::object();
   out["response_type"] = "ephemeral";
   if (!user || user->empty() || !hooks_.command) {
-    out["text"] = escape_markdown(text_or(hooks_, "mattermost.error.bad_request", "Action illisible : rien n'a été fait."));
+    out["text"] = chat::escape_markdown(text_or(hooks_, "mattermost.error.bad_request", "Action illisible : rien n'a été fait."));
     return reply(200, out);
   }
   const auto answer = hooks_.command(chat::Network::mattermost, *user, line);
   std::string t = answer.text;
   if (!answer.staff && t.empty())
     t = text_or(hooks_, "mattermost.error.not_staff", "Vous ne faites pas partie de l'équipe relance.");
-  out["text"] = escape_markdown(t);
+  out["text"] = chat::escape_markdown(t);
   spdlog::info("mattermost command by {} -> {}", *user, !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
   return reply(200, out);
 }

@@ -1,5 +1,6 @@
 #include "adapters/mattermost/mattermost_listener.hpp"
 
+#include "adapters/chat/escape.hpp"
 #include "adapters/common/retry.hpp"
 #include "adapters/mattermost/mattermost_sender.hpp"
 #include "adapters/mattermost/mattermost_wire.hpp"
@@ -330,7 +331,7 @@ asio::awaitable<void> MattermostListener::async_handle_post(const WirePost& post
   ++stats_.commands;
   spdlog::info("mattermost: command by @{} in {} -> {}", user, post.channel_id,
                !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
-  co_await async_reply(post.channel_id, post.root_id.empty() ? post.id : post.root_id, escape_markdown(answer.text));
+  co_await async_reply(post.channel_id, post.root_id.empty() ? post.id : post.root_id, chat::escape_markdown(answer.text));
 }
 
 asio::awaitable<void> MattermostListener::async_handle_reaction(std::string user_id, std::string post_id,
@@ -346,7 +347,7 @@ asio::awaitable<void> MattermostListener::async_handle_reaction(std::string user
   spdlog::info("mattermost: :{}: by @{} on case {} -> {}", emoji, user, *case_id,
                !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
   if (channel_id.empty()) co_return;
-  co_await async_reply(channel_id, post_id, "@" + user + " " + escape_markdown(answer.text));
+  co_await async_reply(channel_id, post_id, "@" + user + " " + chat::escape_markdown(answer.text));
 }
 
 asio::awaitable<void> MattermostListener::async_reply(std::string channel_id, std::string root_id,

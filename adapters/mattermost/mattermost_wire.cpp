@@ -225,29 +225,6 @@ chat::SendResult to_send_result(const net::HttpResult& r, std::chrono::system_cl
   return out;
 }
 
-std::string escape_markdown(std::string_view plain) {
-  // Inline specials anywhere; block markers (#, >) only where they start a line.
-  static constexpr std::string_view special = "\\`*_~[]<|";
-  static constexpr std::string_view word_joiner = "\xE2\x81\xA0";  // U+2060
-  std::string out;
-  out.reserve(plain.size() + plain.size() / 8);
-  bool line_start = true;
-  for (char c : plain) {
-    if (special.find(c) != std::string_view::npos || (line_start && (c == '#' || c == '>'))) {
-      out += '\\';
-      out += c;
-    } else if (c == '@') {
-      out += '@';
-      out += word_joiner;
-    } else {
-      out += c;
-    }
-    if (c == '\n') line_start = true;
-    else if (c != ' ' && c != '\t') line_start = false;
-  }
-  return out;
-}
-
 std::optional<WirePost> decode_post(const json& j) {
   if (!j.is_object() || !j.contains("id") || !j["id"].is_string()) return std::nullopt;
   WirePost p;

@@ -1,6 +1,7 @@
 // Mattermost wire formats, as plain functions (no I/O): the post body with
 // its interactive buttons, the signed button contexts, the WebSocket events
-// a bot needs, error bodies, and Markdown escaping of our own replies.
+// a bot needs and error bodies. Our replies are escaped with
+// chat::escape_markdown (adapters/chat/escape.hpp).
 // Protocol facts: ../shared/specs/mattermost/NOTES.md (the "Observed on a
 // real server" section wins).
 //
@@ -86,11 +87,6 @@ std::optional<std::string> find_outbox_post(std::string_view post_list_body, std
 chat::SendResult to_send_result(const net::HttpResult& r, std::chrono::system_clock::time_point now);
 // A Mattermost error body's `message`, else the status and the start of the body.
 std::string error_message(const net::HttpResult& r);
-
-// Our own plain text for Markdown: Markdown punctuation backslash-escaped,
-// and `@` followed by a word joiner so nothing in it mentions anybody
-// (@all, @channel, a learner named like a user).
-std::string escape_markdown(std::string_view plain);
 
 // ----- WebSocket events (NOTES §3) -----
 

@@ -1,6 +1,7 @@
 // MattermostListener on its own io thread against the fake: commands by DM
 // and by mention, reaction claims, its own posts ignored, reconnection with a
 // REST resync, pings. Waits on conditions, never on fixed sleeps.
+#include "adapters/chat/escape.hpp"
 #include "adapters/mattermost/mattermost_listener.hpp"
 #include "adapter_support.hpp"
 #include "test_support.hpp"
@@ -115,7 +116,7 @@ TEST_CASE("mattermost listener: a DM is a command, answered in its thread", "[ma
   auto reply = rig.bot_posts()[0];
   CHECK(reply["channel_id"] == rig.dm.id);
   CHECK(reply["root_id"] == asked["id"]);
-  CHECK(reply["message"] == "Dossier #42 pris en charge par alice.");
+  CHECK(reply["message"] == chat::escape_markdown("Dossier #42 pris en charge par alice."));
   REQUIRE(rig.desk.call_count() == 1);
   CHECK(rig.desk.calls()[0].user == "alice");
   CHECK(rig.desk.calls()[0].line == "prendre 42");
@@ -134,7 +135,7 @@ TEST_CASE("mattermost listener: @bot in a watched channel; other talk ignored", 
   auto reply = rig.bot_posts()[0];
   CHECK(reply["channel_id"] == rig.staff.id);
   CHECK(reply["root_id"] == root["id"]);  // a reply in a thread goes to the thread's root
-  CHECK(reply["message"] == "Fait : liste tous");
+  CHECK(reply["message"] == chat::escape_markdown("Fait : liste tous"));
   REQUIRE(rig.desk.call_count() == 1);
   CHECK(rig.desk.calls()[0].line == "liste tous");
 }
@@ -151,7 +152,7 @@ TEST_CASE("mattermost listener: a raised hand on an alert claims the case", "[ma
   REQUIRE(test::wait_until([&] { return rig.bot_posts().size() == 3; }, 10s));
   auto reply = rig.bot_posts().back();
   CHECK(reply["root_id"] == alert["id"]);
-  CHECK(reply["message"] == "@alice Dossier #42 pris en charge par alice.");
+  CHECK(reply["message"] == "@alice " + chat::escape_markdown("Dossier #42 pris en charge par alice."));
   REQUIRE(rig.desk.call_count() == 1);
   CHECK(rig.desk.calls()[0].line == "prendre 42");
   // A second claim emoji by the same person is not a second command.

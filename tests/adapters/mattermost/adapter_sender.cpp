@@ -230,7 +230,6 @@ TEST_CASE("mattermost wire: command lines and escaping", "[mattermost][adapter]"
   CHECK(command_line("@relance-bot", false, "relance-bot") == "aide");
   CHECK_FALSE(command_line("@relance-bot2 liste", false, "relance-bot"));
   CHECK_FALSE(command_line("bonjour @relance-bot", false, "relance-bot"));
-  CHECK(mattermost::escape_markdown("a_b *c* @all") == "a\\_b \\*c\\* @\xE2\x81\xA0" "all");
   CHECK(mattermost::action_command("log", "42", "telnoanswer") == "relance 42 tel sans_reponse");
   CHECK_FALSE(mattermost::action_command("log", "42", "rm -rf"));
   CHECK_FALSE(mattermost::action_command("claim", "42; abandon 43", ""));
