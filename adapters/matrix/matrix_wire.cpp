@@ -1,5 +1,7 @@
 #include "adapters/matrix/matrix_wire.hpp"
 
+#include "adapters/chat/escape.hpp"
+
 #include <cctype>
 #include <stdexcept>
 
@@ -220,12 +222,10 @@ json edit_content(const chat::Edit& edit, std::string_view claim_hint) {
 json notice_content(std::string_view text, std::string_view thread_root, std::string_view in_reply_to) {
   json c = json::object();
   c["msgtype"] = "m.notice";
-  c["body"] = std::string(text);
+  // The app's answers quote learners: "@room" in a name must not ping anyone.
+  c["body"] = chat::escape_plain(text);
   c["format"] = "org.matrix.custom.html";
-  std::string html = html_escape(text);
-  for (std::size_t at = html.find('\n'); at != std::string::npos; at = html.find('\n', at + 4))
-    html.replace(at, 1, "<br>");
-  c["formatted_body"] = std::move(html);
+  c["formatted_body"] = chat::escape_html(text);
   c["m.mentions"] = json::object();
   if (!thread_root.empty())
     c["m.relates_to"] = thread_relation(thread_root, in_reply_to);

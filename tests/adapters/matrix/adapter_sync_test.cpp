@@ -2,6 +2,8 @@
 // dedupe, own echoes, next_batch resume, encrypted rooms, failures and stop.
 #include "adapter_support.hpp"
 
+#include "adapters/chat/escape.hpp"
+
 using namespace relance;
 using namespace relance::test::mx;
 using chat::SendResult;
@@ -14,7 +16,7 @@ namespace {
 int answers(const Fixture& f, const std::string& room, const std::string& text) {
   int n = 0;
   for (const auto& e : f.bot_events(room))
-    if (e.content.value("body", "") == text) ++n;
+    if (e.content.value("body", "") == chat::escape_plain(text)) ++n;
   return n;
 }
 
@@ -175,14 +177,14 @@ TEST_CASE("matrix sync: encrypted rooms are reported once, never silently", "[ma
   REQUIRE(s.batches(1));
   // Known from the initial sync's state: one notice.
   REQUIRE(f.until([&] { return f.bot_events(enc).size() == 1; }));
-  CHECK(f.bot_events(enc)[0].content["body"] == f.th.render("matrix.e2ee_unsupported"));
+  CHECK(f.bot_events(enc)[0].content["body"] == chat::escape_plain(f.th.render("matrix.e2ee_unsupported")));
 
   // A room that turns encryption on later, and what the bot cannot read.
   f.hs.enable_encryption(f.room, f.alice);
   f.hs.send_encrypted(f.room, f.alice);
   f.hs.send_encrypted(enc, f.alice);
   REQUIRE(f.until([&] { return f.bot_events(f.room).size() == 1; }));
-  CHECK(f.bot_events(f.room)[0].content["body"] == f.th.render("matrix.e2ee_unsupported"));
+  CHECK(f.bot_events(f.room)[0].content["body"] == chat::escape_plain(f.th.render("matrix.e2ee_unsupported")));
   const int handled = s.sync.batches();
   REQUIRE(s.batches(handled + 1));  // later batches post nothing more
   f.hs.send_encrypted(f.room, f.alice);
@@ -193,7 +195,7 @@ TEST_CASE("matrix sync: encrypted rooms are reported once, never silently", "[ma
   // Invited by staff to an encrypted room: joined, and told once.
   const auto dm = f.hs.invite_to_new_room(f.alice, f.bot, /*is_direct=*/true, /*encrypted=*/true);
   REQUIRE(f.until([&] { return f.hs.membership(dm, f.bot) == "join" && f.bot_events(dm).size() == 1; }));
-  CHECK(f.bot_events(dm)[0].content["body"] == f.th.render("matrix.e2ee_unsupported"));
+  CHECK(f.bot_events(dm)[0].content["body"] == chat::escape_plain(f.th.render("matrix.e2ee_unsupported")));
 
   // The sender agrees: no learner data there.
   MatrixSender sender(s.session);

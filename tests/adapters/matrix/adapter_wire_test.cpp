@@ -87,3 +87,13 @@ TEST_CASE("matrix wire: the sync filter keeps only what the bot acts on", "[matr
   for (const char* t : {"m.room.message", "m.reaction", "m.room.member", "m.room.encryption", "m.room.encrypted"})
     CHECK(std::find(types.begin(), types.end(), t) != types.end());
 }
+
+TEST_CASE("matrix wire: answers are escaped, mentions in them defused", "[matrix][adapter][wire]") {
+  const auto c = notice_content("Dossier #4 — @room <b>Léa</b>", "$root", "$cmd");
+  CHECK(c["body"].get<std::string>().find("@room") == std::string::npos);  // a word joiner after '@'
+  CHECK(c["formatted_body"].get<std::string>().find("&lt;b&gt;Léa&lt;/b&gt;") != std::string::npos);
+  CHECK(c["m.mentions"] == json::object());
+  CHECK(c["m.relates_to"]["rel_type"] == "m.thread");
+  CHECK(c["m.relates_to"]["event_id"] == "$root");
+  CHECK(c["m.relates_to"]["m.in_reply_to"]["event_id"] == "$cmd");
+}
