@@ -105,6 +105,9 @@ MattermostListener::~MattermostListener() {
 
 MattermostListener::Stats MattermostListener::stats() const {
   Stats s = stats_;
+  s.sessions = stream_.sessions();
+  s.resumed = stream_.resumed();
+  s.gaps = stream_.gaps();
   s.pings = closed_pings_ + (session_ ? session_->pings : 0);
   s.pongs = closed_pongs_ + (session_ ? session_->ws->pongs() : 0);
   return s;
@@ -153,11 +156,12 @@ asio::awaitable<void> MattermostListener::run() {
     if (auto v = hooks_.load(position_key)) {
       try {
         last_seen_ms_ = std::stoll(*v);
-        resync_on_hello_ = last_seen_ms_ > 0;  // catch up on what came while relance was down
       } catch (...) {
       }
     }
   }
+  // With a saved position, catch up on what came while relance was down.
+  stream_ = StreamState(last_seen_ms_ > 0);
   net::Backoff backoff(options_.backoff_initial, options_.backoff_cap);
   while (!stopped_) {
     if (me_id_.empty() && !co_await async_who_am_i()) {
@@ -194,12 +198,11 @@ asio::awaitable<bool> MattermostListener::async_who_am_i() {
 asio::awaitable<MattermostListener::Outcome> MattermostListener::async_session() {
   auto s = std::make_shared<detail::ListenerSession>(ex_, options_.websocket);
   session_ = s;
-  std::string url = websocket_url();
-  if (!connection_id_.empty())
-    url += "?connection_id=" + connection_id_ + "&sequence_number=" + std::to_string(next_seq_);
+  const std::string url = websocket_url() + stream_.resume_query();
   net::Headers headers;
   headers.push_back(net::Header{"Authorization", "Bearer " + config_.bot_token});
   const milliseconds ping = options_.ping_interval.value_or(std::chrono::duration_cast<milliseconds>(config_.ping_interval));
+  // Dead when nothing at all (a pong included) came for two pings and a bit.
   auto c = co_await s->ws->connect(url, std::move(headers), options_.connect_timeout,
                                    2 * ping + options_.request_timeout);
   Outcome outcome = Outcome::no_session;
@@ -207,62 +210,38 @@ asio::awaitable<MattermostListener::Outcome> MattermostListener::async_session()
     spdlog::warn("mattermost: websocket: {}", c.error);
   } else {
     asio::co_spawn(ex_, ping_loop(s, ping, options_.request_timeout), asio::detached);
-    bool first = true;
+    stream_.on_connect();
+    const auto sessions_before = stream_.sessions();
     while (!stopped_) {
       auto m = co_await s->ws->read();
       if (!m.ok()) {
         if (!stopped_) spdlog::info("mattermost: websocket ended: {}", m.error);
         break;
       }
-      auto ev = decode_event(m.text);
-      if (auto* hello = std::get_if<Hello>(&ev)) {
-        const bool resumed = !connection_id_.empty() && hello->connection_id == connection_id_;
-        connection_id_ = hello->connection_id;
-        ++stats_.sessions;
-        connected_ = true;
+      const auto ev = decode_event(m.text);
+      const auto action = stream_.on_event(ev);
+      if (stream_.sessions() != sessions_before) {
         outcome = Outcome::ended;
-        first = false;
-        if (resumed) {
-          ++stats_.resumed;
-          continue;
-        }
-        next_seq_ = hello->seq + 1;
-        const bool catch_up = resync_on_hello_ || had_session_;
-        had_session_ = true;
-        resync_on_hello_ = false;
-        if (last_seen_ms_ == 0) last_seen_ms_ = now_ms();
-        if (catch_up) co_await async_resync();
-        continue;
-      }
-      if (first) {
-        // No hello: the server resumed our connection and replays from next_seq_.
-        first = false;
-        ++stats_.sessions;
-        ++stats_.resumed;
         connected_ = true;
-        outcome = Outcome::ended;
       }
-      if (std::holds_alternative<Reply>(ev)) continue;
-      if (auto* bad = std::get_if<Undecodable>(&ev)) {
-        spdlog::debug("mattermost: skipped a frame: {}", bad->why);
-        continue;
-      }
-      const std::int64_t seq = std::visit(
-          [](const auto& e) -> std::int64_t {
-            if constexpr (requires { e.seq; }) return e.seq;
-            return -1;
-          },
-          ev);
-      if (seq != next_seq_) {
-        ++stats_.gaps;
-        spdlog::info("mattermost: websocket seq {} while {} was expected; reconnecting", seq, next_seq_);
+      if (action == StreamState::Action::reconnect) {
+        spdlog::info("mattermost: websocket seq gap (expected {}); reconnecting", stream_.next_seq());
         outcome = Outcome::gap;
         break;
       }
-      next_seq_ = seq + 1;
-      if (auto* posted = std::get_if<Posted>(&ev)) {
+      if (action == StreamState::Action::resync) {
+        if (last_seen_ms_ == 0) last_seen_ms_ = now_ms();
+        co_await async_resync();
+        continue;
+      }
+      if (action != StreamState::Action::handle) {
+        if (const auto* bad = std::get_if<Undecodable>(&ev)) spdlog::debug("mattermost: skipped a frame: {}", bad->why);
+        if (last_seen_ms_ == 0 && std::holds_alternative<Hello>(ev)) last_seen_ms_ = now_ms();
+        continue;
+      }
+      if (const auto* posted = std::get_if<Posted>(&ev)) {
         co_await async_handle_post(posted->post, posted->channel_type, posted->sender_name);
-      } else if (auto* r = std::get_if<ReactionAdded>(&ev)) {
+      } else if (const auto* r = std::get_if<ReactionAdded>(&ev)) {
         co_await async_handle_reaction(r->user_id, r->post_id, r->emoji_name, r->channel_id);
       }
     }

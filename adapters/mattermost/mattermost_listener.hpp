@@ -19,6 +19,7 @@
 #include "adapters/common/http_client.hpp"
 #include "adapters/common/pacer.hpp"
 #include "adapters/common/websocket.hpp"
+#include "adapters/mattermost/mattermost_stream.hpp"
 #include "bot/app/config.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -107,14 +108,10 @@ private:
   std::set<std::string> direct_;  // DM channels seen (resynced too)
   std::map<std::string, std::string> usernames_;
   std::string me_id_, me_name_;
-  std::string connection_id_;
-  std::int64_t next_seq_ = 0;
+  StreamState stream_;
   std::int64_t last_seen_ms_ = 0;   // newest post time seen (server clock)
-  std::int64_t session_start_ms_ = 0;
-  bool had_session_ = false;
   bool connected_ = false;
   bool stopped_ = false;
-  bool resync_on_hello_ = false;
   std::size_t closed_pings_ = 0, closed_pongs_ = 0;
   std::shared_ptr<detail::ListenerSession> session_;
   boost::asio::steady_timer sleep_;

@@ -18,8 +18,10 @@ std::string api_base(const std::string& site_url) {
 std::string text_or(const chat::Hooks& hooks, std::string_view key, std::string_view fallback) {
   if (hooks.text) {
     auto s = hooks.text(key, {});
-    // The catalog leaves an unknown key visible; prefer our fallback then.
-    if (!s.empty() && s != key) return s;
+    // The catalog shows an unknown key as "[key]"; prefer our fallback then.
+    const bool unknown = s.empty() || s == key || (s.size() == key.size() + 2 && s.front() == '[' &&
+                                                   s.back() == ']' && s.compare(1, key.size(), key) == 0);
+    if (!unknown) return s;
   }
   return std::string(fallback);
 }
