@@ -12,6 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <filesystem>
+
 namespace relance::mattermost {
 
 namespace asio = boost::asio;
@@ -90,6 +93,11 @@ MattermostListener::MattermostListener(asio::any_io_executor ex, net::HttpClient
       options_(std::move(options)),
       api_(api_base(config.url)),
       sleep_(ex) {
+  // The same private CA as the REST client (config.ca_file).
+  if (!config_.ca_file.empty() &&
+      std::find(options_.websocket.ca_files.begin(), options_.websocket.ca_files.end(),
+                std::filesystem::path(config_.ca_file)) == options_.websocket.ca_files.end())
+    options_.websocket.ca_files.emplace_back(config_.ca_file);
   if (!config_.default_channel.empty()) watched_.insert(config_.default_channel);
   for (const auto& r : config_.routes)
     if (!r.target.empty()) watched_.insert(r.target);

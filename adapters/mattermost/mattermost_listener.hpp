@@ -52,7 +52,7 @@ struct ListenerOptions {
   // session that saw no post look back from the session's start by this much;
   // dedupe makes the overlap harmless.
   std::chrono::milliseconds resync_margin{std::chrono::seconds{60}};
-  net::ClientOptions websocket;  // CAs (config.ca_file)
+  net::ClientOptions websocket;  // TLS options of the event stream; config.ca_file is added
 };
 
 class MattermostListener {

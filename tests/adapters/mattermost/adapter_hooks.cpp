@@ -158,7 +158,7 @@ TEST_CASE("mattermost hooks: a forged signature is refused", "[mattermost][adapt
   CHECK((*rig.mm.post(id))["message"] == "x");
 
   // Straight to the endpoint: no context, no MAC, garbage.
-  for (const std::string body : {std::string("{}"), std::string("not json"),
+  for (const std::string& body : {std::string("{}"), std::string("not json"),
                                  json{{"user_name", "alice"}, {"context", {{"action", "claim"}, {"case", "9"}}}}.dump()}) {
     auto reply = rig.hooks.handle_action(body);
     CHECK(reply.status == 200);
