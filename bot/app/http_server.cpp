@@ -188,6 +188,7 @@ struct ServerState {
   bool stopping = false;
   std::map<std::uint64_t, Connection*> connections;
   std::uint64_t next_connection = 0;
+  std::map<std::string, HookHandler, std::less<>> hooks;
 
   const HttpConfig& http() const { return engine.config().http; }
 
@@ -441,6 +442,27 @@ Response handle(ServerState& st, const Request& req) {
       return error_response(bhttp::status::internal_server_error, "internal", "see the server log");
     }
   }
+  if (auto h = st.hooks.find(path); h != st.hooks.end()) {
+    if (req.method() != bhttp::verb::post) return method_not_allowed("POST");
+    HookRequest hr;
+    hr.method = std::string(req.method_string());
+    hr.target = std::string(req.target());
+    hr.authorization = std::string(req[bhttp::field::authorization]);
+    hr.content_type = std::string(req[bhttp::field::content_type]);
+    hr.body = req.body();
+    for (const auto& f : req) hr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    try {
+      HookResponse out = h->second(hr);
+      Response res{bhttp::status(out.status), req.version()};
+      res.set(bhttp::field::content_type, out.content_type);
+      res.body() = std::move(out.body);
+      st.changed();
+      return res;
+    } catch (const std::exception& e) {
+      spdlog::error("http: {} {}: {}", std::string_view(req.method_string()), path, e.what());
+      return error_response(bhttp::status::internal_server_error, "internal", "see the server log");
+    }
+  }
   return error_response(bhttp::status::not_found, "not_found", "no such path");
 }
 
@@ -566,6 +588,16 @@ void HttpServer::start() {
 }
 
 std::uint16_t HttpServer::port() const { return impl_->state->port; }
+
+void HttpServer::add_hook(std::string path, HookHandler handler) { impl_->state->hooks[std::move(path)] = std::move(handler); }
+
+std::string HookRequest::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k.size() == name.size() &&
+        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return std::tolower((unsigned char)a) == std::tolower((unsigned char)b); }))
+      return v;
+  return {};
+}
 
 void HttpServer::stop() {
   auto& st = *impl_->state;

@@ -8,8 +8,30 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace relance::app {
+
+// A request to a hook route (chat and SMS integrations), as the adapters
+// need it, and their answer.
+struct HookRequest {
+  std::string method;
+  std::string target;         // path and query
+  std::string authorization;  // the Authorization header, as sent
+  std::string content_type;
+  std::string body;
+  std::string header(std::string_view name) const;  // any other header ("" when absent)
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+struct HookResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+using HookHandler = std::function<HookResponse(const HookRequest&)>;
 
 class HttpServer {
 public:
@@ -22,6 +44,8 @@ public:
   void start();
   std::uint16_t port() const;
   void stop();
+  // Serves POST `path` with `handler` (on the io thread). Before start().
+  void add_hook(std::string path, HookHandler handler);
 
 private:
   struct Impl;

@@ -1,10 +1,21 @@
 #include "bot/app/runtime.hpp"
 
+#include "adapters/common/pacer.hpp"
 #include "adapters/console/console.hpp"
+#include "adapters/matrix/matrix_sender.hpp"
+#include "adapters/matrix/matrix_session.hpp"
+#include "adapters/matrix/matrix_sync.hpp"
+#include "adapters/mattermost/mattermost_hooks.hpp"
+#include "adapters/mattermost/mattermost_listener.hpp"
+#include "adapters/mattermost/mattermost_sender.hpp"
+#include "bot/app/chat_dispatch.hpp"
 #include "adapters/lms/moodle/engine_apply.hpp"
 #include "adapters/lms/moodle/moodle_poller.hpp"
 #include "bot/app/http_server.hpp"
+#include "bot/app/routing.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -37,6 +48,9 @@ public:
   Scheduler(asio::io_context& io, Engine& engine, std::function<Timestamp()> clock,
             console::ConsoleChannel* console)
       : io_(io), engine_(engine), clock_(std::move(clock)), console_(console), timer_(io) {}
+
+  // Called after each pass: the chat dispatchers look at the outbox.
+  std::function<void()> after_pass;
 
   void start() { arm(std::chrono::seconds(0)); }
 
@@ -88,6 +102,7 @@ private:
       ScanReport rep = engine_.scan(now);
       next = rep.next_wake;
       deliver_staff(now);
+      if (after_pass) after_pass();
     } catch (const std::exception& e) {
       spdlog::error("scheduler: pass failed: {}; retrying in 60 s", e.what());
       arm(std::chrono::seconds(60));
@@ -141,6 +156,87 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
     spdlog::info("moodle: polling {} course(s) every {} min", mc.courses.size(), mc.interval.count());
   }
 
+  // ----- staff chat: a dispatcher per network, its listener, its hooks -----
+  std::vector<ChatDispatcher*> dispatchers;
+  auto after_command = [&](std::optional<std::int64_t> case_id) {
+    for (auto* d : dispatchers) {
+      d->wake();
+      if (case_id) d->refresh_alert(*case_id);
+    }
+    if (con) scheduler.deliver_staff(clock());
+  };
+  const chat::Hooks hooks = make_chat_hooks(engine, clock, after_command);
+  scheduler.after_pass = [&] {
+    for (auto* d : dispatchers) d->wake();
+  };
+
+  const auto& mmc = engine.config().mattermost;
+  std::unique_ptr<net::HttpClient> mm_http;
+  std::unique_ptr<net::Pacer> mm_pacer;
+  std::unique_ptr<mattermost::MattermostSender> mm_sender;
+  std::unique_ptr<ChatDispatcher> mm_dispatch;
+  std::unique_ptr<mattermost::MattermostListener> mm_listener;
+  std::unique_ptr<mattermost::MattermostHooks> mm_hooks;
+  if (opts.chat && mmc.enabled) {
+    if (mmc.bot_token.empty())
+      throw std::runtime_error("mattermost: no bot token: set [mattermost] bot_token or RELANCE_MATTERMOST_TOKEN");
+    net::ClientOptions co;
+    if (!mmc.ca_file.empty()) co.ca_files.push_back(mmc.ca_file);
+    mm_http = std::make_unique<net::HttpClient>(io.get_executor(), co);
+    mm_pacer = std::make_unique<net::Pacer>(io.get_executor());
+    mm_sender = std::make_unique<mattermost::MattermostSender>(io.get_executor(), *mm_http, *mm_pacer, mmc, hooks);
+    mm_dispatch = std::make_unique<ChatDispatcher>(io.get_executor(), engine, *mm_sender, clock);
+    dispatchers.push_back(mm_dispatch.get());
+    mattermost::ListenerOptions lo;
+    lo.websocket = co;
+    mm_listener = std::make_unique<mattermost::MattermostListener>(io.get_executor(), *mm_http, *mm_pacer, mmc, hooks, lo);
+    mm_hooks = std::make_unique<mattermost::MattermostHooks>(mmc, hooks);
+    if (http) {
+      http->add_hook(std::string(mattermost::action_path), [&](const HookRequest& r) {
+        auto out = mm_hooks->handle_action(r.body);
+        return HookResponse{out.status, "application/json", std::move(out.json)};
+      });
+      http->add_hook(std::string(mattermost::command_path), [&](const HookRequest& r) {
+        auto out = mm_hooks->handle_command(r.authorization, r.body);
+        return HookResponse{out.status, "application/json", std::move(out.json)};
+      });
+    } else if (!mmc.public_url.empty()) {
+      spdlog::warn("mattermost: public_url is set but the HTTP server is off: buttons and the slash command cannot reach relance");
+    }
+    mm_dispatch->start();
+    asio::co_spawn(io, mm_listener->run(), asio::detached);
+    spdlog::info("mattermost: posting to {} (buttons {})", mmc.url, mmc.public_url.empty() ? "off: no public_url" : "on");
+  }
+
+  const auto& mxc = engine.config().matrix;
+  std::shared_ptr<matrix::MatrixSession> mx_session;
+  std::unique_ptr<matrix::MatrixSender> mx_sender;
+  std::unique_ptr<ChatDispatcher> mx_dispatch;
+  std::unique_ptr<matrix::MatrixSync> mx_sync;
+  if (opts.chat && mxc.enabled) {
+    if (mxc.access_token.empty() && mxc.password.empty())
+      throw std::runtime_error("matrix: no credentials: set [matrix] access_token (RELANCE_MATRIX_TOKEN) or password (RELANCE_MATRIX_PASSWORD)");
+    matrix::MatrixOptions mo;
+    if (!mxc.ca_file.empty()) mo.http.ca_files.push_back(mxc.ca_file);
+    app::MatrixConfig cfg = mxc;
+    for (const auto& t : routed_targets(engine.config(), "matrix"))
+      if (std::find(cfg.allowed_rooms.begin(), cfg.allowed_rooms.end(), t) == cfg.allowed_rooms.end()) cfg.allowed_rooms.push_back(t);
+    mx_session = std::make_shared<matrix::MatrixSession>(io.get_executor(), cfg, hooks, mo);
+    mx_sender = std::make_unique<matrix::MatrixSender>(mx_session);
+    mx_dispatch = std::make_unique<ChatDispatcher>(io.get_executor(), engine, *mx_sender, clock);
+    dispatchers.push_back(mx_dispatch.get());
+    mx_sync = std::make_unique<matrix::MatrixSync>(mx_session);
+    mx_dispatch->start();
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          const std::string problem = co_await mx_sync->async_run();
+          if (!problem.empty()) spdlog::critical("matrix: stopped: {}", problem);
+        },
+        asio::detached);
+    spdlog::info("matrix: {} on {}", mxc.user_id, mxc.homeserver);
+  }
+
   int exit_code = 0;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -176,6 +272,7 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
   }
 
   scheduler.start();
+  if (opts.on_ready) asio::post(io, [&] { opts.on_ready(io, http ? http->port() : 0); });
   try {
     io.run();
   } catch (const std::exception& e) {
@@ -183,6 +280,9 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
     exit_code = 1;
   }
   if (poller) poller->stop();
+  if (mm_listener) mm_listener->stop();
+  if (mx_sync) mx_sync->stop();
+  for (auto* d : dispatchers) d->stop();
   if (http) http->stop();
   return exit_code;
 }

@@ -5,8 +5,13 @@
 
 #include "bot/app/engine.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace relance::app {
 
@@ -14,7 +19,11 @@ struct RunOptions {
   bool console = false;           // staff channel in this terminal
   bool http = true;               // serve the HTTP port
   bool moodle = true;             // poll Moodle when configured
+  bool chat = true;               // Mattermost / Matrix when configured
   std::function<Timestamp()> clock;  // defaults to the system clock
+  // Called on the service thread once everything started, with the
+  // io_context (post io.stop() to end the service) and the HTTP port.
+  std::function<void(boost::asio::io_context&, std::uint16_t http_port)> on_ready;
 };
 
 // Runs until SIGINT/SIGTERM, or "quitter" / end of input on the console.
