@@ -202,6 +202,12 @@ asio::awaitable<void> MatrixSync::async_handle(const SyncBatch& batch, bool init
   for (const auto& room : batch.joined) {
     if (room.encrypted) co_await session_->async_report_encrypted(room.room_id);
     if (initial) continue;  // old history: nothing to act on
+    if (room.limited)
+      // Not back-filled (GET /messages): after a long outage, older commands
+      // are stale anyway; staff repeat what they still want.
+      spdlog::warn("matrix: {}: the server skipped older events (limited timeline); commands sent during "
+                   "the gap were not seen",
+                   room.room_id);
     for (const auto& ev : room.timeline) {
       const std::string sender = sender_of(ev);
       const std::string id = id_of(ev);

@@ -288,11 +288,13 @@ SyncBatch parse_sync(const json& j, std::string_view own_user_id) {
 
   if (const json* joined = member(*rooms, "join"); joined && joined->is_object()) {
     for (const auto& [room_id, entry] : joined->items()) {
-      JoinedRoom room{room_id, false, {}};
+      JoinedRoom room{room_id, false, false, {}};
       if (const json* state = member(entry, "state"))
         for (const auto& ev : events_of(*state))
           if (str(ev, "type") == "m.room.encryption") room.encrypted = true;
       if (const json* timeline = member(entry, "timeline")) {
+        if (const json* limited = member(*timeline, "limited"); limited && limited->is_boolean())
+          room.limited = limited->get<bool>();
         for (const auto& ev : events_of(*timeline)) {
           auto e = read_event(ev);
           if (!e) {

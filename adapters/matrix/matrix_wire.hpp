@@ -106,6 +106,7 @@ using TimelineEvent = std::variant<Message, Reaction, Encrypted, Unknown>;
 struct JoinedRoom {
   std::string room_id;
   bool encrypted = false;  // m.room.encryption in the state block or the timeline
+  bool limited = false;    // the server left older events out (timeline.limited)
   std::vector<TimelineEvent> timeline;
 };
 

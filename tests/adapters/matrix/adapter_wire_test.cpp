@@ -46,7 +46,7 @@ TEST_CASE("matrix wire: a /sync answer becomes typed events; bad events are skip
       ]}}},
       "join": {"!r:hs": {
         "state": {"events": []},
-        "timeline": {"events": [
+        "timeline": {"limited": true, "prev_batch": "s60", "events": [
           {"type": "m.room.message", "event_id": "$1", "sender": "@a:hs", "content": {"msgtype": "m.text", "body": "!relance aide"}},
           {"type": "m.room.message", "event_id": "$2", "sender": "@a:hs", "content": {"msgtype": "m.text", "body": "x",
             "m.relates_to": {"rel_type": "m.thread", "event_id": "$root", "is_falling_back": true}}},
@@ -69,6 +69,7 @@ TEST_CASE("matrix wire: a /sync answer becomes typed events; bad events are skip
   REQUIRE(b.joined.size() == 1);
   const auto& r = b.joined[0];
   CHECK(r.encrypted);
+  CHECK(r.limited);
   CHECK(b.skipped == 2);
   REQUIRE(r.timeline.size() == 5);
   CHECK(std::get<Message>(r.timeline[0]).body == "!relance aide");
