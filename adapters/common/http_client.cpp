@@ -17,8 +17,12 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
+#include <deque>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace relance::net {
@@ -157,10 +161,30 @@ Failure classify(const boost::system::error_code& ec, Failure otherwise) {
   return ec == beast::error::timeout ? Failure::timeout : otherwise;
 }
 
+// The ways a connection the server has closed shows up: EOF before any byte
+// of an answer (Beast says end_of_stream), a reset or a broken pipe, and for
+// TLS a truncated stream (the peer closed without close_notify).
+bool closed_by_peer(const boost::system::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::connection_aborted || ec == asio::error::broken_pipe ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+struct Exchange {
+  HttpResult result;
+  // The answer was read whole, both sides keep the connection open, nothing
+  // is left over: the connection may serve another request.
+  bool reusable = false;
+  // The connection turned out closed before a single byte of an answer came
+  // back (see do_request: retried once when the connection was a reused one).
+  bool closed_before_answer = false;
+};
+
 // Write the request, read the answer; the same for plain TCP and TLS.
 template <class Stream>
-asio::awaitable<HttpResult> exchange(Stream& stream, bhttp::request<bhttp::string_body>& req, std::size_t max_body,
-                                     Clock::time_point deadline) {
+asio::awaitable<Exchange> exchange(Stream& stream, bhttp::request<bhttp::string_body>& req, std::size_t max_body,
+                                   Clock::time_point deadline) {
+  Exchange out;
   auto& lowest = beast::get_lowest_layer(stream);
   lowest.expires_after(left(deadline));
   auto [write_ec, written] = co_await bhttp::async_write(stream, req, use_tuple);
@@ -173,22 +197,196 @@ asio::awaitable<HttpResult> exchange(Stream& stream, bhttp::request<bhttp::strin
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(max_body);
   if (req.method() == bhttp::verb::head) parser.skip(true);
-  if (write_ec == beast::error::timeout) co_return fail(Failure::timeout, "sending the request timed out");
+  if (write_ec == beast::error::timeout) {
+    out.result = fail(Failure::timeout, "sending the request timed out");
+    co_return out;
+  }
   lowest.expires_after(left(deadline));
   auto [read_ec, read] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
   (void)read;
-  if (write_ec && (read_ec || !parser.is_header_done()))
-    co_return fail(Failure::send, "sending the request: " + write_ec.message());
-  if (read_ec == bhttp::error::body_limit)
-    co_return fail(Failure::too_large, "response body over " + std::to_string(max_body) + " bytes");
-  if (read_ec) co_return fail(classify(read_ec, Failure::receive), "reading the response: " + read_ec.message());
+  const bool nothing_back = !parser.got_some() && buffer.size() == 0;
+  if (write_ec && (read_ec || !parser.is_header_done())) {
+    out.closed_before_answer = nothing_back && closed_by_peer(write_ec);
+    out.result = fail(Failure::send, "sending the request: " + write_ec.message());
+    co_return out;
+  }
+  if (read_ec == bhttp::error::body_limit) {
+    out.result = fail(Failure::too_large, "response body over " + std::to_string(max_body) + " bytes");
+    co_return out;
+  }
+  if (read_ec) {
+    out.closed_before_answer = nothing_back && closed_by_peer(read_ec);
+    out.result = fail(classify(read_ec, Failure::receive), "reading the response: " + read_ec.message());
+    co_return out;
+  }
 
+  // parser.keep_alive() is false for `Connection: close` (or HTTP/1.0
+  // without keep-alive) and for a body delimited by the end of the stream.
+  out.reusable = !write_ec && parser.is_done() && parser.keep_alive() && buffer.size() == 0;
   auto res = parser.release();
-  HttpResult r;
+  HttpResult& r = out.result;
   r.status = int(res.result_int());
   for (const auto& field : res) r.headers.push_back({std::string(field.name_string()), std::string(field.value())});
   r.body = std::move(res.body());
-  co_return r;
+  co_return out;
+}
+
+// One connection to a destination, plain or TLS, which may outlive its
+// request in the pool.
+struct Connection {
+  std::optional<beast::tcp_stream> plain;                      // http
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;  // https (owns the TCP stream)
+  Clock::time_point idle_since{};
+
+  beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+};
+
+// An idle connection is worth reusing only if the server has not closed it
+// meanwhile: a non-blocking peek must find nothing to read. EOF means the
+// server closed it (its idle timeout); bytes mean something unasked for (a
+// TLS close_notify, a stray answer): either way, do not reuse it.
+bool still_open(tcp::socket& socket) {
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec);
+  if (ec) return false;
+  char c = 0;
+  socket.receive(asio::buffer(&c, 1), tcp::socket::message_peek, ec);
+  const bool open = ec == asio::error::would_block;
+  socket.non_blocking(false, ec);
+  return open && !ec;
+}
+
+}  // namespace
+
+namespace detail {
+struct ClientState {
+  ClientState(asio::any_io_executor e, ClientOptions o) : ex(std::move(e)), options(std::move(o)) {}
+  asio::any_io_executor ex;
+  ClientOptions options;
+  asio::ssl::context ssl{asio::ssl::context::tls_client};
+
+  // The keep-alive pool, by destination ("https://host:port"), oldest first.
+  // Requests may run on several threads of one io_context: the pool is
+  // shared, each connection in use belongs to one request only.
+  mutable std::mutex mutex;
+  bool closed = false;  // the client is gone: nothing goes back to the pool
+  std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle;
+
+  std::atomic<std::uint64_t> connections_opened{0};
+  std::atomic<std::uint64_t> reused{0};
+  std::atomic<std::uint64_t> retried{0};
+
+  // Drops connections idle for too long (every destination: cheap, there are
+  // few) and returns the newest still-open one for `key`, if any.
+  std::unique_ptr<Connection> take_idle(const std::string& key) {
+    std::vector<std::unique_ptr<Connection>> doomed;  // closed outside the lock
+    std::unique_ptr<Connection> found;
+    {
+      std::lock_guard lock(mutex);
+      prune(doomed);
+      auto it = idle.find(key);
+      while (it != idle.end() && !it->second.empty() && !found) {
+        auto c = std::move(it->second.back());
+        it->second.pop_back();
+        if (still_open(c->lowest().socket())) found = std::move(c);
+        else doomed.push_back(std::move(c));
+      }
+    }
+    return found;
+  }
+
+  void give_back(const std::string& key, std::unique_ptr<Connection> c) {
+    std::vector<std::unique_ptr<Connection>> doomed;
+    {
+      std::lock_guard lock(mutex);
+      if (closed || options.max_idle_per_destination == 0) {
+        doomed.push_back(std::move(c));
+      } else {
+        c->lowest().expires_never();
+        c->idle_since = Clock::now();
+        auto& q = idle[key];
+        q.push_back(std::move(c));
+        while (q.size() > options.max_idle_per_destination) {
+          doomed.push_back(std::move(q.front()));
+          q.pop_front();
+        }
+        prune(doomed);
+      }
+    }
+  }
+
+  void prune(std::vector<std::unique_ptr<Connection>>& doomed) {
+    const auto oldest = Clock::now() - options.max_idle_age;
+    for (auto it = idle.begin(); it != idle.end();) {
+      auto& q = it->second;
+      while (!q.empty() && q.front()->idle_since <= oldest) {
+        doomed.push_back(std::move(q.front()));
+        q.pop_front();
+      }
+      it = q.empty() ? idle.erase(it) : std::next(it);
+    }
+  }
+};
+}  // namespace detail
+
+namespace {
+
+// Resolves, connects and, for https, does the TLS handshake.
+asio::awaitable<HttpResult> async_open(detail::ClientState& impl, const Target& target, Clock::time_point deadline,
+                                       std::unique_ptr<Connection>& out) {
+  std::vector<tcp::endpoint> endpoints;
+  if (auto r = co_await async_resolve(target, deadline, endpoints); !r.answered()) co_return r;
+
+  auto conn = std::make_unique<Connection>();
+  conn->plain.emplace(impl.ex);
+  conn->plain->expires_after(left(deadline));
+  auto [connect_ec, endpoint] = co_await conn->plain->async_connect(endpoints, use_tuple);
+  (void)endpoint;
+  const auto where = target.host + ":" + std::to_string(target.port);
+  if (connect_ec) co_return fail(classify(connect_ec, Failure::connect), "connect " + where + ": " + connect_ec.message());
+  ++impl.connections_opened;
+  // Requests are small and answers awaited: do not let Nagle hold a body
+  // segment back until the previous one is acknowledged.
+  boost::system::error_code ignored;
+  conn->plain->socket().set_option(tcp::no_delay(true), ignored);
+
+  if (target.tls) {
+    // G4: verify_peer (set on the context), SNI, and the host name checked
+    // against the certificate. A pooled TLS connection is only ever reused for
+    // the same host name (it is part of the pool key), so it stays verified.
+    conn->secure.emplace(std::move(*conn->plain), impl.ssl);
+    conn->plain.reset();
+    auto& stream = *conn->secure;
+    if (!target.ip_literal && !SSL_set_tlsext_host_name(stream.native_handle(), target.host.c_str()))
+      co_return fail(Failure::tls, "cannot set SNI for " + target.host);
+    stream.set_verify_callback(asio::ssl::host_name_verification(target.host));
+    beast::get_lowest_layer(stream).expires_after(left(deadline));
+    auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, use_tuple);
+    if (handshake_ec) {
+      std::string detail = handshake_ec.message();
+      if (auto v = SSL_get_verify_result(stream.native_handle()); v != X509_V_OK)
+        detail += std::string(" (") + X509_verify_cert_error_string(v) + ")";
+      co_return fail(classify(handshake_ec, Failure::tls), "TLS handshake with " + where + ": " + detail);
+    }
+  }
+  out = std::move(conn);
+  co_return HttpResult{};
+}
+
+asio::awaitable<Exchange> exchange_on(Connection& c, bhttp::request<bhttp::string_body>& req, std::size_t max_body,
+                                      Clock::time_point deadline) {
+  if (c.secure) co_return co_await exchange(*c.secure, req, max_body, deadline);
+  co_return co_await exchange(*c.plain, req, max_body, deadline);
+}
+
+// A connection that will not be reused: close it now. No TLS close_notify
+// exchange: the response was length-delimited and read whole, and waiting for
+// the peer's close_notify would only add a round trip (G4: peers often just
+// close, giving stream_truncated anyway).
+void discard(std::unique_ptr<Connection> c) {
+  if (!c) return;
+  boost::system::error_code ignored;
+  c->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
 }
 
 }  // namespace
@@ -226,15 +424,6 @@ std::optional<std::string_view> find_header(const Headers& headers, std::string_
   return std::nullopt;
 }
 
-namespace detail {
-struct ClientState {
-  ClientState(asio::any_io_executor e, ClientOptions o) : ex(std::move(e)), options(std::move(o)) {}
-  asio::any_io_executor ex;
-  ClientOptions options;
-  asio::ssl::context ssl{asio::ssl::context::tls_client};
-};
-}  // namespace detail
-
 namespace {
 
 asio::awaitable<HttpResult> do_request(std::shared_ptr<detail::ClientState> impl, Method method, std::string url,
@@ -260,9 +449,29 @@ HttpClient::HttpClient(asio::any_io_executor ex, ClientOptions options)
   }
 }
 
-HttpClient::~HttpClient() = default;
+HttpClient::~HttpClient() {
+  // Requests still in flight keep the state alive; their connections close
+  // when they end instead of coming back to a pool nobody will use.
+  std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->closed = true;
+    idle.swap(impl_->idle);
+  }
+}
 
 const ClientOptions& HttpClient::options() const { return impl_->options; }
+
+ClientStats HttpClient::stats() const {
+  return ClientStats{impl_->connections_opened.load(), impl_->reused.load(), impl_->retried.load()};
+}
+
+std::size_t HttpClient::idle_connections() const {
+  std::lock_guard lock(impl_->mutex);
+  std::size_t n = 0;
+  for (const auto& [key, q] : impl_->idle) n += q.size();
+  return n;
+}
 
 asio::awaitable<HttpResult> HttpClient::async_request(Method method, std::string url, Headers headers,
                                                       std::string body, std::chrono::milliseconds timeout) {
@@ -280,56 +489,49 @@ asio::awaitable<HttpResult> do_request(std::shared_ptr<detail::ClientState> impl
   auto target = parse_target(url, why);
   if (!target) co_return fail(Failure::bad_url, why);
 
-  std::vector<tcp::endpoint> endpoints;
-  if (auto r = co_await async_resolve(*target, deadline, endpoints); !r.answered()) co_return r;
-
   bhttp::request<bhttp::string_body> req{to_verb(method), target->target, 11};
   req.set(bhttp::field::host, target->host_header);
   req.set(bhttp::field::user_agent, impl->options.user_agent);
   for (const auto& h : headers) req.set(h.name, h.value);
-  // One connection per request for now (see the header).
-  req.keep_alive(false);
+  // HTTP/1.1 keeps the connection open unless a side says `Connection: close`
+  // (a caller may, in `headers`).
+  if (!impl->options.keep_alive) req.keep_alive(false);
+  const bool keep = req.keep_alive();
   if (!body.empty() || method == Method::post || method == Method::put || method == Method::patch) {
     req.body() = std::move(body);
     req.prepare_payload();
   }
-
-  beast::tcp_stream tcp(impl->ex);
-  tcp.expires_after(left(deadline));
-  auto [connect_ec, endpoint] = co_await tcp.async_connect(endpoints, use_tuple);
-  (void)endpoint;
-  const auto where = target->host + ":" + std::to_string(target->port);
-  if (connect_ec) co_return fail(classify(connect_ec, Failure::connect), "connect " + where + ": " + connect_ec.message());
-
   const auto max_body = impl->options.max_response_bytes;
-  if (!target->tls) {
-    auto r = co_await exchange(tcp, req, max_body, deadline);
-    boost::system::error_code ignored;
-    tcp.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    co_return r;
+  const auto key = std::string(target->tls ? "https://" : "http://") + target->host + ":" + std::to_string(target->port);
+
+  if (auto conn = keep ? impl->take_idle(key) : nullptr) {
+    ++impl->reused;
+    auto ex = co_await exchange_on(*conn, req, max_body, deadline);
+    if (ex.reusable) impl->give_back(key, std::move(conn));
+    else discard(std::move(conn));
+    // A server closes an idle connection when it likes (its keep-alive
+    // timeout), and our request can cross its FIN on the wire: the write or
+    // the very first read then meets EOF or a reset, with not one byte of an
+    // answer. The server closed that connection without reading the request
+    // (it was idle when it decided), so sending it again on a fresh
+    // connection cannot apply it twice: it is done once, whatever the method,
+    // as Go's net/http does for its errServerClosedIdle. A connection already
+    // seen closed is never tried (still_open), so this is only that race. (A
+    // server that crashed after applying the request and before answering
+    // looks the same: what must never apply twice needs an idempotency key
+    // anyway, like Matrix's txnId, since any timeout leaves the same doubt.)
+    // Fresh connections are never retried: there, such a failure is the
+    // server's answer to this very request.
+    if (!ex.closed_before_answer) co_return std::move(ex.result);
+    ++impl->retried;
   }
 
-  // G4: verify_peer (set on the context), SNI, and the host name checked
-  // against the certificate.
-  beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), impl->ssl);
-  if (!target->ip_literal && !SSL_set_tlsext_host_name(stream.native_handle(), target->host.c_str()))
-    co_return fail(Failure::tls, "cannot set SNI for " + target->host);
-  stream.set_verify_callback(asio::ssl::host_name_verification(target->host));
-  beast::get_lowest_layer(stream).expires_after(left(deadline));
-  auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, use_tuple);
-  if (handshake_ec) {
-    std::string detail = handshake_ec.message();
-    if (auto v = SSL_get_verify_result(stream.native_handle()); v != X509_V_OK)
-      detail += std::string(" (") + X509_verify_cert_error_string(v) + ")";
-    co_return fail(classify(handshake_ec, Failure::tls), "TLS handshake with " + where + ": " + detail);
-  }
-  auto r = co_await exchange(stream, req, max_body, deadline);
-  // No TLS close_notify exchange: the response was length-delimited and read
-  // whole, and waiting for the peer's close_notify would only add a round trip
-  // (G4: peers often just close, giving stream_truncated anyway).
-  boost::system::error_code ignored;
-  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
-  co_return r;
+  std::unique_ptr<Connection> conn;
+  if (auto r = co_await async_open(*impl, *target, deadline, conn); !r.answered()) co_return r;
+  auto ex = co_await exchange_on(*conn, req, max_body, deadline);
+  if (keep && ex.reusable) impl->give_back(key, std::move(conn));
+  else discard(std::move(conn));
+  co_return std::move(ex.result);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // Asynchronous pacing toward one server: a RateGate (pure) driven by a timer.
 // Every adapter sending to a server shares one Pacer for it: co_await
-// wait_turn() before each request, then on_answer(result) with what came back.
+// wait_turn() before each request, then on_answer(result) with what came
+// back, exactly once per turn, failures included (the gate counts requests in
+// flight). Use it from one thread (the adapters' strand); it must outlive its
+// waiters.
 #pragma once
 
 #include "adapters/common/http_client.hpp"
@@ -8,8 +11,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <vector>
 
 namespace relance::net {
 
@@ -24,13 +29,18 @@ public:
   explicit Pacer(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}
   // Waits until the gate lets one more request leave, and counts it as sent.
   boost::asio::awaitable<void> wait_turn();
-  // Feeds back an answer (any status; failures without an answer are ignored).
+  // Feeds back an answer (any status), or a failure without one. Waiters
+  // look again at once: the answer may let them go sooner.
   void on_answer(const HttpResult& r);
   const RateGate& gate() const { return gate_; }
+  std::size_t waiting() const { return waiting_.size(); }
 
 private:
+  void wake_all();
+
   boost::asio::any_io_executor ex_;
   RateGate gate_;
+  std::vector<boost::asio::steady_timer*> waiting_;  // the sleeping waiters' timers
 };
 
 }  // namespace relance::net

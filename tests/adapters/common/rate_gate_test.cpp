@@ -123,3 +123,36 @@ TEST_CASE("rate gate: Remaining 0 blocks until the reset, even on a success", "[
   gate.on_answer(RateSignal{201, {}, 100, 5, 1500ms}, t0 + 2000ms);
   CHECK(gate.next_send(t0 + 2000ms) == t0 + 2000ms);
 }
+
+TEST_CASE("rate gate: sends still in flight count against Remaining", "[net][rate]") {
+  const clk::time_point t0{};
+  RateGate gate;
+  for (int i = 0; i < 3; ++i) gate.on_sent(t0);
+  // The first answer says 2 left; the two others in flight will take them.
+  gate.on_answer(RateSignal{201, {}, 5, 2, 1000ms}, t0 + 10ms);
+  CHECK(gate.next_send(t0 + 10ms) == t0 + 1010ms);
+  // Their answers bring better news: the bucket refilled meanwhile.
+  gate.on_answer(RateSignal{201, {}, 5, 3, 1000ms}, t0 + 20ms);
+  CHECK(gate.next_send(t0 + 20ms) == t0 + 20ms);
+  gate.on_no_answer();
+  // Once the bucket is full again, the budget is its depth.
+  RateGate empty;
+  empty.on_sent(t0);
+  empty.on_answer(RateSignal{201, {}, 5, 0, 1000ms}, t0);
+  CHECK(empty.next_send(t0) == t0 + 1000ms);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(empty.next_send(t0 + 1000ms) == t0 + 1000ms);
+    empty.on_sent(t0 + 1000ms);
+  }
+  CHECK(empty.next_send(t0 + 1000ms) == t0 + 2000ms);
+}
+
+TEST_CASE("rate gate: refusals to one blind window widen the spacing once", "[net][rate]") {
+  const clk::time_point t0{};
+  RateGate gate;
+  for (int i = 0; i < 8; ++i) gate.on_sent(t0);
+  // Five pass, three are refused, all answered before the wait is over.
+  for (int i = 0; i < 5; ++i) gate.on_answer(RateSignal{200, {}, {}, {}, {}}, t0 + 5ms);
+  for (int i = 0; i < 3; ++i) gate.on_answer(RateSignal{429, 50ms, {}, {}, {}}, t0 + 6ms);
+  CHECK(gate.spacing() == 50ms);
+}
