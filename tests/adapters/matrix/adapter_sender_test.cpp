@@ -251,3 +251,16 @@ TEST_CASE("matrix adapter: an encrypted room gets no learner data, one notice, a
   // The clear room still works.
   CHECK(f.run(sender.send(post(4, f.room, "ok"))).status == SendResult::Status::sent);
 }
+
+TEST_CASE("matrix adapter: sends to several rooms at once share one login", "[matrix][adapter]") {
+  Fixture f;
+  const auto second = f.hs.create_room(f.alice, {.name = "Pédagogie", .members = {f.bot}});
+  MatrixSender sender(f.session());
+  std::optional<SendResult> a, b;
+  boost::asio::co_spawn(f.io, sender.send(post(1, f.room, "un")), [&](std::exception_ptr, SendResult r) { a = r; });
+  boost::asio::co_spawn(f.io, sender.send(post(2, second, "deux")), [&](std::exception_ptr, SendResult r) { b = r; });
+  REQUIRE(f.until([&] { return a && b; }));
+  CHECK(a->status == SendResult::Status::sent);
+  CHECK(b->status == SendResult::Status::sent);
+  CHECK(f.requests_to("/login") == 1);
+}

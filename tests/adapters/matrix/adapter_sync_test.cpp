@@ -230,3 +230,19 @@ TEST_CASE("matrix sync: a login an administrator must fix ends run() with the re
   CHECK(s.result.find("403 M_FORBIDDEN") != std::string::npos);
   CHECK(s.result.find("wrong") == std::string::npos);  // never the password
 }
+
+TEST_CASE("matrix sync: a token revoked later, with no password, ends run() with a clear error",
+          "[matrix][adapter][sync]") {
+  Fixture f;
+  f.hs.add_access_token(f.bot, "RELANCE", "tok-admin");
+  auto c = f.config();
+  c.access_token = "tok-admin";
+  c.password.clear();
+  RunningSync s(f, f.session(c));
+  REQUIRE(s.batches(1));
+  f.hs.revoke_token("tok-admin");
+  f.hs.send_text(f.room, f.alice, "bonjour");  // ends the pending long-poll; the next one is refused
+  REQUIRE(f.until([&] { return s.done; }));
+  CHECK(s.result.find("M_UNKNOWN_TOKEN") != std::string::npos);
+  CHECK(s.result.find("tok-admin") == std::string::npos);
+}
