@@ -159,7 +159,6 @@ void MattermostListener::seen(std::int64_t ms) {
 }
 
 asio::awaitable<void> MattermostListener::run() {
-  stopped_ = false;
   if (hooks_.load) {
     if (auto v = hooks_.load(position_key)) {
       try {

@@ -63,7 +63,7 @@ public:
   MattermostListener(const MattermostListener&) = delete;
   MattermostListener& operator=(const MattermostListener&) = delete;
 
-  // Runs until stop(). co_spawn it on the app's executor.
+  // Runs until stop() (once per listener). co_spawn it on the app's executor.
   boost::asio::awaitable<void> run();
   // Ends run() soon (closes the connection, wakes any wait). Same executor.
   void stop();
