@@ -506,23 +506,24 @@ asio::awaitable<HttpResult> do_request(std::shared_ptr<detail::ClientState> impl
 
   if (auto conn = keep ? impl->take_idle(key) : nullptr) {
     ++impl->reused;
+    const bool long_idle = Clock::now() - conn->idle_since >= impl->options.idle_close_retry_after;
     auto ex = co_await exchange_on(*conn, req, max_body, deadline);
     if (ex.reusable) impl->give_back(key, std::move(conn));
     else discard(std::move(conn));
-    // A server closes an idle connection when it likes (its keep-alive
-    // timeout), and our request can cross its FIN on the wire: the write or
-    // the very first read then meets EOF or a reset, with not one byte of an
-    // answer. The server closed that connection without reading the request
-    // (it was idle when it decided), so sending it again on a fresh
-    // connection cannot apply it twice: it is done once, whatever the method,
-    // as Go's net/http does for its errServerClosedIdle. A connection already
-    // seen closed is never tried (still_open), so this is only that race. (A
-    // server that crashed after applying the request and before answering
-    // looks the same: what must never apply twice needs an idempotency key
-    // anyway, like Matrix's txnId, since any timeout leaves the same doubt.)
-    // Fresh connections are never retried: there, such a failure is the
-    // server's answer to this very request.
-    if (!ex.closed_before_answer) co_return std::move(ex.result);
+    // A server closes an idle connection when its keep-alive timeout says so,
+    // and our request can cross its FIN on the wire: the write or the very
+    // first read then meets EOF or a reset, with not one byte of an answer.
+    // The server decided to close while the connection was idle, before our
+    // request reached it, so it never processed it: sending it again on a
+    // fresh connection cannot apply it twice, whatever the method. (Go's
+    // net/http retries the same race, errServerClosedIdle, for replayable
+    // requests.) A connection already seen closed is never tried
+    // (still_open), and one that was busy a moment ago is not an idle
+    // timeout (idle_close_retry_after): a server or proxy dying in the middle
+    // of our request may have applied it, and that is the caller's to handle
+    // (idempotency keys, like Matrix's txnId), so it is reported. Fresh
+    // connections are never retried either.
+    if (!ex.closed_before_answer || !long_idle) co_return std::move(ex.result);
     ++impl->retried;
   }
 

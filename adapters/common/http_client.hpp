@@ -79,9 +79,18 @@ struct ClientOptions {
   // connections on their own clock: nginx after 75 s, Go's net/http after
   // its IdleTimeout; 30 s stays under the usual ones). `keep_alive = false`
   // sends `Connection: close` and never reuses a connection.
+  // Idle connections past their age are closed at the next request (to any
+  // destination) or with the client.
   bool keep_alive = true;
   std::size_t max_idle_per_destination = 4;
   std::chrono::milliseconds max_idle_age{std::chrono::seconds{30}};
+  // A reused connection that had been idle at least this long and turns out
+  // closed before a byte of the answer is the server's idle timeout racing
+  // our request: the request is sent once more on a new connection. One that
+  // was busy a moment ago and fails so is a server or proxy dying: reported.
+  // Idle timeouts are seconds long (HAProxy 1 s and more, Apache and Node 5 s,
+  // nginx 75 s).
+  std::chrono::milliseconds idle_close_retry_after{std::chrono::seconds{1}};
 };
 
 // Counters since the client was made (logs, tests, benchmarks).

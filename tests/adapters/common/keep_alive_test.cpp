@@ -208,11 +208,19 @@ TEST_CASE("keep-alive: a connection the server closed while idle is not used", "
   CHECK(server.seen(1).requests == 1);  // ... but to a fresh one
 }
 
+// The idle-timeout race needs a connection idle for a while
+// (ClientOptions::idle_close_retry_after); the tests do not wait a second.
+ClientOptions retry_at_once() {
+  ClientOptions o;
+  o.idle_close_retry_after = 0ms;
+  return o;
+}
+
 TEST_CASE("keep-alive: a reused connection found closed mid-request is retried once on a new one",
           "[common][http][keepalive]") {
   asio::io_context io;
   using Step = ScriptedServer::Step;
-  HttpClient client(io.get_executor());
+  HttpClient client(io.get_executor(), retry_at_once());
   SECTION("EOF at the first read") {
     ScriptedServer server(io, {{Step::answer, Step::close_unanswered}, {Step::answer}});
     REQUIRE(request(io, client, Method::get, server.url() + "/1").ok());
@@ -247,8 +255,7 @@ TEST_CASE("keep-alive: a reused connection found closed mid-request is retried o
   }
 }
 
-TEST_CASE("keep-alive: with the fake server, a dropped request on a reused connection is retried",
-          "[common][http][keepalive]") {
+TEST_CASE("keep-alive: with the fake server, a dropped request on a reused connection", "[common][http][keepalive]") {
   std::atomic<int> calls{0};
   FakeHttpServer server([&calls](const FakeRequest& r) {
     FakeResponse res = echo(r);
@@ -256,14 +263,27 @@ TEST_CASE("keep-alive: with the fake server, a dropped request on a reused conne
     return res;
   });
   asio::io_context io;
-  HttpClient client(io.get_executor());
-  REQUIRE(request(io, client, Method::get, server.url() + "/1").ok());
-  auto r = request(io, client, Method::get, server.url() + "/2");
-  INFO(r.error);
-  CHECK(r.ok());
-  CHECK(r.body == "GET /2");
-  CHECK(server.connection_count() == 2);
-  CHECK(server.request_count() == 3);
+  SECTION("idle long enough for an idle timeout: retried") {
+    HttpClient client(io.get_executor(), retry_at_once());
+    REQUIRE(request(io, client, Method::get, server.url() + "/1").ok());
+    auto r = request(io, client, Method::get, server.url() + "/2");
+    INFO(r.error);
+    CHECK(r.ok());
+    CHECK(r.body == "GET /2");
+    CHECK(server.connection_count() == 2);
+    CHECK(server.request_count() == 3);
+  }
+  SECTION("busy a moment ago: a server dying mid-request, reported") {
+    HttpClient client(io.get_executor());  // idle_close_retry_after: 1 s
+    REQUIRE(request(io, client, Method::get, server.url() + "/1").ok());
+    auto r = request(io, client, Method::put, server.url() + "/2", {}, "x");
+    CHECK(r.failure == Failure::receive);
+    CHECK(server.request_count() == 2);
+    CHECK(client.stats().retried == 0);
+    // The next request takes a new connection.
+    CHECK(request(io, client, Method::get, server.url() + "/3").ok());
+    CHECK(server.connection_count() == 2);
+  }
 }
 
 TEST_CASE("keep-alive: idle connections are capped in number and age", "[common][http][keepalive]") {
