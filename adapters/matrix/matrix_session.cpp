@@ -242,6 +242,7 @@ asio::awaitable<chat::SendResult> MatrixSession::async_send_event(std::string ro
   const std::string path =
       "/v3/rooms/" + encode_segment(room_id) + "/send/" + encode_segment(type) + "/" + encode_segment(txn_id);
   net::Backoff backoff(options_.backoff_initial, options_.backoff_cap);
+  bool tried_join = false;
   for (int attempt = 0;; ++attempt) {
     const bool last = attempt + 1 >= std::max(1, options_.send_attempts);
     auto r = co_await async_call(net::Method::put, path, content_json, true);
@@ -279,6 +280,31 @@ asio::awaitable<chat::SendResult> MatrixSession::async_send_event(std::string ro
     }
     if (r.http.status == 401)
       co_return SendResult{SendResult::Status::retry, {}, options_.auth_retry_after, "matrix: " + r.describe()};
+    if (r.http.status == 403 && r.errcode == "M_FORBIDDEN" && !tried_join) {
+      // Not (yet) in the room. We only post to configured rooms, and on a
+      // first start the staff's invite is usually still waiting for the
+      // first /sync: giving the post up would lose the case's alert. Join
+      // (works when invited, or for a public room) and send again; when
+      // that fails too, the post waits (retry, the dispatcher's backoff)
+      // so the room's queue goes on, in order, once someone invites us.
+      tried_join = true;
+      auto j = co_await async_call(net::Method::post, "/v3/join/" + encode_segment(room_id), "{}", true);
+      if (!j.ok())
+        co_return SendResult{SendResult::Status::retry, {}, std::nullopt,
+                             "matrix: not in the room, and cannot join it (invite the bot): " + j.describe()};
+      spdlog::info("matrix: joined {} to post there", room_id);
+      // Its encryption could not be read from outside: look again before
+      // anything goes out in clear.
+      encrypted_.erase(room_id);
+      const auto encrypted = co_await async_is_encrypted(room_id);
+      if (!encrypted || *encrypted) {
+        if (encrypted) co_await async_report_encrypted(room_id);
+        co_return SendResult{encrypted ? SendResult::Status::failed : SendResult::Status::retry, {}, std::nullopt,
+                             encrypted ? "end-to-end encrypted room: not supported"
+                                       : "matrix: could not tell whether " + room_id + " is encrypted"};
+      }
+      continue;
+    }
     // Any other 4xx: not in the room (403 M_FORBIDDEN), unknown room, bad
     // content... trying again will not change it.
     co_return SendResult{SendResult::Status::failed, {}, std::nullopt, "matrix: " + r.describe()};
