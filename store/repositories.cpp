@@ -348,6 +348,22 @@ std::vector<Case> CaseRepo::active() {
   return read_cases(q);
 }
 
+std::vector<Case> CaseRepo::active_page(std::string_view assignee, int limit) {
+  SQLite::Statement q(db_.sql(), std::string("SELECT ") + case_columns +
+                                     " FROM learner_case WHERE state IN ('open','claimed','in_progress')"
+                                     " AND (?1 = '' OR assignee = ?1) ORDER BY id LIMIT ?2");
+  SQLite::bind(q, std::string(assignee), limit);
+  return read_cases(q);
+}
+
+std::int64_t CaseRepo::count_active(std::string_view assignee) {
+  SQLite::Statement q(db_.sql(), "SELECT COUNT(*) FROM learner_case WHERE state IN ('open','claimed','in_progress')"
+                                 " AND (?1 = '' OR assignee = ?1)");
+  q.bind(1, std::string(assignee));
+  q.executeStep();
+  return q.getColumn(0).getInt64();
+}
+
 std::vector<std::int64_t> CaseRepo::due_ids(Timestamp now) {
   SQLite::Statement q(db_.sql(), "SELECT id FROM learner_case WHERE next_due IS NOT NULL AND next_due <= ? ORDER BY next_due, id");
   q.bind(1, to_unix(now));

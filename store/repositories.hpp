@@ -62,6 +62,9 @@ public:
   std::optional<Case> get(std::int64_t id);
   std::vector<Case> active_for_learner(std::int64_t learner_key);
   std::vector<Case> active();  // open, claimed, in_progress; by id
+  // The first `limit` active cases (of `assignee` when not empty), and how many there are.
+  std::vector<Case> active_page(std::string_view assignee, int limit);
+  std::int64_t count_active(std::string_view assignee);
   std::vector<std::int64_t> due_ids(Timestamp now);
   std::optional<Timestamp> next_due();
   // (learner, policy) -> the latest activity_ref of any case: detection

@@ -581,9 +581,12 @@ Reply Engine::handle_command(std::string_view staff_id, std::string_view line, T
             return {true, out};
           }
           out = text(k.scope == ListScope::mine ? "reply.list_mine" : "reply.list_all");
+          // A chat message holds a page, not a register (Mattermost stops at
+          // 16,383 characters): the first cases, then how many more.
+          constexpr int page = 30;
+          const std::string who = k.scope == ListScope::mine ? actor : std::string();
           int n = 0;
-          for (const auto& c : cases_.active()) {
-            if (k.scope == ListScope::mine && c.assignee != actor) continue;
+          for (const auto& c : cases_.active_page(who, page)) {
             auto l = learners_.get(c.learner_key);
             Params p{{"case", std::to_string(c.id)},
                      {"learner", l ? l->display_name() : "?"},
@@ -597,6 +600,9 @@ Reply Engine::handle_command(std::string_view staff_id, std::string_view line, T
             ++n;
           }
           if (n == 0) out += "\n" + text("reply.list_empty");
+          else if (n == page)
+            if (const auto total = cases_.count_active(who); total > page)
+              out += "\n" + text("reply.list_more", {{"count", std::to_string(total - page)}});
           return {true, out};
         } else if constexpr (std::is_same_v<T, ShowCmd>) {
           auto c = cases_.get(k.case_id);
