@@ -216,13 +216,22 @@ TEST_CASE("matrix adapter: 502 and lost answers are retried without doubling", "
   CHECK(down.error.find("502") != std::string::npos);
 }
 
-TEST_CASE("matrix adapter: other 4xx fail with errcode and error", "[matrix][adapter]") {
+TEST_CASE("matrix adapter: not in the room: joins when invited, else the post waits", "[matrix][adapter]") {
   Fixture f;
   const auto elsewhere = f.hs.create_room(f.alice, {.name = "Direction"});  // the bot is not a member
   MatrixSender sender(f.session());
+  // Not invited: the configured room cannot be joined; the post is not
+  // given up (an administrator will invite the bot), it waits.
   auto r = f.run(sender.send(post(1, elsewhere, "x")));
-  CHECK(r.status == SendResult::Status::failed);
-  CHECK(r.error.find("403 M_FORBIDDEN") != std::string::npos);
+  CHECK(r.status == SendResult::Status::retry);
+  CHECK(r.error.find("invite the bot") != std::string::npos);
+  CHECK(f.bot_events(elsewhere).empty());
+  // Invited (the invite not seen by a /sync yet): joined, then sent.
+  f.hs.invite(f.alice, elsewhere, f.bot);
+  auto again = f.run(sender.send(post(1, elsewhere, "x")));
+  CHECK(again.status == SendResult::Status::sent);
+  CHECK(f.hs.membership(elsewhere, f.bot) == "join");
+  CHECK(f.bot_events(elsewhere).size() == 1);
 }
 
 TEST_CASE("matrix adapter: an encrypted room gets no learner data, one notice, and a failed send",
