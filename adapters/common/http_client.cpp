@@ -523,7 +523,11 @@ asio::awaitable<HttpResult> do_request(std::shared_ptr<detail::ClientState> impl
     // of our request may have applied it, and that is the caller's to handle
     // (idempotency keys, like Matrix's txnId), so it is reported. Fresh
     // connections are never retried either.
-    if (!ex.closed_before_answer || !long_idle) co_return std::move(ex.result);
+    // POST and PATCH are not replayable: even the idle-timeout race is left
+    // to the caller (Mattermost's sender looks for its post before posting
+    // again), since a server dying on our request looks the same on the wire.
+    const bool replayable = method != Method::post && method != Method::patch;
+    if (!ex.closed_before_answer || !long_idle || !replayable) co_return std::move(ex.result);
     ++impl->retried;
   }
 

@@ -86,8 +86,9 @@ struct ClientOptions {
   std::chrono::milliseconds max_idle_age{std::chrono::seconds{30}};
   // A reused connection that had been idle at least this long and turns out
   // closed before a byte of the answer is the server's idle timeout racing
-  // our request: the request is sent once more on a new connection. One that
-  // was busy a moment ago and fails so is a server or proxy dying: reported.
+  // our request: the request is sent once more on a new connection (never a
+  // POST or PATCH: those are reported). One that was busy a moment ago and
+  // fails so is a server or proxy dying: reported.
   // Idle timeouts are seconds long (HAProxy 1 s and more, Apache and Node 5 s,
   // nginx 75 s).
   std::chrono::milliseconds idle_close_retry_after{std::chrono::seconds{1}};
