@@ -121,7 +121,9 @@ TEST_CASE("mattermost: alert, claim by button, relaunch logged by message, resum
   CHECK(action_ids == std::set<std::string>{"claim", "relaunch", "resumed", "dropout"});
   {
     auto db = rig.db();
-    CHECK(db.count("SELECT COUNT(*) FROM outbox WHERE channel = 'staff.mattermost' AND status = 'sent'") == 2);
+    CHECK(wait_until([&] {
+      return db.count("SELECT COUNT(*) FROM outbox WHERE channel = 'staff.mattermost' AND status = 'sent'") == 2;
+    }, 15s));
     CHECK(db.text("SELECT remote_id FROM outbox WHERE channel = 'staff.mattermost' AND case_id = 1") == alert_id);
     CHECK(db.text("SELECT root_remote_id FROM chat_thread WHERE case_id = 1") == alert_id);
   }
