@@ -186,6 +186,13 @@ TEST_CASE("mattermost: alert, claim by button, relaunch logged by message, resum
     CHECK(case_col(db, 1, "state") == "resumed");
   }
   CHECK(wait_until([&] { return rig.thread_has(alert_id, "a repris"); }, 15s));
+  // The case is over: the alert shows it and its buttons are gone.
+  {
+    auto closed = *rig.mm.post(alert_id);
+    CHECK_THAT(closed["message"].get<std::string>(), Catch::Contains("Dossier clos"));
+    REQUIRE(closed["props"]["attachments"].size() == 1);
+    CHECK_FALSE(closed["props"]["attachments"][0].contains("actions"));
+  }
   // Every notice of case 1 went under its alert; still one alert per case.
   CHECK(rig.alerts().size() == 2);
   for (auto& p : rig.bot_posts())
@@ -194,10 +201,10 @@ TEST_CASE("mattermost: alert, claim by button, relaunch logged by message, resum
 }
 
 TEST_CASE("mattermost: the slash command logs a relaunch and the notice lands in the alert's thread", "[chat][mattermost][scenario]") {
-  MmRig rig({}, 1);
+  MmRig rig({}, 2);
   Service svc(*rig.f.engine, rig.clock);
-  REQUIRE(wait_until([&] { return rig.alerts().size() == 1; }, 20s));
-  const std::string alert_id = rig.alerts()[0]["id"];
+  REQUIRE(wait_until([&] { return rig.alerts().size() == 2; }, 20s));
+  const std::string alert_id = rig.alert_of(1)->at("id");
   FakeMattermost::SlashCommand cmd;
   cmd.url = "http://127.0.0.1:" + std::to_string(svc.port()) + "/hooks/mattermost/command";
   cmd.token = command_token;
@@ -209,6 +216,19 @@ TEST_CASE("mattermost: the slash command logs a relaunch and the notice lands in
   REQUIRE(r.ephemeral_text);
   CHECK_THAT(*r.ephemeral_text, Catch::Contains("Relance notée"));
   CHECK(wait_until([&] { return rig.thread_has(alert_id, "relance notée par Bob Durand"); }, 15s));
+
+  // A claim typed to the bot (not clicked) also shows the holder on the alert.
+  // (Case 1 is Bob's since he logged a relaunch on it; case 2 is free.)
+  const std::string second = rig.alert_of(2)->at("id");
+  rig.mm.user_posts(rig.alice.id, rig.channel.id, "@relance-bot prendre 2");
+  CHECK(wait_until([&] { return rig.thread_has(second, "pris en charge par Alice Martin"); }, 15s));
+  CHECK(wait_until([&] {
+    return rig.mm.post(second)->at("message").get<std::string>().find("Alice Martin") != std::string::npos;
+  }, 15s));
+  CHECK(rig.mm.post(second)->at("props")["attachments"][0]["actions"].size() == 4);  // still open: buttons kept
+  auto db = rig.db();
+  CHECK(case_col(db, 1, "assignee") == "bob");
+  CHECK(case_col(db, 2, "assignee") == "alice");
 }
 
 TEST_CASE("mattermost: two staff click Je prends at the same moment: one wins", "[chat][mattermost][scenario]") {
