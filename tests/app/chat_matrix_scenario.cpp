@@ -157,6 +157,16 @@ TEST_CASE("matrix: invited by staff, alert, claim by ✋, relaunch and resumed b
   // ----- ✋ from alice claims it -----
   rig.hs.react(rig.room, rig.alice, alert.event_id, "✋");
   CHECK(wait_until([&] { return rig.thread_has(alert.event_id, "pris en charge par Alice Martin"); }, 15s));
+  // The alert itself is edited (m.replace) to show who holds it.
+  CHECK(wait_until([&] {
+    for (auto& e : rig.bot_messages(rig.room)) {
+      const auto& rel = e.content.value("m.relates_to", json::object());
+      if (rel.value("rel_type", "") == "m.replace" && rel.value("event_id", "") == alert.event_id &&
+          e.content.value("m.new_content", json::object()).value("body", "").find("Alice Martin") != std::string::npos)
+        return true;
+    }
+    return false;
+  }, 15s));
   {
     auto db = rig.db();
     CHECK(case_col(db, 1, "assignee") == "alice");
