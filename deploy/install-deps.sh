@@ -26,7 +26,7 @@ packages=(
   libphonenumber-dev libxlsxwriter-dev libcurl4-openssl-dev
 )
 if [ "$want_test" -eq 1 ]; then
-  packages+=(tmux unzip curl)
+  packages+=(tmux unzip curl python3-aiosmtpd)
 fi
 
 missing=()
