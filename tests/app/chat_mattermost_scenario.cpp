@@ -347,7 +347,7 @@ TEST_CASE("mattermost: killed in the middle and restarted, every alert once and 
 TEST_CASE("mattermost: a rate-limited burst of 500 alerts, all delivered in order", "[chat][mattermost][scenario]") {
   constexpr int cases = 500;
   FakeMattermost::Options o;
-  o.rate_per_second = 200;
+  o.rate_per_second = 200;  // about 3x the outbox's own pace here (two SQLite commits per post)
   o.rate_burst = 20;
   MmRig rig(o, cases);
   const auto t0 = std::chrono::steady_clock::now();
