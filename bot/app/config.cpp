@@ -520,6 +520,18 @@ void apply_env_overrides(Config& c) {
   if (auto v = env("RELANCE_MATRIX_PASSWORD")) c.matrix.password = v;
 }
 
+std::vector<std::string> missing_secrets(const Config& c) {
+  std::vector<std::string> out;
+  if (c.mattermost.enabled) {
+    if (c.mattermost.bot_token.empty()) out.push_back("mattermost: no bot token (bot_token or RELANCE_MATTERMOST_TOKEN)");
+    if (!c.mattermost.public_url.empty() && c.mattermost.action_secret.empty())
+      out.push_back("mattermost: buttons need an action_secret to sign them (action_secret or RELANCE_MATTERMOST_ACTION_SECRET)");
+  }
+  if (c.matrix.enabled && c.matrix.access_token.empty() && c.matrix.password.empty())
+    out.push_back("matrix: no credentials (access_token or RELANCE_MATRIX_TOKEN, or password or RELANCE_MATRIX_PASSWORD)");
+  return out;
+}
+
 namespace {
 
 std::string mask(const std::string& secret) {

@@ -161,6 +161,11 @@ Config parse_config(std::string_view toml_text, const std::string& name);
 // Applies RELANCE_* environment overrides (RELANCE_API_TOKEN, RELANCE_MOODLE_TOKEN,
 // RELANCE_DATABASE, ...). Called by load_config.
 void apply_env_overrides(Config& c);
+// What the service still lacks to run the configured integrations (secrets
+// that come from the environment, so only known after apply_env_overrides):
+// "mattermost: no bot token (bot_token or RELANCE_MATTERMOST_TOKEN)". Empty
+// when everything needed is there.
+std::vector<std::string> missing_secrets(const Config& c);
 // The effective configuration as TOML, secrets masked.
 std::string describe(const Config& c);
 

@@ -249,6 +249,11 @@ int main(int argc, char** argv) {
         }
       std::cout << describe(c);
       for (const auto& w : cat.check()) std::cerr << "warning: messages: " << w << "\n";
+      if (auto missing = missing_secrets(c); !missing.empty()) {
+        std::string all;
+        for (const auto& m : missing) all += (all.empty() ? "" : "\n") + config_path + ": " + m;
+        throw UsageError(all);
+      }
       std::cerr << "configuration OK\n";
       return exit_ok;
     }
@@ -283,6 +288,7 @@ int main(int argc, char** argv) {
     if (*serve) {
       if (serve_console && l->config.console_staff.empty())
         throw UsageError(config_path + ": --console needs [console] staff = \"<a [[staff]] id>\" (who the terminal acts as)");
+      if (auto missing = missing_secrets(l->config); !missing.empty()) throw UsageError(config_path + ": " + missing.front());
       RunOptions opts;
       opts.console = serve_console;
       return run_service(*l->engine, opts, std::cin, std::cout);

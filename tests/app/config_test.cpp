@@ -94,3 +94,62 @@ TEST_CASE("secrets come from the environment and are masked when printed", "[con
   CHECK_THAT(d, !Catch::Contains("s3cret"));
   CHECK_THAT(d, Catch::Contains("api_token = \"****ue\"  # set"));
 }
+
+TEST_CASE("staff chat sections: routes checked, secrets required before serving", "[config][chat]") {
+  const std::string base = R"(
+[[staff]]
+id = "marie"
+name = "Marie"
+roles = ["secretariat"]
+mattermost = "@Marie.Dupont"
+matrix = "@marie:example.org"
+)";
+  const Config c = parse_config(base + R"(
+[mattermost]
+url = "https://chat.example.org/"
+default_channel = "c1"
+public_url = "https://relance.example.org"
+[[mattermost.route]]
+role = "secretariat"
+channel = "c2"
+[matrix]
+homeserver = "https://matrix.example.org"
+user_id = "@relance:example.org"
+default_room = "!r:example.org"
+[escalation]
+chain = ["secretariat", "direction"]
+claim_within_hours = 2.5
+digest_at = "08:30"
+[roles]
+direction = "Direction"
+)", "chat.toml");
+  CHECK(c.mattermost.url == "https://chat.example.org");  // trailing slash dropped
+  CHECK(c.escalation.claim_within == std::chrono::minutes(150));
+  CHECK(c.matrix.allowed_inviters == std::vector<std::string>{"@marie:example.org"});
+  CHECK(c.find_staff_by_chat("mattermost", "marie.dupont") == &c.staff[0]);  // case-insensitive, '@' optional
+  CHECK(c.find_staff_by_chat("matrix", "@marie:example.org") == &c.staff[0]);
+  CHECK(c.find_staff_by_chat("matrix", "@mallory:example.org") == nullptr);
+  const auto missing = missing_secrets(c);
+  REQUIRE(missing.size() == 3);
+  CHECK(missing[0].find("RELANCE_MATTERMOST_TOKEN") != std::string::npos);
+  CHECK(missing[1].find("action_secret") != std::string::npos);
+  CHECK(missing[2].find("RELANCE_MATRIX_TOKEN") != std::string::npos);
+
+  auto error_of = [&](const std::string& extra) {
+    try {
+      (void)parse_config(base + extra, "chat.toml");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error_of("[mattermost]\nurl = \"chat.example.org\"\ndefault_channel = \"c\"\n").find("https://") != std::string::npos);
+  CHECK(error_of("[mattermost]\nurl = \"https://x\"\n").find("default_channel") != std::string::npos);
+  CHECK(error_of("[mattermost]\nurl = \"https://x\"\n[[mattermost.route]]\nrole = \"nobody\"\nchannel = \"c\"\n")
+            .find("role \"nobody\"") != std::string::npos);
+  CHECK(error_of("[matrix]\nhomeserver = \"https://x\"\nuser_id = \"relance\"\ndefault_room = \"!r:x\"\n")
+            .find("full Matrix id") != std::string::npos);
+  CHECK(error_of("[escalation]\nchain = [\"secretariat\"]\n").find("at least two roles") != std::string::npos);
+  CHECK(error_of("[roles]\ndirection = \"Direction\"\n[escalation]\nchain = [\"secretariat\", \"direction\"]\nday_start = \"18:00\"\nday_end = \"09:00\"\n")
+            .find("after 'day_start'") != std::string::npos);
+}
