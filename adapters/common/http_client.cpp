@@ -1,6 +1,7 @@
 // The only translation unit of the client that includes Beast and OpenSSL
 // (G2: ~45 s and 1.3 GB to compile; keep it that way).
 #include "adapters/common/http_client.hpp"
+#include "adapters/common/url_target.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -12,7 +13,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/url/parse.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -55,59 +55,13 @@ bhttp::verb to_verb(Method m) {
   return bhttp::verb::get;
 }
 
-struct Target {
-  bool tls = false;
-  std::string host;         // for DNS, SNI and certificate checks (no IPv6 brackets)
-  std::uint16_t port = 0;
-  std::string target;       // origin-form: /path?query
-  std::string host_header;  // as written in the URL, with the port if given
-  bool ip_literal = false;
-};
+using Target = UrlTarget;
 
 std::optional<Target> parse_target(std::string_view url, std::string& why) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) {
-    why = parsed.error().message();
-    return std::nullopt;
-  }
-  const auto& u = *parsed;
-  Target t;
-  if (u.scheme_id() == boost::urls::scheme::https) {
-    t.tls = true;
-  } else if (u.scheme_id() != boost::urls::scheme::http) {
-    why = "scheme must be http or https";
-    return std::nullopt;
-  }
-  if (!u.has_authority() || u.encoded_host().empty()) {
-    why = "no host";
-    return std::nullopt;
-  }
-  t.host = u.host_address();
-  t.ip_literal = u.host_type() == boost::urls::host_type::ipv4 || u.host_type() == boost::urls::host_type::ipv6;
-  t.port = t.tls ? 443 : 80;
-  if (u.has_port()) {
-    auto p = u.port();
-    unsigned v = 0;
-    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
-    if (p.empty() || ec != std::errc{} || end != p.data() + p.size() || v == 0 || v > 65535) {
-      why = "bad port";
-      return std::nullopt;
-    }
-    t.port = std::uint16_t(v);
-  }
-  t.target = u.encoded_path().empty() ? std::string("/") : std::string(u.encoded_path());
-  if (u.has_query()) {
-    t.target += '?';
-    t.target += u.encoded_query();
-  }
-  t.host_header = std::string(u.encoded_host_and_port());
-  return t;
+  return parse_url_target(url, {"http"}, {"https"}, why);
 }
 
-std::chrono::milliseconds left(Clock::time_point deadline) {
-  return std::max(std::chrono::milliseconds{0},
-                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
-}
+std::chrono::milliseconds left(Clock::time_point deadline) { return time_left(deadline); }
 
 HttpResult fail(Failure f, std::string why) {
   HttpResult r;

@@ -141,15 +141,8 @@ asio::awaitable<void> MattermostListener::async_sleep(milliseconds d) {
 
 asio::awaitable<net::HttpResult> MattermostListener::async_rest(net::Method method, std::string path,
                                                                 std::string body) {
-  net::Headers headers;
-  headers.push_back(net::Header{"Authorization", "Bearer " + config_.bot_token});
-  headers.push_back(net::Header{"Accept", "application/json"});
-  if (!body.empty()) headers.push_back(net::Header{"Content-Type", "application/json"});
-  co_await pacer_.wait_turn();
-  auto r = co_await http_.async_request(method, api_ + path, std::move(headers), std::move(body),
-                                        options_.request_timeout);
-  pacer_.on_answer(r);
-  co_return r;
+  return api_request(http_, pacer_, api_, config_.bot_token, method, std::move(path), std::move(body),
+                     options_.request_timeout);
 }
 
 void MattermostListener::seen(std::int64_t ms) {

@@ -62,17 +62,23 @@ MattermostSender::MattermostSender(boost::asio::any_io_executor ex, net::HttpCli
   }
 }
 
-boost::asio::awaitable<net::HttpResult> MattermostSender::request(net::Method method, std::string path,
-                                                                  std::string body) {
+boost::asio::awaitable<net::HttpResult> api_request(net::HttpClient& http, net::Pacer& pacer, const std::string& api,
+                                                    const std::string& bot_token, net::Method method, std::string path,
+                                                    std::string body, std::chrono::milliseconds timeout) {
   net::Headers headers;
-  headers.push_back(net::Header{"Authorization", "Bearer " + config_.bot_token});
+  headers.push_back(net::Header{"Authorization", "Bearer " + bot_token});
   headers.push_back(net::Header{"Accept", "application/json"});
   if (!body.empty()) headers.push_back(net::Header{"Content-Type", "application/json"});
-  co_await pacer_.wait_turn();
-  auto r = co_await http_.async_request(method, api_ + path, std::move(headers), std::move(body),
-                                        options_.request_timeout);
-  pacer_.on_answer(r);
+  co_await pacer.wait_turn();
+  auto r = co_await http.async_request(method, api + path, std::move(headers), std::move(body), timeout);
+  pacer.on_answer(r);
   co_return r;
+}
+
+boost::asio::awaitable<net::HttpResult> MattermostSender::request(net::Method method, std::string path,
+                                                                  std::string body) {
+  return api_request(http_, pacer_, api_, config_.bot_token, method, std::move(path), std::move(body),
+                     options_.request_timeout);
 }
 
 boost::asio::awaitable<chat::SendResult> MattermostSender::send(chat::Post post) {

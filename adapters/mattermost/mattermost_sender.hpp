@@ -56,5 +56,10 @@ private:
 // Small shared helpers of the adapter's classes.
 std::string api_base(const std::string& site_url);  // site URL + "/api/v4", no double slash
 std::string text_or(const chat::Hooks& hooks, std::string_view key, std::string_view fallback);
+// One REST v4 call with the bot token, paced: waits for the server's pacer,
+// then feeds it the answer (the sender and the listener share both).
+boost::asio::awaitable<net::HttpResult> api_request(net::HttpClient& http, net::Pacer& pacer, const std::string& api,
+                                                    const std::string& bot_token, net::Method method, std::string path,
+                                                    std::string body, std::chrono::milliseconds timeout);
 
 }  // namespace relance::mattermost
