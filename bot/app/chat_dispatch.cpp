@@ -8,7 +8,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <map>
@@ -22,20 +21,11 @@ using std::chrono::milliseconds;
 
 namespace {
 
-std::map<std::string, std::string> params_of(const std::string& json_text) {
-  std::map<std::string, std::string> p;
-  auto j = nlohmann::json::parse(json_text, nullptr, false);
-  if (!j.is_object()) return p;
-  for (const auto& [k, v] : j.items())
-    if (v.is_string()) p[k] = v.get<std::string>();
-  return p;
-}
-
 std::string channel_of(chat::Network n) { return "staff." + std::string(chat::to_string(n)); }
 
 // The post for one outbox row: text rendered once, escaped per format.
 chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxItem& item) {
-  const auto params = params_of(item.params_json);
+  const Params params = params_from_json(item.params_json);
   chat::Post post;
   post.outbox_id = item.id;
   post.destination = item.recipient;

@@ -27,15 +27,6 @@ std::string params_to_json(const Params& p) {
   return j.dump();
 }
 
-Params params_from_json(const std::string& s) {
-  Params p;
-  const json j = json::parse(s, nullptr, false);
-  if (!j.is_object()) return p;
-  for (const auto& [k, v] : j.items())
-    if (v.is_string()) p[k] = v.get<std::string>();
-  return p;
-}
-
 const char* channel_name(Means m) {
   switch (m) {
     case Means::sms: return "sms";
@@ -74,6 +65,15 @@ private:
 };
 
 }  // namespace
+
+Params params_from_json(const std::string& s) {
+  Params p;
+  const json j = json::parse(s, nullptr, false);
+  if (!j.is_object()) return p;
+  for (const auto& [k, v] : j.items())
+    if (v.is_string()) p[k] = v.get<std::string>();
+  return p;
+}
 
 Engine::Engine(const Config& config, store::Database& db, const ZoneRules& zone, const messages::Catalog& catalog)
     : config_(config), db_(db), zone_(zone), catalog_(catalog), learners_(db), cases_(db), relaunches_(db), tasks_(db),

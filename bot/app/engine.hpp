@@ -44,6 +44,9 @@ struct Reply {
   std::string text;
 };
 
+// An outbox row's template parameters (a JSON object of strings) back as Params.
+Params params_from_json(const std::string& s);
+
 class Engine {
 public:
   Engine(const Config& config, store::Database& db, const ZoneRules& zone, const messages::Catalog& catalog);
