@@ -1,6 +1,7 @@
 // The only translation unit of the client that includes Beast and OpenSSL
 // (G2: ~45 s and 1.3 GB to compile; keep it that way).
 #include "adapters/common/http_client.hpp"
+#include "adapters/common/tls.hpp"
 #include "adapters/common/url_target.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -311,17 +312,12 @@ asio::awaitable<HttpResult> async_open(detail::ClientState& impl, const Target& 
     conn->secure.emplace(std::move(*conn->plain), impl.ssl);
     conn->plain.reset();
     auto& stream = *conn->secure;
-    if (!target.ip_literal && !SSL_set_tlsext_host_name(stream.native_handle(), target.host.c_str()))
-      co_return fail(Failure::tls, "cannot set SNI for " + target.host);
-    stream.set_verify_callback(asio::ssl::host_name_verification(target.host));
+    if (auto err = prepare_client_handshake(stream, target); !err.empty()) co_return fail(Failure::tls, err);
     beast::get_lowest_layer(stream).expires_after(left(deadline));
     auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, use_tuple);
-    if (handshake_ec) {
-      std::string detail = handshake_ec.message();
-      if (auto v = SSL_get_verify_result(stream.native_handle()); v != X509_V_OK)
-        detail += std::string(" (") + X509_verify_cert_error_string(v) + ")";
-      co_return fail(classify(handshake_ec, Failure::tls), "TLS handshake with " + where + ": " + detail);
-    }
+    if (handshake_ec)
+      co_return fail(classify(handshake_ec, Failure::tls),
+                     "TLS handshake with " + where + ": " + handshake_failure_detail(handshake_ec, stream.native_handle()));
   }
   out = std::move(conn);
   co_return HttpResult{};
@@ -387,20 +383,7 @@ asio::awaitable<HttpResult> do_request(std::shared_ptr<detail::ClientState> impl
 
 HttpClient::HttpClient(asio::any_io_executor ex, ClientOptions options)
     : impl_(std::make_shared<detail::ClientState>(std::move(ex), std::move(options))) {
-  auto& ctx = impl_->ssl;
-  // TLS 1.2 is the floor every server we talk to supports; older versions are broken.
-  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-  ctx.set_verify_mode(asio::ssl::verify_peer);
-  boost::system::error_code ec;
-  if (impl_->options.system_cas) {
-    ctx.set_default_verify_paths(ec);
-    if (ec) throw std::runtime_error("cannot load the system CA certificates: " + ec.message());
-  }
-  for (const auto& file : impl_->options.ca_files) {
-    if (file.empty()) continue;
-    ctx.load_verify_file(file.string(), ec);
-    if (ec) throw std::runtime_error("CA file " + file.string() + ": " + ec.message());
-  }
+  configure_client_tls(impl_->ssl, impl_->options);
 }
 
 HttpClient::~HttpClient() {

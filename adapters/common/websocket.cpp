@@ -1,6 +1,7 @@
 // Beast and OpenSSL live here only (like http_client.cpp: the expensive
 // translation unit, G2).
 #include "adapters/common/websocket.hpp"
+#include "adapters/common/tls.hpp"
 #include "adapters/common/url_target.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -205,17 +206,12 @@ asio::awaitable<WebSocketResult> do_connect(std::shared_ptr<detail::WebSocketSta
       co_return fail(classify(connect_ec, Failure::connect), "connect " + where + ": " + connect_ec.message());
     if constexpr (std::is_same_v<std::decay_t<decltype(ws)>, detail::WebSocketState::Secure>) {
       auto& tls = ws.next_layer();
-      if (!target->ip_literal && !SSL_set_tlsext_host_name(tls.native_handle(), target->host.c_str()))
-        co_return fail(Failure::tls, "cannot set SNI for " + target->host);
-      tls.set_verify_callback(asio::ssl::host_name_verification(target->host));
+      if (auto err = prepare_client_handshake(tls, *target); !err.empty()) co_return fail(Failure::tls, err);
       lowest.expires_after(left(deadline));
       auto [tls_ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_tuple);
-      if (tls_ec) {
-        std::string detail = tls_ec.message();
-        if (auto v = SSL_get_verify_result(tls.native_handle()); v != X509_V_OK)
-          detail += std::string(" (") + X509_verify_cert_error_string(v) + ")";
-        co_return fail(classify(tls_ec, Failure::tls), "TLS handshake with " + where + ": " + detail);
-      }
+      if (tls_ec)
+        co_return fail(classify(tls_ec, Failure::tls),
+                       "TLS handshake with " + where + ": " + handshake_failure_detail(tls_ec, tls.native_handle()));
     }
     decorate(ws, headers, st->options.user_agent);
     lowest.expires_after(left(deadline));
@@ -317,19 +313,7 @@ asio::awaitable<void> do_close(std::shared_ptr<detail::WebSocketState> st, std::
 
 WebSocket::WebSocket(asio::any_io_executor ex, ClientOptions options)
     : impl_(std::make_shared<detail::WebSocketState>(std::move(ex), std::move(options))) {
-  auto& ctx = impl_->ssl;
-  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-  ctx.set_verify_mode(asio::ssl::verify_peer);
-  boost::system::error_code ec;
-  if (impl_->options.system_cas) {
-    ctx.set_default_verify_paths(ec);
-    if (ec) throw std::runtime_error("cannot load the system CA certificates: " + ec.message());
-  }
-  for (const auto& file : impl_->options.ca_files) {
-    if (file.empty()) continue;
-    ctx.load_verify_file(file.string(), ec);
-    if (ec) throw std::runtime_error("CA file " + file.string() + ": " + ec.message());
-  }
+  configure_client_tls(impl_->ssl, impl_->options);
 }
 
 WebSocket::~WebSocket() {
