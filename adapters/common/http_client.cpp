@@ -1,6 +1,7 @@
 // The only translation unit of the client that includes Beast and OpenSSL
 // (G2: ~45 s and 1.3 GB to compile; keep it that way).
 #include "adapters/common/http_client.hpp"
+#include "adapters/common/resolve.hpp"
 #include "adapters/common/tls.hpp"
 #include "adapters/common/url_target.hpp"
 
@@ -71,44 +72,11 @@ HttpResult fail(Failure f, std::string why) {
   return r;
 }
 
-// The resolver cannot be cancelled mid-flight (getaddrinfo runs on a helper
-// thread), so it runs detached and we stop waiting for it at the deadline; a
-// late answer lands in this state, kept alive by the detached coroutine.
-struct ResolveState {
-  explicit ResolveState(const asio::any_io_executor& ex) : resolver(ex), timer(ex) {}
-  tcp::resolver resolver;
-  asio::steady_timer timer;
-  bool done = false;
-  boost::system::error_code ec;
-  std::vector<tcp::endpoint> endpoints;
-};
-
-asio::awaitable<void> resolve_detached(std::shared_ptr<ResolveState> st, std::string host, std::string port) {
-  auto [ec, results] = co_await st->resolver.async_resolve(host, port, use_tuple);
-  st->ec = ec;
-  for (const auto& entry : results) st->endpoints.push_back(entry.endpoint());
-  st->done = true;
-  st->timer.cancel();
-}
-
 asio::awaitable<HttpResult> async_resolve(const Target& t, Clock::time_point deadline,
                                           std::vector<tcp::endpoint>& out) {
-  auto ex = co_await asio::this_coro::executor;
-  if (t.ip_literal) {
-    boost::system::error_code ec;
-    auto addr = asio::ip::make_address(t.host, ec);
-    if (ec) co_return fail(Failure::bad_url, "bad address " + t.host);
-    out.emplace_back(addr, t.port);
-    co_return HttpResult{};
-  }
-  auto st = std::make_shared<ResolveState>(ex);
-  st->timer.expires_at(deadline);
-  asio::co_spawn(ex, resolve_detached(st, t.host, std::to_string(t.port)), asio::detached);
-  co_await st->timer.async_wait(use_tuple);
-  if (!st->done) co_return fail(Failure::timeout, "resolving " + t.host + " timed out");
-  if (st->ec || st->endpoints.empty())
-    co_return fail(Failure::resolve, "resolving " + t.host + ": " + (st->ec ? st->ec.message() : "no address"));
-  out = std::move(st->endpoints);
+  auto r = co_await resolve_within(co_await asio::this_coro::executor, t, deadline);
+  if (r.failure != Failure::none) co_return fail(r.failure, r.error);
+  out = std::move(r.endpoints);
   co_return HttpResult{};
 }
 

@@ -1,6 +1,7 @@
 // Beast and OpenSSL live here only (like http_client.cpp: the expensive
 // translation unit, G2).
 #include "adapters/common/websocket.hpp"
+#include "adapters/common/resolve.hpp"
 #include "adapters/common/tls.hpp"
 #include "adapters/common/url_target.hpp"
 
@@ -52,24 +53,6 @@ WebSocketResult fail(Failure f, std::string why, int status = 0) {
 
 Failure classify(const boost::system::error_code& ec, Failure otherwise) {
   return ec == beast::error::timeout ? Failure::timeout : otherwise;
-}
-
-// getaddrinfo cannot be cancelled: resolve detached, stop waiting at the deadline.
-struct ResolveState {
-  explicit ResolveState(const asio::any_io_executor& ex) : resolver(ex), timer(ex) {}
-  tcp::resolver resolver;
-  asio::steady_timer timer;
-  bool done = false;
-  boost::system::error_code ec;
-  std::vector<tcp::endpoint> endpoints;
-};
-
-asio::awaitable<void> resolve_detached(std::shared_ptr<ResolveState> st, std::string host, std::string port) {
-  auto [ec, results] = co_await st->resolver.async_resolve(host, port, use_tuple);
-  st->ec = ec;
-  for (const auto& entry : results) st->endpoints.push_back(entry.endpoint());
-  st->done = true;
-  st->timer.cancel();
 }
 
 }  // namespace
@@ -179,22 +162,9 @@ asio::awaitable<WebSocketResult> do_connect(std::shared_ptr<detail::WebSocketSta
   auto target = parse_target(url, why);
   if (!target) co_return fail(Failure::bad_url, why);
 
-  std::vector<tcp::endpoint> endpoints;
-  if (target->ip_literal) {
-    boost::system::error_code ec;
-    auto addr = asio::ip::make_address(target->host, ec);
-    if (ec) co_return fail(Failure::bad_url, "bad address " + target->host);
-    endpoints.emplace_back(addr, target->port);
-  } else {
-    auto rs = std::make_shared<ResolveState>(st->ex);
-    rs->timer.expires_at(deadline);
-    asio::co_spawn(st->ex, resolve_detached(rs, target->host, std::to_string(target->port)), asio::detached);
-    co_await rs->timer.async_wait(use_tuple);
-    if (!rs->done) co_return fail(Failure::timeout, "resolving " + target->host + " timed out");
-    if (rs->ec || rs->endpoints.empty())
-      co_return fail(Failure::resolve, "resolving " + target->host + ": " + (rs->ec ? rs->ec.message() : "no address"));
-    endpoints = std::move(rs->endpoints);
-  }
+  auto resolved = co_await resolve_within(st->ex, *target, deadline);
+  if (resolved.failure != Failure::none) co_return fail(resolved.failure, resolved.error);
+  std::vector<tcp::endpoint> endpoints = std::move(resolved.endpoints);
   const auto where = target->host + ":" + std::to_string(target->port);
 
   auto handshake = [&](auto& ws) -> asio::awaitable<WebSocketResult> {
