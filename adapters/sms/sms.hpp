@@ -1,0 +1,126 @@
+// The contract between relance's learner-message dispatcher (bot/app) and the
+// SMS gateways (adapters/sms/kannel, adapters/sms/twilio, adapters/sms/http).
+//
+// Outbound: the app picks the row (outbox, quiet hours, opt-out, rate limit),
+// renders the text and checks its length; a Gateway only speaks its protocol
+// and says what happened: sent (with the provider's id, if it gives one),
+// retry (network trouble, 5xx, 429: same message later) or failed (4xx: bad
+// number, refused; recorded on the case, never retried).
+//
+// Inbound: a gateway's webhook parser is a pure function of the request. It
+// checks the caller (shared secret, signature) and turns the request into
+// messages and delivery reports; the app stores them, commits (fsync), and
+// only then answers the provider with the status/body the parser chose. A
+// request the app could not store gets a 500 so the provider sends it again;
+// the provider's message id makes that retry harmless.
+#pragma once
+
+#include "bot/domain/time.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace relance::sms {
+
+// One outgoing SMS.
+struct Message {
+  std::int64_t outbox_id = 0;  // stable across retries: correlation (Kannel dlr-url) and idempotency
+  std::string to;              // E.164: +33612345678
+  std::string text;            // UTF-8; its length already checked by the app (parts limit)
+};
+
+struct SendResult {
+  enum class Status : std::uint8_t {
+    sent,    // accepted by the gateway; remote_id when it gives one (Twilio sid)
+    retry,   // transient: no answer, timeout, 5xx, 429 (retry_after when told)
+    failed,  // permanent: 4xx other than 429 (bad number, opted out at the provider, auth)
+  };
+  Status status = Status::retry;
+  std::string remote_id;
+  std::optional<std::chrono::milliseconds> retry_after;
+  std::string error;  // for the outbox row and the case: "HTTP 400: 21211 The 'To' number ... is not valid"
+  // The provider says this recipient opted out (Twilio 21610): the app
+  // records it in the consent log as well.
+  bool recipient_opted_out = false;
+};
+
+class Gateway {
+public:
+  virtual ~Gateway() = default;
+  virtual std::string_view name() const = 0;  // "kannel", "twilio", "http": outbox rows' provider
+  // One call per message; calls may overlap (the app paces them).
+  virtual boost::asio::awaitable<SendResult> send(Message m) = 0;
+};
+
+// ---- inbound ------------------------------------------------------------------
+
+// An HTTP request to a hook, as received (the app's server fills it).
+struct Request {
+  std::string method;   // "GET", "POST"
+  std::string target;   // path and query, exactly as received: /hooks/sms/kannel?from=...
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // Case-insensitive; "" when absent.
+  std::string header(std::string_view name) const;
+};
+
+// A message a learner sent.
+struct Inbound {
+  std::string provider_id;  // the provider's message id: dedupe key (Kannel %I, Twilio MessageSid)
+  std::string from;         // as the provider gave it (33612345678, +33612345678, 0612345678): the app normalises
+  std::string to;           // our number
+  std::string text;         // UTF-8, exact (whitespace kept where the protocol allows)
+  std::optional<Timestamp> sent_at;
+};
+
+enum class DeliveryState : std::uint8_t {
+  progress,   // intermediate: queued / accepted by the SMSC, sent to the carrier
+  delivered,  // final success
+  failed,     // final failure (undelivered, rejected)
+};
+std::string_view to_string(DeliveryState s);
+
+// A delivery report for a message we sent. Either outbox_id (Kannel: ours,
+// carried in the dlr-url) or remote_id (Twilio: the sid we were given) says which.
+struct DeliveryReport {
+  std::optional<std::int64_t> outbox_id;
+  std::string remote_id;
+  DeliveryState state = DeliveryState::progress;
+  std::string detail;  // provider status / error code, for the record: "8 ACK/", "undelivered 30003"
+};
+
+// What a webhook parser decided. status != 2xx: refused (nothing to store);
+// `error` says why, for the log (never the secret). Otherwise the app stores
+// `messages` and `reports` and answers `status` + `body` once committed.
+struct HookOutcome {
+  int status = 200;
+  std::string error;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<Inbound> messages;
+  std::vector<DeliveryReport> reports;
+
+  static HookOutcome refuse(int status, std::string why) {
+    HookOutcome o;
+    o.status = status;
+    o.error = std::move(why);
+    o.body = status == 403 ? "forbidden\n" : status == 400 ? "bad request\n" : "error\n";
+    return o;
+  }
+};
+
+// Constant-time comparison for secrets and signatures (length leaks, content does not).
+bool same_secret(std::string_view a, std::string_view b);
+
+// Splits "path?query" and decodes the query as a form (helpers for the parsers).
+std::string_view target_path(std::string_view target);
+std::string_view target_query(std::string_view target);
+
+}  // namespace relance::sms
