@@ -26,7 +26,7 @@ packages=(
   libphonenumber-dev libxlsxwriter-dev libcurl4-openssl-dev
 )
 if [ "$want_test" -eq 1 ]; then
-  packages+=(tmux unzip curl python3-aiosmtpd)
+  packages+=(tmux unzip curl python3-aiosmtpd kannel kannel-extras)
 fi
 
 missing=()
