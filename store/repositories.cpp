@@ -87,7 +87,7 @@ constexpr const char* period_case_ids =
 
 constexpr const char* learner_columns =
     "key, id, first_name, last_name, email, phone, cohort, start_date, language, status, first_seen, "
-    "last_lms, last_lesson, last_booking, last_visit, last_call, last_message, last_email, last_staff";
+    "last_lms, last_lesson, last_booking, last_visit, last_call, last_message, last_email, last_staff, matrix_id, sms_opt_out";
 
 Learner read_learner(SQLite::Statement& q) {
   Learner l;
@@ -103,6 +103,8 @@ Learner read_learner(SQLite::Statement& q) {
   l.status = parse_learner_status(q.getColumn(9).getString()).value_or(LearnerStatus::active);
   l.first_seen = from_unix(q.getColumn(10).getInt64());
   for (std::size_t i = 0; i < source_count; ++i) l.activity.last[i] = q.getColumn(int(11 + i)).getInt64();
+  l.matrix_id = q.getColumn(19).getString();
+  if (const auto t = q.getColumn(20).getInt64(); t > 0) l.sms_opt_out = from_unix(t);
   return l;
 }
 
@@ -116,11 +118,11 @@ struct LearnerRepo::Statements {
         insert(db,
                "INSERT INTO learner (id, first_name, last_name, email, phone, cohort, start_date, language, status, "
                "first_seen, updated_at, last_lms, last_lesson, last_booking, last_visit, last_call, last_message, "
-               "last_email, last_staff) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+               "last_email, last_staff, matrix_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
         update(db,
                "UPDATE learner SET first_name=?, last_name=?, email=?, phone=?, cohort=?, start_date=?, language=?, "
                "updated_at=?, last_lms=?, last_lesson=?, last_booking=?, last_visit=?, last_call=?, last_message=?, "
-               "last_email=?, last_staff=? WHERE key=?") {}
+               "last_email=?, last_staff=?, matrix_id=? WHERE key=?") {}
   SQLite::Statement find;
   SQLite::Statement insert;
   SQLite::Statement update;
@@ -149,6 +151,7 @@ LearnerRepo::Upserted LearnerRepo::upsert(Learner& l, Timestamp now) {
     ins.bind(10, to_unix(l.first_seen));
     ins.bind(11, to_unix(now));
     for (std::size_t i = 0; i < source_count; ++i) ins.bind(int(12 + i), l.activity.last[i]);
+    ins.bind(20, l.matrix_id);
     ins.exec();
     l.key = db_.sql().getLastInsertRowid();
     return Upserted::inserted;
@@ -162,12 +165,14 @@ LearnerRepo::Upserted LearnerRepo::upsert(Learner& l, Timestamp now) {
   take(merged.email, l.email);
   take(merged.phone, l.phone);
   take(merged.cohort, l.cohort);
+  take(merged.matrix_id, l.matrix_id);
   if (!l.language.empty()) merged.language = l.language;
   if (l.start_date) merged.start_date = l.start_date;
   for (std::size_t i = 0; i < source_count; ++i)
     merged.activity.last[i] = std::max(stored.activity.last[i], l.activity.last[i]);
   const bool same = merged.first_name == stored.first_name && merged.last_name == stored.last_name &&
                     merged.email == stored.email && merged.phone == stored.phone && merged.cohort == stored.cohort &&
+                    merged.matrix_id == stored.matrix_id &&
                     merged.language == stored.language && merged.start_date == stored.start_date &&
                     merged.activity.last == stored.activity.last;
   l = merged;
@@ -181,7 +186,8 @@ LearnerRepo::Upserted LearnerRepo::upsert(Learner& l, Timestamp now) {
   up.bind(7, merged.language);
   up.bind(8, to_unix(now));
   for (std::size_t i = 0; i < source_count; ++i) up.bind(int(9 + i), merged.activity.last[i]);
-  up.bind(17, merged.key);
+  up.bind(17, merged.matrix_id);
+  up.bind(18, merged.key);
   up.exec();
   return Upserted::updated;
 }
@@ -194,6 +200,33 @@ std::optional<Learner> LearnerRepo::find(std::string_view id) {
   Learner l = read_learner(f);
   f.tryReset();
   return l;
+}
+
+namespace {
+std::vector<Learner> learners_where(Database& db, const char* column, std::string_view value) {
+  SQLite::Statement q(db.sql(), std::string("SELECT ") + learner_columns + " FROM learner WHERE " + column +
+                                    " = ? ORDER BY status = 'active' DESC, updated_at DESC, key DESC LIMIT 8");
+  q.bind(1, std::string(value));
+  std::vector<Learner> out;
+  while (q.executeStep()) out.push_back(read_learner(q));
+  return out;
+}
+}  // namespace
+
+std::vector<Learner> LearnerRepo::by_phone(std::string_view e164) {
+  if (e164.empty()) return {};
+  return learners_where(db_, "phone", e164);
+}
+
+std::vector<Learner> LearnerRepo::by_matrix_id(std::string_view matrix_id) {
+  if (matrix_id.empty()) return {};
+  return learners_where(db_, "matrix_id", matrix_id);
+}
+
+void LearnerRepo::set_sms_opt_out(std::int64_t key, std::optional<Timestamp> at) {
+  SQLite::Statement q(db_.sql(), "UPDATE learner SET sms_opt_out = ? WHERE key = ?");
+  SQLite::bind(q, at ? to_unix(*at) : std::int64_t{0}, key);
+  q.exec();
 }
 
 std::optional<Learner> LearnerRepo::get(std::int64_t key) {
@@ -327,6 +360,15 @@ std::optional<Case> CaseRepo::get(std::int64_t id) {
   q.bind(1, id);
   if (!q.executeStep()) return std::nullopt;
   return read_case(q);
+}
+
+std::optional<Case> CaseRepo::latest_for_learner(std::int64_t learner_key) {
+  SQLite::Statement q(db_.sql(), std::string("SELECT ") + case_columns +
+                                     " FROM learner_case WHERE learner_key = ? ORDER BY id DESC LIMIT 1");
+  q.bind(1, learner_key);
+  auto v = read_cases(q);
+  if (v.empty()) return std::nullopt;
+  return v.front();
 }
 
 std::vector<Case> CaseRepo::active_for_learner(std::int64_t learner_key) {
@@ -513,7 +555,7 @@ namespace {
 
 constexpr const char* outbox_columns =
     "id, created_at, channel, recipient, template, params, case_id, learner_key, dedupe_key, not_before, status, "
-    "attempts, next_attempt, last_error, sent_at, remote_id, started";
+    "attempts, next_attempt, last_error, sent_at, remote_id, started, provider, delivery, delivery_at, delivery_detail";
 
 std::vector<OutboxItem> read_outbox(SQLite::Statement& q) {
   std::vector<OutboxItem> out;
@@ -536,6 +578,10 @@ std::vector<OutboxItem> read_outbox(SQLite::Statement& q) {
     o.sent_at = opt_time(q.getColumn(14));
     o.remote_id = q.getColumn(15).getString();
     o.started = q.getColumn(16).getInt();
+    o.provider = q.getColumn(17).getString();
+    o.delivery = q.getColumn(18).getString();
+    o.delivery_at = opt_time(q.getColumn(19));
+    o.delivery_detail = q.getColumn(20).getString();
     out.push_back(std::move(o));
   }
   return out;
@@ -671,6 +717,102 @@ bool first_seen(Database& db, std::string_view source, std::string_view ext_id, 
   return q.exec() > 0;
 }
 
+// ---------------------------------------------------------------- consent
+
+std::int64_t ConsentRepo::append(const ConsentEntry& e) {
+  SQLite::Statement q(db_.sql(), "INSERT INTO consent_log (at, learner_key, channel, action, via, message) VALUES (?,?,?,?,?,?)");
+  SQLite::bind(q, to_unix(e.at), e.learner_key, e.channel, e.action, e.via, e.message);
+  q.exec();
+  return db_.sql().getLastInsertRowid();
+}
+
+std::vector<ConsentEntry> ConsentRepo::for_learner(std::int64_t learner_key) {
+  SQLite::Statement q(db_.sql(),
+                      "SELECT id, at, learner_key, channel, action, via, message FROM consent_log WHERE learner_key = ? ORDER BY at, id");
+  q.bind(1, learner_key);
+  std::vector<ConsentEntry> out;
+  while (q.executeStep())
+    out.push_back({q.getColumn(0).getInt64(), from_unix(q.getColumn(1).getInt64()), q.getColumn(2).getInt64(),
+                   q.getColumn(3).getString(), q.getColumn(4).getString(), q.getColumn(5).getString(),
+                   q.getColumn(6).getString()});
+  return out;
+}
+
+// ---------------------------------------------------------------- inbound
+
+namespace {
+constexpr const char* inbound_columns =
+    "id, received_at, channel, provider, provider_id, sender, learner_key, case_id, body, sent_at, kind";
+
+std::vector<InboundMessage> read_inbound(SQLite::Statement& q) {
+  std::vector<InboundMessage> out;
+  while (q.executeStep()) {
+    InboundMessage m;
+    m.id = q.getColumn(0).getInt64();
+    m.received_at = from_unix(q.getColumn(1).getInt64());
+    m.channel = q.getColumn(2).getString();
+    m.provider = q.getColumn(3).getString();
+    m.provider_id = q.getColumn(4).getString();
+    m.sender = q.getColumn(5).getString();
+    m.learner_key = opt_int(q.getColumn(6));
+    m.case_id = opt_int(q.getColumn(7));
+    m.body = q.getColumn(8).getString();
+    m.sent_at = opt_time(q.getColumn(9));
+    m.kind = q.getColumn(10).getString();
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+}  // namespace
+
+// Prepared once: the inbound webhook path runs this thousands of times a second.
+struct InboundRepo::Statements {
+  explicit Statements(SQLite::Database& db)
+      : insert(db,
+               "INSERT INTO inbound_message (received_at, channel, provider, provider_id, sender, learner_key, case_id, "
+               "body, sent_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(provider, provider_id) DO NOTHING") {}
+  SQLite::Statement insert;
+};
+
+InboundRepo::InboundRepo(Database& db) : db_(db), st_(std::make_unique<Statements>(db.sql())) {}
+InboundRepo::~InboundRepo() = default;
+
+bool InboundRepo::insert(InboundMessage& m) {
+  auto& q = st_->insert;
+  q.tryReset();
+  q.clearBindings();
+  SQLite::bind(q, to_unix(m.received_at), m.channel, m.provider, m.provider_id, m.sender);
+  bind_opt(q, 6, m.learner_key);
+  bind_opt(q, 7, m.case_id);
+  q.bind(8, m.body);
+  if (m.sent_at) q.bind(9, to_unix(*m.sent_at));
+  q.bind(10, m.kind);
+  const int n = q.exec();
+  q.tryReset();
+  if (n == 0) return false;
+  m.id = db_.sql().getLastInsertRowid();
+  return true;
+}
+
+std::vector<InboundMessage> InboundRepo::for_case(std::int64_t case_id) {
+  SQLite::Statement q(db_.sql(), std::string("SELECT ") + inbound_columns + " FROM inbound_message WHERE case_id = ? ORDER BY id");
+  q.bind(1, case_id);
+  return read_inbound(q);
+}
+
+std::vector<InboundMessage> InboundRepo::for_learner(std::int64_t learner_key) {
+  SQLite::Statement q(db_.sql(),
+                      std::string("SELECT ") + inbound_columns + " FROM inbound_message WHERE learner_key = ? ORDER BY id");
+  q.bind(1, learner_key);
+  return read_inbound(q);
+}
+
+std::int64_t InboundRepo::count() {
+  SQLite::Statement q(db_.sql(), "SELECT COUNT(*) FROM inbound_message");
+  q.executeStep();
+  return q.getColumn(0).getInt64();
+}
+
 std::optional<std::string> kv_get(Database& db, std::string_view key) {
   SQLite::Statement q(db.sql(), "SELECT value FROM kv WHERE key = ?");
   q.bind(1, std::string(key));
@@ -691,6 +833,65 @@ std::vector<OutboxItem> OutboxRepo::pending_in_order(std::string_view channel, i
                                      " FROM outbox WHERE status = 'pending' AND channel = ? ORDER BY id LIMIT ?");
   SQLite::bind(q, std::string(channel), limit);
   return read_outbox(q);
+}
+
+void OutboxRepo::mark_sent_via(std::int64_t id, Timestamp at, std::string_view provider, std::string_view remote_id) {
+  SQLite::Statement q(db_.sql(),
+                      "UPDATE outbox SET status = 'sent', sent_at = ?, provider = ?, remote_id = ?, attempts = attempts + 1, "
+                      "last_error = '' WHERE id = ?");
+  SQLite::bind(q, to_unix(at), std::string(provider), std::string(remote_id), id);
+  q.exec();
+}
+
+void OutboxRepo::defer(std::int64_t id, Timestamp t) {
+  SQLite::Statement q(db_.sql(), "UPDATE outbox SET next_attempt = ? WHERE id = ?");
+  SQLite::bind(q, to_unix(t), id);
+  q.exec();
+}
+
+void OutboxRepo::cancel(std::int64_t id, std::string_view reason) {
+  SQLite::Statement q(db_.sql(), "UPDATE outbox SET status = 'cancelled', last_error = ? WHERE id = ? AND status = 'pending'");
+  SQLite::bind(q, std::string(reason), id);
+  q.exec();
+}
+
+std::optional<Timestamp> OutboxRepo::next_ready_any(const std::vector<std::string>& channels) {
+  std::optional<Timestamp> best;
+  for (const auto& c : channels)
+    if (auto t = next_ready(c); t && (!best || *t < *best)) best = t;
+  return best;
+}
+
+DeliveryUpdate OutboxRepo::record_delivery(std::optional<std::int64_t> id, std::string_view provider,
+                                           std::string_view remote_id, std::string_view state, std::string_view detail,
+                                           Timestamp at) {
+  DeliveryUpdate u;
+  std::optional<SQLite::Statement> q;
+  if (id) {
+    q.emplace(db_.sql(), "SELECT id, case_id, learner_key, channel, delivery FROM outbox WHERE id = ?");
+    q->bind(1, *id);
+  } else {
+    q.emplace(db_.sql(),
+              "SELECT id, case_id, learner_key, channel, delivery FROM outbox WHERE provider = ? AND remote_id = ? AND remote_id <> ''");
+    SQLite::bind(*q, std::string(provider), std::string(remote_id));
+  }
+  if (!q->executeStep()) return u;
+  u.outbox_id = q->getColumn(0).getInt64();
+  u.case_id = opt_int(q->getColumn(1));
+  u.learner_key = opt_int(q->getColumn(2));
+  u.channel = q->getColumn(3).getString();
+  const std::string before = q->getColumn(4).getString();
+  const bool final_before = before == "delivered" || before == "failed";
+  if ((final_before && state == "progress") || before == state) {
+    u.delivery = before;
+    return u;
+  }
+  SQLite::Statement up(db_.sql(), "UPDATE outbox SET delivery = ?, delivery_at = ?, delivery_detail = ? WHERE id = ?");
+  SQLite::bind(up, std::string(state), to_unix(at), std::string(detail), u.outbox_id);
+  up.exec();
+  u.delivery = std::string(state);
+  u.changed = true;
+  return u;
 }
 
 void OutboxRepo::begin_attempt(std::int64_t id) {

@@ -44,6 +44,12 @@ public:
   // The learners of the cases CaseRepo::in_period(from, to) returns, by key,
   // in one statement (a register of thousands of cases).
   std::unordered_map<std::int64_t, Learner> of_cases_in_period(Timestamp from, Timestamp to);
+  // Inbound messages find their sender: the learners with this E.164 number
+  // or Matrix id, active ones first, then the most recently updated.
+  std::vector<Learner> by_phone(std::string_view e164);
+  std::vector<Learner> by_matrix_id(std::string_view matrix_id);
+  // Opted out of SMS since `at`, or (nullopt) opted back in.
+  void set_sms_opt_out(std::int64_t key, std::optional<Timestamp> at);
 
 private:
   struct Statements;
@@ -61,6 +67,8 @@ public:
   bool update_if_assignee(const Case& c, std::string_view expected_assignee);
   std::optional<Case> get(std::int64_t id);
   std::vector<Case> active_for_learner(std::int64_t learner_key);
+  // The learner's most recent case, active or not (a reply after a case closed still belongs to it).
+  std::optional<Case> latest_for_learner(std::int64_t learner_key);
   std::vector<Case> active();  // open, claimed, in_progress; by id
   // The first `limit` active cases (of `assignee` when not empty), and how many there are.
   std::vector<Case> active_page(std::string_view assignee, int limit);
@@ -136,6 +144,20 @@ struct OutboxItem {
   std::optional<Timestamp> sent_at;
   std::string remote_id;
   int started = 0;  // sends begun; > 0 while pending: it may already be out
+  std::string provider;         // the gateway that took it (kannel, twilio, http, smtp, matrix)
+  std::string delivery;         // latest delivery report: "", progress, delivered, failed
+  std::optional<Timestamp> delivery_at;
+  std::string delivery_detail;
+};
+
+// What a delivery report changed (the case to tell, if it failed).
+struct DeliveryUpdate {
+  std::int64_t outbox_id = 0;
+  std::optional<std::int64_t> case_id;
+  std::optional<std::int64_t> learner_key;
+  std::string channel;
+  std::string delivery;  // the state now recorded
+  bool changed = false;  // false: unknown message, or a late intermediate report after a final one
 };
 
 class OutboxRepo {
@@ -155,6 +177,19 @@ public:
   std::vector<OutboxItem> pending_in_order(std::string_view channel, int limit);
   // Commit this before a send: a crash after it means "maybe sent".
   void begin_attempt(std::int64_t id);
+  // Learner messages: sent through `provider` (its message id, if it gave one).
+  void mark_sent_via(std::int64_t id, Timestamp at, std::string_view provider, std::string_view remote_id);
+  // Not now (quiet hours): next attempt at `t`, the attempt count unchanged.
+  void defer(std::int64_t id, Timestamp t);
+  // Not sent, on purpose (opted out, no address): kept with the reason.
+  void cancel(std::int64_t id, std::string_view reason);
+  // The earliest next_attempt of pending rows of these channels.
+  std::optional<Timestamp> next_ready_any(const std::vector<std::string>& channels);
+  // A delivery report, found by our id (Kannel: ours is in the dlr-url) or
+  // by the provider's id (Twilio sid). A final state (delivered, failed) is
+  // never replaced by an intermediate one that arrives late.
+  DeliveryUpdate record_delivery(std::optional<std::int64_t> id, std::string_view provider, std::string_view remote_id,
+                                 std::string_view state, std::string_view detail, Timestamp at);
 
 private:
   Database& db_;
@@ -227,6 +262,58 @@ private:
 
 // Inbound deduplication by (source, external id). Returns true the first time.
 bool first_seen(Database& db, std::string_view source, std::string_view ext_id, Timestamp now);
+
+// Opt-outs and opt-ins (evidence: who, when, through what, which words).
+struct ConsentEntry {
+  std::int64_t id = 0;
+  Timestamp at{};
+  std::int64_t learner_key = 0;
+  std::string channel = "sms";
+  std::string action;   // opt_out, opt_in
+  std::string via;      // reply, provider, staff
+  std::string message;
+};
+
+class ConsentRepo {
+public:
+  explicit ConsentRepo(Database& db) : db_(db) {}
+  std::int64_t append(const ConsentEntry& e);
+  std::vector<ConsentEntry> for_learner(std::int64_t learner_key);
+
+private:
+  Database& db_;
+};
+
+// A message a learner wrote (SMS, Matrix), stored once per provider id.
+struct InboundMessage {
+  std::int64_t id = 0;
+  Timestamp received_at{};
+  std::string channel;      // sms, matrix
+  std::string provider;     // kannel, twilio, http, matrix
+  std::string provider_id;
+  std::string sender;       // E.164 or Matrix id
+  std::optional<std::int64_t> learner_key;
+  std::optional<std::int64_t> case_id;
+  std::string body;
+  std::optional<Timestamp> sent_at;
+  std::string kind = "reply";  // reply, opt_out, opt_in
+};
+
+class InboundRepo {
+public:
+  explicit InboundRepo(Database& db);
+  ~InboundRepo();
+  // False (nothing written) when (provider, provider_id) is already stored.
+  bool insert(InboundMessage& m);
+  std::vector<InboundMessage> for_case(std::int64_t case_id);
+  std::vector<InboundMessage> for_learner(std::int64_t learner_key);
+  std::int64_t count();
+
+private:
+  struct Statements;
+  Database& db_;
+  std::unique_ptr<Statements> st_;
+};
 
 std::optional<std::string> kv_get(Database& db, std::string_view key);
 void kv_set(Database& db, std::string_view key, std::string_view value);

@@ -77,7 +77,7 @@ Params params_from_json(const std::string& s) {
 
 Engine::Engine(const Config& config, store::Database& db, const ZoneRules& zone, const messages::Catalog& catalog)
     : config_(config), db_(db), zone_(zone), catalog_(catalog), learners_(db), cases_(db), relaunches_(db), tasks_(db),
-      outbox_(db), journal_(db), threads_(db), escalations_(db) {}
+      outbox_(db), journal_(db), threads_(db), escalations_(db), consent_(db), inbound_(db) {}
 
 std::string Engine::text(std::string_view key, const Params& p) const {
   return catalog_.render(config_.default_language, key, p);
@@ -136,7 +136,7 @@ void Engine::commit_outcome(Case& c, const Learner& l, Outcome& out, std::string
             store::OutboxItem item;
             item.created_at = now;
             item.channel = channel_name(eff.channel);
-            item.recipient = eff.channel == Means::sms ? l.phone : l.email;
+            item.recipient = eff.channel == Means::sms ? l.phone : eff.channel == Means::matrix ? l.matrix_id : l.email;
             item.template_key = "learner." + eff.template_key;
             Params p = base;
             p.insert(eff.params.begin(), eff.params.end());

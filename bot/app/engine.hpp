@@ -44,6 +44,34 @@ struct Reply {
   std::string text;
 };
 
+// A message a learner sent (SMS, Matrix DM), as its gateway reported it.
+struct IncomingMessage {
+  std::string channel;      // sms, matrix
+  std::string provider;     // kannel, twilio, http, matrix
+  std::string provider_id;  // the provider's message id: stored once
+  std::string sender;       // E.164 (normalised by the caller) or Matrix id
+  std::string text;
+  std::optional<Timestamp> sent_at;
+};
+
+// What became of an incoming message.
+enum class Received : std::uint8_t {
+  duplicate,       // already stored (the provider sent it again): nothing changed
+  reply,           // stored, a sign of life, shown to staff
+  opt_out,         // STOP: no more SMS; staff told to phone
+  opt_in,          // START: SMS allowed again
+  unknown_sender,  // stored, shown to staff, no learner matched
+};
+std::string_view to_string(Received r);
+
+// A learner message rendered for its channel, in the learner's language.
+struct LearnerText {
+  std::string sms;      // the SMS text
+  std::string subject;  // email subject
+  std::string body;     // email / Matrix plain text
+  std::string html;     // email / Matrix HTML (paragraphs, links), escaped
+};
+
 // An outbox row's template parameters (a JSON object of strings) back as Params.
 Params params_from_json(const std::string& s);
 
@@ -73,6 +101,22 @@ public:
   // Renders an outbox item's text for a staff channel.
   std::string render_outbox(const store::OutboxItem& item) const;
 
+  // --- learner channels (learner_channels.cpp); the caller holds a WriteTransaction ---
+  // Stores a learner's message once per provider id; a reply is a sign of
+  // life and is posted in the case's staff thread; STOP/START change consent.
+  Received receive_message(const IncomingMessage& m, Timestamp now);
+  // A delivery report; a final failure is told in the case's thread.
+  void record_delivery(std::optional<std::int64_t> outbox_id, std::string_view provider, std::string_view remote_id,
+                       std::string_view state, std::string_view detail, Timestamp now);
+  // A learner message given up (refused by the gateway, opted out, no
+  // address): the row keeps why, the journal and the case's thread say so.
+  void learner_message_failed(const store::OutboxItem& item, std::string_view error, bool cancelled, Timestamp now);
+  // Consent change (opt_out true: no more SMS), logged with how and the words.
+  void record_sms_consent(std::int64_t learner_key, bool opt_out, std::string_view via, std::string_view message,
+                          Timestamp now);
+  LearnerText render_learner(const store::OutboxItem& item) const;
+  LearnerText render_learner(std::string_view template_key, const Params& p, std::string_view lang) const;
+
 private:
   void commit_outcome(Case& c, const Learner& l, Outcome& out, std::string_view actor, Timestamp now);
   void enqueue_staff(std::optional<std::int64_t> case_id, std::optional<std::int64_t> learner_key, std::string_view policy_id,
@@ -99,6 +143,8 @@ private:
   store::Journal journal_;
   store::ChatThreadRepo threads_;
   store::EscalationRepo escalations_;
+  store::ConsentRepo consent_;
+  store::InboundRepo inbound_;
 };
 
 }  // namespace relance::app

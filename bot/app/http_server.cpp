@@ -189,6 +189,7 @@ struct ServerState {
   std::map<std::uint64_t, Connection*> connections;
   std::uint64_t next_connection = 0;
   std::map<std::string, HookHandler, std::less<>> hooks;
+  std::map<std::string, AsyncHookHandler, std::less<>> async_hooks;
 
   const HttpConfig& http() const { return engine.config().http; }
 
@@ -425,6 +426,44 @@ Response handle_api(ServerState& st, const Request& req, std::string_view path) 
   return handle_learners(st, doc, now);
 }
 
+HookRequest hook_request(const Request& req) {
+  HookRequest hr;
+  hr.method = std::string(req.method_string());
+  hr.target = std::string(req.target());
+  hr.authorization = std::string(req[bhttp::field::authorization]);
+  hr.content_type = std::string(req[bhttp::field::content_type]);
+  hr.body = req.body();
+  for (const auto& f : req) hr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  return hr;
+}
+
+// Runs an async hook and waits for its answer without holding the thread.
+asio::awaitable<Response> handle_async_hook(ServerState& st, const AsyncHookHandler& h, const Request& req) {
+  if (req.method() != bhttp::verb::post && req.method() != bhttp::verb::get) co_return method_not_allowed("GET, POST");
+  HookRequest hr = hook_request(req);
+  auto out = co_await asio::async_initiate<decltype(asio::use_awaitable), void(HookResponse)>(
+      [&h, &hr](auto handler) {
+        // std::function needs a copyable callable; the completion handler is move-only.
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        auto respond = [shared](HookResponse r) {
+          auto ex = asio::get_associated_executor(*shared);
+          asio::post(ex, [shared, r = std::move(r)]() mutable { std::move (*shared)(std::move(r)); });
+        };
+        try {
+          h(std::move(hr), respond);
+        } catch (const std::exception& e) {
+          spdlog::error("http: hook: {}", e.what());
+          respond(HookResponse{500, "text/plain", "error\n"});
+        }
+      },
+      asio::use_awaitable);
+  Response res{bhttp::status(out.status), req.version()};
+  res.set(bhttp::field::content_type, out.content_type);
+  res.body() = std::move(out.body);
+  if (out.status >= 200 && out.status < 300) st.changed();
+  co_return res;
+}
+
 Response handle(ServerState& st, const Request& req) {
   std::string_view target = req.target();
   const auto path = target.substr(0, target.find('?'));
@@ -444,13 +483,7 @@ Response handle(ServerState& st, const Request& req) {
   }
   if (auto h = st.hooks.find(path); h != st.hooks.end()) {
     if (req.method() != bhttp::verb::post) return method_not_allowed("POST");
-    HookRequest hr;
-    hr.method = std::string(req.method_string());
-    hr.target = std::string(req.target());
-    hr.authorization = std::string(req[bhttp::field::authorization]);
-    hr.content_type = std::string(req[bhttp::field::content_type]);
-    hr.body = req.body();
-    for (const auto& f : req) hr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    HookRequest hr = hook_request(req);
     try {
       HookResponse out = h->second(hr);
       Response res{bhttp::status(out.status), req.version()};
@@ -529,8 +562,11 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> st, tcp::socket socke
     if (ec) break;  // closed, timed out, cancelled by stop()
 
     auto req = parser.release();
+    const std::string_view target = req.target();
+    const auto async_hook = st->async_hooks.find(target.substr(0, target.find('?')));
     Response res = st->stopping ? error_response(bhttp::status::service_unavailable, "stopping", "the server is stopping")
-                                : handle(*st, req);
+                   : async_hook != st->async_hooks.end() ? co_await handle_async_hook(*st, async_hook->second, req)
+                                                          : handle(*st, req);
     res.version(req.version());
     res.keep_alive(req.keep_alive() && !st->stopping);
     spdlog::debug("http: {} {} -> {}", std::string_view(req.method_string()), std::string_view(req.target()),
@@ -590,6 +626,9 @@ void HttpServer::start() {
 std::uint16_t HttpServer::port() const { return impl_->state->port; }
 
 void HttpServer::add_hook(std::string path, HookHandler handler) { impl_->state->hooks[std::move(path)] = std::move(handler); }
+void HttpServer::add_async_hook(std::string path, AsyncHookHandler handler) {
+  impl_->state->async_hooks[std::move(path)] = std::move(handler);
+}
 
 std::string HookRequest::header(std::string_view name) const {
   for (const auto& [k, v] : headers)

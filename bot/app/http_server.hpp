@@ -32,6 +32,10 @@ struct HookResponse {
   std::string body;
 };
 using HookHandler = std::function<HookResponse(const HookRequest&)>;
+// A hook that answers later: `respond` may be called from any thread, once
+// (the SMS hooks answer only after their group commit is on disk). The
+// connection waits for it; other connections go on being served.
+using AsyncHookHandler = std::function<void(HookRequest, std::function<void(HookResponse)> respond)>;
 
 class HttpServer {
 public:
@@ -46,6 +50,9 @@ public:
   void stop();
   // Serves POST `path` with `handler` (on the io thread). Before start().
   void add_hook(std::string path, HookHandler handler);
+  // Serves GET and POST `path` with `handler` (gateways call back with GET:
+  // Kannel's get-url and dlr-url). Before start().
+  void add_async_hook(std::string path, AsyncHookHandler handler);
 
 private:
   struct Impl;

@@ -16,11 +16,14 @@ Params step_params(const Step& s, int index) {
           {"role", s.role}};
 }
 
+// A learner who opted out of SMS is not reachable by SMS: the step becomes a
+// task for a person (a phone call), not a message that would be refused.
 bool reachable(const Learner& l, Means m) {
   switch (m) {
-    case Means::sms: return !l.phone.empty();
+    case Means::sms: return !l.phone.empty() && !l.sms_opt_out;
     case Means::email: return !l.email.empty();
-    default: return false;  // Matrix for learners arrives with the learner-channels work
+    case Means::matrix: return !l.matrix_id.empty();
+    default: return false;
   }
 }
 

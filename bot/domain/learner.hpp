@@ -60,12 +60,16 @@ struct Learner {
   std::string last_name;
   std::string email;
   std::string phone;        // E.164, or empty
+  std::string matrix_id;    // @lea:example.org, or empty (relaunches in a Matrix direct room)
   std::string cohort;       // cohort or training
   std::optional<std::chrono::sys_days> start_date;
   std::string language;      // "fr", "en"...; empty: keep the stored one (default fr)
   LearnerStatus status = LearnerStatus::active;
   Timestamp first_seen{};
   ActivitySummary activity;
+  // When the learner opted out of SMS (replied STOP); empty: may be texted.
+  // Read from the store; imports and feeds never change it.
+  std::optional<Timestamp> sms_opt_out;
 
   std::string display_name() const;
 };

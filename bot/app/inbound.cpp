@@ -1,0 +1,156 @@
+#include "bot/app/inbound.hpp"
+
+#include "bot/app/phone.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace relance::app {
+
+std::string sms_sender_e164(std::string_view raw, std::string_view region) {
+  std::string s;
+  for (char ch : raw)
+    if (ch != ' ' && ch != '.' && ch != '-') s += ch;
+  auto digits = [](std::string_view v) {
+    return !v.empty() && std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); });
+  };
+  // The forms gateways use, without a round trip through libphonenumber
+  // (this runs for every inbound message): +E.164, 00-prefixed, and Kannel's
+  // international digits without '+'.
+  if (s.size() > 1 && s[0] == '+' && digits(std::string_view(s).substr(1)) && s.size() >= 9 && s.size() <= 16) return s;
+  if (s.rfind("00", 0) == 0 && digits(s) && s.size() >= 10) return "+" + s.substr(2);
+  if (digits(s) && s[0] != '0' && s.size() >= 11 && s.size() <= 15) return "+" + s;
+  const auto r = normalize_phone(s, region);
+  return r.ok() ? r.e164 : std::string();
+}
+
+InboundWriter::InboundWriter(const Config& config, const ZoneRules& zone, const messages::Catalog& catalog,
+                             const std::filesystem::path& database, std::function<Timestamp()> clock,
+                             std::function<void()> on_commit)
+    : config_(config), zone_(zone), catalog_(catalog), database_(database), clock_(std::move(clock)),
+      on_commit_(std::move(on_commit)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+InboundWriter::~InboundWriter() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void InboundWriter::submit(InboundBatch batch, Done done) {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) {
+      // Never stored: the provider will send it again to the next process.
+      if (done) done(false);
+      return;
+    }
+    queue_.push_back({std::move(batch), std::move(done)});
+  }
+  cv_.notify_one();
+}
+
+InboundStats InboundWriter::stats() const {
+  std::lock_guard lk(mu_);
+  return stats_;
+}
+
+bool InboundWriter::apply(Engine& engine, InboundBatch& b, Timestamp now, InboundStats& st) {
+  bool stored = false;
+  for (auto& m : b.messages) {
+    if (m.channel == "sms") {
+      const std::string e164 = sms_sender_e164(m.sender);
+      if (!e164.empty()) m.sender = e164;
+    }
+    const Received r = engine.receive_message(m, now);
+    if (r == Received::duplicate) ++st.duplicates;
+    else {
+      ++st.messages;
+      stored = true;
+    }
+  }
+  for (const auto& d : b.reports) {
+    engine.record_delivery(d.outbox_id, d.provider, d.remote_id, d.state, d.detail, now);
+    ++st.reports;
+    stored = true;
+  }
+  return stored;
+}
+
+void InboundWriter::run() {
+  std::optional<store::Database> db;
+  std::optional<Engine> engine;
+  auto open = [&] {
+    db.emplace(database_);
+    db->require_current_schema();
+    engine.emplace(config_, *db, zone_, catalog_);
+  };
+  std::vector<Pending> group;
+  for (;;) {
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      // Everything that arrived while the last commit was on its way to disk.
+      group.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+      queue_.clear();
+    }
+    InboundStats st;
+    std::vector<char> ok(group.size(), 0);
+    bool stored = false;
+    try {
+      if (!engine) open();
+      const Timestamp now = clock_();
+      store::WriteTransaction tx(*db);
+      auto& sql = db->sql();
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        sql.exec("SAVEPOINT inbound");
+        try {
+          stored |= apply(*engine, group[i].batch, now, st);
+          sql.exec("RELEASE inbound");
+          ok[i] = 1;
+        } catch (const std::exception& e) {
+          sql.exec("ROLLBACK TO inbound");
+          sql.exec("RELEASE inbound");
+          spdlog::error("inbound: a request could not be stored (answered 500, the provider will retry): {}", e.what());
+        }
+      }
+      tx.commit();
+      ++st.commits;
+    } catch (const std::exception& e) {
+      // The whole group is lost from the store's point of view: nobody is
+      // told "stored". Reopen on the next group (the file may have moved,
+      // the disk may have filled).
+      spdlog::error("inbound: commit failed, {} request(s) answered 500: {}", group.size(), e.what());
+      std::fill(ok.begin(), ok.end(), 0);
+      stored = false;
+      engine.reset();
+      db.reset();
+    }
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      if (ok[i]) ++st.requests;
+      else ++st.failed;
+      if (group[i].done) group[i].done(ok[i] != 0);
+    }
+    {
+      std::lock_guard lk(mu_);
+      stats_.commits += st.commits;
+      stats_.requests += st.requests;
+      stats_.failed += st.failed;
+      stats_.messages += st.messages;
+      stats_.duplicates += st.duplicates;
+      stats_.reports += st.reports;
+      stats_.largest_group = std::max<std::uint64_t>(stats_.largest_group, group.size());
+    }
+    group.clear();
+    if (stored && on_commit_) on_commit_();
+  }
+}
+
+}  // namespace relance::app

@@ -1,0 +1,228 @@
+// The engine's side of the learner channels: what a learner writes back
+// (replies, STOP/START), what the gateways report (delivered, failed), and
+// learner messages rendered in the learner's language. Each entry point runs
+// inside the caller's write transaction, so the stored message, the consent
+// change, the sign of life and the staff posts they cause commit together.
+#include "bot/app/engine.hpp"
+
+#include "bot/domain/opt_out.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace relance::app {
+
+std::string_view to_string(Received r) {
+  switch (r) {
+    case Received::duplicate: return "duplicate";
+    case Received::reply: return "reply";
+    case Received::opt_out: return "opt_out";
+    case Received::opt_in: return "opt_in";
+    case Received::unknown_sender: return "unknown_sender";
+  }
+  return "reply";
+}
+
+namespace {
+
+// Learner text quoted to staff is cut, not the stored message: a chat post
+// stays readable and under the servers' size limits.
+std::string excerpt(std::string_view text, std::size_t max_bytes = 1500) {
+  if (text.size() <= max_bytes) return std::string(text);
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  return std::string(text.substr(0, cut)) + "…";
+}
+
+// Plain text to HTML paragraphs: escaped, blank lines separate paragraphs,
+// single newlines become <br>, http(s) links become anchors.
+std::string html_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 16);
+  for (char ch : s) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += ch;
+    }
+  }
+  return out;
+}
+
+std::string linkify(std::string_view line) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    const auto a = line.find("http://", i), b = line.find("https://", i);
+    const auto start = std::min(a, b);
+    if (start == std::string_view::npos) {
+      out += html_escape(line.substr(i));
+      break;
+    }
+    out += html_escape(line.substr(i, start - i));
+    auto end = line.find_first_of(" \t<>\"", start);
+    if (end == std::string_view::npos) end = line.size();
+    // A sentence's final punctuation is not part of the link.
+    while (end > start && std::string_view(".,;:!?)").find(line[end - 1]) != std::string_view::npos) --end;
+    const std::string url = html_escape(line.substr(start, end - start));
+    out += "<a href=\"" + url + "\">" + url + "</a>";
+    i = end;
+  }
+  return out;
+}
+
+std::string to_html(std::string_view text) {
+  std::string out, para;
+  auto flush = [&] {
+    if (!para.empty()) out += "<p>" + para + "</p>\n";
+    para.clear();
+  };
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    auto line = text.substr(pos, nl - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) flush();
+    else para += (para.empty() ? "" : "<br>\n") + linkify(line);
+    pos = nl + 1;
+  }
+  flush();
+  return out;
+}
+
+}  // namespace
+
+LearnerText Engine::render_learner(std::string_view template_key, const Params& p, std::string_view lang) const {
+  const std::string key(template_key);
+  LearnerText t;
+  t.sms = catalog_.render(lang, key + ".sms", p);
+  t.subject = catalog_.render(lang, key + ".email_subject", p);
+  t.body = catalog_.render(lang, key + ".email_body", p);
+  t.html = to_html(t.body);
+  return t;
+}
+
+LearnerText Engine::render_learner(const store::OutboxItem& item) const {
+  const Params p = params_from_json(item.params_json);
+  std::string lang = config_.default_language;
+  if (item.learner_key)
+    if (auto l = const_cast<store::LearnerRepo&>(learners_).get(*item.learner_key); l && !l->language.empty()) lang = l->language;
+  return render_learner(item.template_key, p, lang);
+}
+
+Received Engine::receive_message(const IncomingMessage& m, Timestamp now) {
+  std::vector<Learner> found = m.channel == "matrix" ? learners_.by_matrix_id(m.sender) : learners_.by_phone(m.sender);
+  std::optional<Learner> learner;
+  if (!found.empty()) learner = std::move(found.front());
+  std::optional<Case> c;
+  if (learner) {
+    auto active = cases_.active_for_learner(learner->key);
+    if (!active.empty()) c = active.back();
+    else c = cases_.latest_for_learner(learner->key);
+  }
+
+  const Consent consent = m.channel == "sms" ? consent_keyword(m.text) : Consent::none;
+  store::InboundMessage row;
+  row.received_at = now;
+  row.channel = m.channel;
+  row.provider = m.provider;
+  row.provider_id = m.provider_id;
+  row.sender = m.sender;
+  if (learner) row.learner_key = learner->key;
+  if (c) row.case_id = c->id;
+  row.body = m.text;
+  row.sent_at = m.sent_at;
+  row.kind = consent == Consent::opt_out ? "opt_out" : consent == Consent::opt_in ? "opt_in" : "reply";
+  if (!inbound_.insert(row)) return Received::duplicate;
+
+  Params p;
+  if (learner && c) p = case_params(*c, *learner);
+  else if (learner) p = {{"learner", learner->display_name()}, {"learner_id", learner->id}, {"cohort", learner->cohort.empty() ? "—" : learner->cohort}};
+  p["text"] = excerpt(m.text);
+  p["sender"] = m.sender;
+  p["channel_label"] = text("means." + m.channel);
+  const std::string policy = c ? c->policy_id : std::string();
+  const std::string role = c && !c->plan.steps.empty() ? c->plan.steps.front().role : std::string();
+  const std::optional<std::int64_t> case_id = c ? std::optional<std::int64_t>(c->id) : std::nullopt;
+  const std::optional<std::int64_t> learner_key = learner ? std::optional<std::int64_t>(learner->key) : std::nullopt;
+  const std::string dedupe = "inbound:" + std::to_string(row.id);
+
+  if (!learner) {
+    journal_.append({0, now, m.provider, "inbound.unknown_sender", std::nullopt, std::nullopt, m.channel});
+    enqueue_staff(std::nullopt, std::nullopt, "", "", "alert.learner_unknown", std::move(p), dedupe, now);
+    return Received::unknown_sender;
+  }
+  if (consent != Consent::none) {
+    const bool out = consent == Consent::opt_out;
+    // STOP twice is logged (the learner's words are evidence) but told once.
+    const bool change = out != learner->sms_opt_out.has_value();
+    record_sms_consent(learner->key, out, "reply", m.text, now);
+    if (change)
+      enqueue_staff(case_id, learner_key, policy, role,
+                    std::string(out ? "alert.sms_opted_out" : "alert.sms_opted_in") + (c ? "" : "_nocase"), std::move(p),
+                    dedupe, now);
+    return out ? Received::opt_out : Received::opt_in;
+  }
+  journal_.append({0, now, "learner", "learner.replied", learner->key, case_id, m.channel + " " + m.provider_id});
+  // The reply goes in the case's thread first; then the sign of life, which
+  // may close the case as resumed (and says so after the reply).
+  enqueue_staff(case_id, learner_key, policy, role, c ? "alert.learner_reply" : "alert.learner_reply_nocase", std::move(p),
+                dedupe, now);
+  record_activity(learner->key, Source::message, std::min(m.sent_at.value_or(now), now), now, "learner");
+  return Received::reply;
+}
+
+void Engine::record_sms_consent(std::int64_t learner_key, bool opt_out, std::string_view via, std::string_view message,
+                                Timestamp now) {
+  store::ConsentEntry e;
+  e.at = now;
+  e.learner_key = learner_key;
+  e.channel = "sms";
+  e.action = opt_out ? "opt_out" : "opt_in";
+  e.via = std::string(via);
+  e.message = std::string(message);
+  consent_.append(e);
+  learners_.set_sms_opt_out(learner_key, opt_out ? std::optional<Timestamp>(now) : std::nullopt);
+  journal_.append({0, now, via == "staff" ? "staff" : "learner", opt_out ? "learner.sms_opt_out" : "learner.sms_opt_in",
+                   learner_key, std::nullopt, std::string(via)});
+}
+
+void Engine::record_delivery(std::optional<std::int64_t> outbox_id, std::string_view provider, std::string_view remote_id,
+                             std::string_view state, std::string_view detail, Timestamp now) {
+  const auto u = outbox_.record_delivery(outbox_id, provider, remote_id, state, detail, now);
+  if (!u.changed || u.delivery != "failed") return;
+  auto item = outbox_.get(u.outbox_id);
+  if (!item) return;
+  journal_.append({0, now, std::string(provider), "message.undelivered", u.learner_key, u.case_id,
+                   u.channel + " " + std::string(detail)});
+  std::optional<Case> c = u.case_id ? cases_.get(*u.case_id) : std::nullopt;
+  std::optional<Learner> l = u.learner_key ? learners_.get(*u.learner_key) : std::nullopt;
+  if (!c || !l) return;
+  Params p = case_params(*c, *l);
+  p["channel_label"] = text("means." + u.channel);
+  p["detail"] = std::string(detail);
+  const std::string role = c->plan.steps.empty() ? std::string() : c->plan.steps.front().role;
+  enqueue_staff(c->id, l->key, c->policy_id, role, "alert.message_undelivered", std::move(p),
+                "delivery:" + std::to_string(u.outbox_id) + ":failed", now);
+}
+
+void Engine::learner_message_failed(const store::OutboxItem& item, std::string_view error, bool cancelled, Timestamp now) {
+  if (cancelled) outbox_.cancel(item.id, error);
+  else outbox_.mark_failed(item.id, error);
+  journal_.append({0, now, "relance", cancelled ? "message.cancelled" : "message.failed", item.learner_key, item.case_id,
+                   item.channel + ": " + std::string(error)});
+  std::optional<Case> c = item.case_id ? cases_.get(*item.case_id) : std::nullopt;
+  std::optional<Learner> l = item.learner_key ? learners_.get(*item.learner_key) : std::nullopt;
+  if (!c || !l) return;
+  Params p = case_params(*c, *l);
+  p["channel_label"] = text("means." + item.channel);
+  p["error"] = std::string(error);
+  const std::string role = c->plan.steps.empty() ? std::string() : c->plan.steps.front().role;
+  enqueue_staff(c->id, l->key, c->policy_id, role, "alert.message_failed", std::move(p),
+                "outbox:" + std::to_string(item.id) + ":failed", now);
+}
+
+}  // namespace relance::app
