@@ -564,9 +564,11 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> st, tcp::socket socke
     auto req = parser.release();
     const std::string_view target = req.target();
     const auto async_hook = st->async_hooks.find(target.substr(0, target.find('?')));
-    Response res = st->stopping ? error_response(bhttp::status::service_unavailable, "stopping", "the server is stopping")
-                   : async_hook != st->async_hooks.end() ? co_await handle_async_hook(*st, async_hook->second, req)
-                                                          : handle(*st, req);
+    // No co_await inside a conditional expression: GCC 12 miscompiles it.
+    Response res;
+    if (st->stopping) res = error_response(bhttp::status::service_unavailable, "stopping", "the server is stopping");
+    else if (async_hook != st->async_hooks.end()) res = co_await handle_async_hook(*st, async_hook->second, req);
+    else res = handle(*st, req);
     res.version(req.version());
     res.keep_alive(req.keep_alive() && !st->stopping);
     spdlog::debug("http: {} {} -> {}", std::string_view(req.method_string()), std::string_view(req.target()),
