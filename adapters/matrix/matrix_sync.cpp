@@ -182,7 +182,18 @@ asio::awaitable<std::string> MatrixSync::async_run() {
         continue;
       }
       if (batch.skipped > 0) spdlog::warn("matrix: {} malformed event(s) skipped", batch.skipped);
-      co_await async_handle(batch, initial);
+      const bool delivered = co_await async_handle(batch, initial);
+      if (!delivered) {
+        ++batches_;
+        // A learner's message the app could not store: next_batch stays
+        // where it was (in memory and in the store), and the same /sync is
+        // asked again after a backoff; what was handled is deduped then.
+        // (A gap so long that its room's timeline comes back `limited` would
+        // still skip older events; see async_handle.)
+        spdlog::warn("matrix: a learner's message could not be stored; this batch will be fetched again");
+        if (!co_await async_pause(backoff_.next())) break;
+        continue;
+      }
       // Saved only once handled: a crash in between replays the batch, and
       // first_seen keeps its events from running twice.
       since = batch.next_batch;
@@ -197,25 +208,95 @@ asio::awaitable<std::string> MatrixSync::async_run() {
   }
 }
 
-asio::awaitable<void> MatrixSync::async_handle(const SyncBatch& batch, bool initial) {
+asio::awaitable<bool> MatrixSync::async_handle(const SyncBatch& batch, bool initial) {
+  bool delivered = true;
   for (const auto& invite : batch.invites) co_await async_handle_invite(invite);
   for (const auto& room : batch.joined) {
-    if (room.encrypted) co_await session_->async_report_encrypted(room.room_id);
+    const auto learner = learner_room(room.room_id);
+    if (!learner) {
+      // Cannot tell where its messages go: leave them for the next try.
+      delivered = false;
+      continue;
+    }
+    if (room.encrypted) {
+      if (*learner) {
+        // The staff notice about encryption is not for a learner: only
+        // remembered, so MatrixDirect opens a new, unencrypted room.
+        session_->set_encrypted(room.room_id, true);
+        spdlog::warn("matrix: the learner's direct room {} is end-to-end encrypted: its messages cannot be read",
+                     room.room_id);
+      } else {
+        co_await session_->async_report_encrypted(room.room_id);
+      }
+    }
     if (initial) continue;  // old history: nothing to act on
     if (room.limited)
       // Not back-filled (GET /messages): after a long outage, older commands
-      // are stale anyway; staff repeat what they still want.
-      spdlog::warn("matrix: {}: the server skipped older events (limited timeline); commands sent during "
+      // are stale anyway; staff repeat what they still want. In a learner's
+      // room, more than a timeline's worth of messages in one gap is lost
+      // the same way (50 messages, sync_filter).
+      spdlog::warn("matrix: {}: the server skipped older events (limited timeline); messages sent during "
                    "the gap were not seen",
                    room.room_id);
+    bool held_back = false;  // a learner's message was not stored: the later ones wait too, in order
     for (const auto& ev : room.timeline) {
       const std::string sender = sender_of(ev);
       const std::string id = id_of(ev);
       if (sender == session_->user_id() || id.empty()) continue;  // our own echo
-      if (const auto* m = std::get_if<Message>(&ev)) co_await async_handle_message(room.room_id, *m);
-      else if (const auto* r = std::get_if<Reaction>(&ev)) co_await async_handle_reaction(room.room_id, *r);
+      if (const auto* m = std::get_if<Message>(&ev)) {
+        if (*learner) {
+          if (held_back || !co_await async_handle_learner_message(room.room_id, *m)) held_back = true;
+        } else {
+          co_await async_handle_message(room.room_id, *m);
+        }
+      } else if (const auto* r = std::get_if<Reaction>(&ev); r && !*learner) {
+        co_await async_handle_reaction(room.room_id, *r);
+      }
     }
+    if (held_back) delivered = false;
   }
+  co_return delivered;
+}
+
+std::optional<bool> MatrixSync::learner_room(const std::string& room_id) const {
+  const auto& hooks = session_->hooks();
+  if (!hooks.is_learner_room) return false;
+  try {
+    return hooks.is_learner_room(chat::Network::matrix, room_id);
+  } catch (const std::exception& e) {
+    spdlog::error("matrix: is_learner_room({}) failed: {}", room_id, e.what());
+    return std::nullopt;
+  }
+}
+
+asio::awaitable<bool> MatrixSync::async_handle_learner_message(const std::string& room_id, const Message& m) {
+  // An edit repeats a text already delivered; a notice is another bot's.
+  if (m.is_edit || m.msgtype == "m.notice") co_return true;
+  const auto& c = session_->config();
+  if (command_line(m.body, c.command_prefix) &&
+      std::find(c.allowed_inviters.begin(), c.allowed_inviters.end(), m.sender) != c.allowed_inviters.end()) {
+    // A staff member in the learner's room: a command, as anywhere.
+    co_await async_handle_message(room_id, m);
+    co_return true;
+  }
+  const auto& hooks = session_->hooks();
+  if (!hooks.learner_message) {
+    spdlog::warn("matrix: message from {} in the learner's room {} dropped: no learner_message hook", m.sender,
+                 room_id);
+    co_return true;
+  }
+  // Any msgtype but m.notice: `body` is the text for clients that cannot
+  // show the rest (a file's name, an emote's text): still a reply and a
+  // sign of life. Not deduped here: the app stores one row per event id.
+  bool stored = false;
+  try {
+    stored = hooks.learner_message(chat::Network::matrix, m.sender, room_id, m.event_id, m.body);
+  } catch (const std::exception& e) {
+    spdlog::error("matrix: learner_message for {} in {} failed: {}", m.event_id, room_id, e.what());
+  }
+  if (stored) spdlog::info("matrix: message from learner {} in {}", m.sender, room_id);
+  else spdlog::warn("matrix: message {} from learner {} not stored, it will be fetched again", m.event_id, m.sender);
+  co_return stored;
 }
 
 bool MatrixSync::invite_allowed(const Invite& invite) const {

@@ -14,6 +14,15 @@
 // - ✋ or ✅ on an alert (Hooks::case_of_post) -> "prendre <case>", answered
 //   in the case's thread; the alert is then edited with Hooks::alert_status.
 // - Encrypted rooms: a warning and, once per room, a plain notice.
+// - Learners' direct rooms (Hooks::is_learner_room, see MatrixDirect): their
+//   messages go to Hooks::learner_message, never to the command parser (no
+//   "not staff" answer to a learner); only a command line from a configured
+//   staff id (allowed_inviters) is still run there. Not deduped here: the
+//   event id is the app's dedupe key. When learner_message returns false
+//   (not stored), next_batch is not advanced: the same /sync is asked
+//   again after a backoff (and after a restart), so the event comes back;
+//   the rest of that batch is replayed too, and its commands and claims are
+//   kept from running twice by first_seen. Reactions there are ignored.
 // - Failures (502, dropped connection, 429): backoff with jitter, Retry-After
 //   honoured. stop() ends run() at once, even in the middle of a long-poll.
 #pragma once
@@ -54,14 +63,20 @@ private:
                                                                          std::chrono::milliseconds timeout);
   boost::asio::awaitable<bool> async_pause(std::chrono::milliseconds d);  // false: stopped
   boost::asio::awaitable<std::string> async_filter_id();                  // "" on failure
-  boost::asio::awaitable<void> async_handle(const SyncBatch& batch, bool initial);
+  // false: something could not be delivered (learner_message said so); the
+  // batch must be asked for again.
+  boost::asio::awaitable<bool> async_handle(const SyncBatch& batch, bool initial);
   boost::asio::awaitable<void> async_handle_invite(const Invite& invite);
   boost::asio::awaitable<void> async_handle_message(const std::string& room_id, const Message& m);
+  // false: not stored by the app, to be delivered again.
+  boost::asio::awaitable<bool> async_handle_learner_message(const std::string& room_id, const Message& m);
   boost::asio::awaitable<void> async_handle_reaction(const std::string& room_id, const Reaction& r);
   boost::asio::awaitable<void> async_reply(std::string room_id, std::string thread_root, std::string in_reply_to,
                                            std::string txn_key, std::string text);
   boost::asio::awaitable<CallResult> async_membership_call(net::Method method, std::string path);
   bool invite_allowed(const Invite& invite) const;
+  // Hooks::is_learner_room; nullopt when it threw (the store may be down).
+  std::optional<bool> learner_room(const std::string& room_id) const;
   chat::Answer run_command(std::string_view user, std::string_view line) const;
   bool first_time(const std::string& event_id) const;  // Hooks::first_seen("matrix", id)
 

@@ -2,6 +2,7 @@
 
 #include "adapters/chat/escape.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <stdexcept>
 
@@ -232,6 +233,63 @@ json notice_content(std::string_view text, std::string_view thread_root, std::st
   else if (!in_reply_to.empty())
     c["m.relates_to"] = json::object({{"m.in_reply_to", json::object({{"event_id", std::string(in_reply_to)}})}});
   return c;
+}
+
+bool is_user_id(std::string_view s) {
+  if (s.size() < 4 || s[0] != '@') return false;
+  const auto colon = s.find(':');
+  if (colon == std::string_view::npos || colon < 2 || colon + 1 >= s.size()) return false;
+  return std::none_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c) || c < 0x20; });
+}
+
+json direct_room_request(std::string_view learner) {
+  json r = json::object();
+  r["is_direct"] = true;
+  r["invite"] = json::array({std::string(learner)});
+  // trusted_private_chat: invite-only, and the learner gets the same power
+  // as the bot (what clients do for a DM). Deliberately no
+  // initial_state m.room.encryption: relance does not do end-to-end
+  // encryption, and clients would otherwise default DMs to encrypted.
+  r["preset"] = "trusted_private_chat";
+  return r;
+}
+
+json direct_message_content(std::string_view body, std::string_view html) {
+  json c = json::object();
+  c["msgtype"] = "m.text";
+  c["body"] = std::string(body);
+  if (!html.empty()) {
+    c["format"] = "org.matrix.custom.html";
+    c["formatted_body"] = std::string(html);
+  }
+  // Nobody to notify but the learner, who is notified of a DM anyway.
+  c["m.mentions"] = json::object();
+  return c;
+}
+
+std::vector<std::string> direct_rooms_of(const json& m_direct, std::string_view user) {
+  std::vector<std::string> out;
+  if (!m_direct.is_object()) return out;
+  auto it = m_direct.find(std::string(user));
+  if (it == m_direct.end() || !it->is_array()) return out;
+  for (const auto& r : *it)
+    if (r.is_string()) out.push_back(r.get<std::string>());
+  return out;
+}
+
+json direct_updated(const json& m_direct, std::string_view user, std::string_view add,
+                    const std::vector<std::string>& drop) {
+  json out = m_direct.is_object() ? m_direct : json::object();
+  const std::string key(user);
+  json list = out.contains(key) && out[key].is_array() ? out[key] : json::array();
+  json kept = json::array();
+  for (const auto& r : list)
+    if (!r.is_string() || std::find(drop.begin(), drop.end(), r.get<std::string>()) == drop.end()) kept.push_back(r);
+  if (!add.empty() && std::find(kept.begin(), kept.end(), json(std::string(add))) == kept.end())
+    kept.push_back(std::string(add));
+  if (kept.empty()) out.erase(key);
+  else out[key] = std::move(kept);
+  return out;
 }
 
 json sync_filter(std::int64_t timeline_limit) {

@@ -75,6 +75,32 @@ nlohmann::json sync_filter(std::int64_t timeline_limit = 50);
 // spec "Password-based"), keeping the configured device.
 nlohmann::json password_login(std::string_view user, std::string_view password, std::string_view device_id);
 
+// --- learners' direct rooms (matrix_direct) ---
+
+// "@localpart:server": what can be invited (spec "User Identifiers", loosely:
+// a non-empty localpart and server name, no whitespace).
+bool is_user_id(std::string_view s);
+
+// POST /createRoom for a learner's DM (spec "Direct Messaging"): is_direct,
+// the learner invited, preset trusted_private_chat. No m.room.encryption in
+// the initial state: relance does not do end-to-end encryption.
+nlohmann::json direct_room_request(std::string_view learner);
+
+// An m.text to a learner (a person, not a bot's m.notice): `body`, plus
+// formatted_body when `html` is not empty; no mention.
+nlohmann::json direct_message_content(std::string_view body, std::string_view html);
+
+// The rooms m.direct lists for `user` (content {"@user:hs": ["!room", ...]},
+// oldest first); entries that are not strings are left out.
+std::vector<std::string> direct_rooms_of(const nlohmann::json& m_direct, std::string_view user);
+
+// m.direct with `add` listed for `user` (appended when missing) and `drop`
+// removed from `user`'s list (a user left with no room is removed). Every
+// other entry is kept as it was, even ones this code cannot read. A content
+// that is not an object is taken as empty.
+nlohmann::json direct_updated(const nlohmann::json& m_direct, std::string_view user, std::string_view add,
+                              const std::vector<std::string>& drop);
+
 // --- what /sync brings ---
 
 struct Invite {

@@ -167,6 +167,7 @@ struct FakeMatrix::State {
   struct Scripted {
     int count;
     std::string path_contains;
+    std::string method;  // "" = any
     Fault fault = Fault::drop;
     std::chrono::milliseconds retry_after{0};
   };
@@ -175,6 +176,29 @@ struct FakeMatrix::State {
   std::mt19937_64 rng{std::random_device{}()};
   std::uint64_t pos = 0;  // the stream position: one step per event or account data change
   std::map<std::string, std::string> passwords;
+  std::set<std::string> refusing_invites;  // users whose server refuses invites to them
+
+  // A user exists once registered (add_user, add_access_token) or once the
+  // test made them act (a member of some room, account data): the helpers
+  // playing other users never required registering them.
+  bool known_user(const std::string& user) const {
+    if (passwords.count(user) || account_data.count(user)) return true;
+    if (std::any_of(tokens.begin(), tokens.end(), [&](const auto& t) { return t.second.user == user; })) return true;
+    return std::any_of(rooms.begin(), rooms.end(),
+                       [&](const auto& r) { return r.second.state.count({"m.room.member", user}) > 0; });
+  }
+
+  // Who may be invited (inviting.yaml, create_room.yaml): a user this server
+  // does not know is 404 M_NOT_FOUND (Synapse: "Unknown user"); one who
+  // refuses invites, 403 M_FORBIDDEN. Users of other servers are taken as
+  // they come (no federation here). nullopt: go ahead.
+  std::optional<FakeResponse> check_invitee(const std::string& invitee, const std::string& server_name) const {
+    const auto colon = invitee.find(':');
+    const bool local = colon != std::string::npos && invitee.substr(colon + 1) == server_name;
+    if (local && !known_user(invitee)) return error(404, "M_NOT_FOUND", "Unknown user " + invitee);
+    if (refusing_invites.count(invitee)) return error(403, "M_FORBIDDEN", invitee + " does not accept invites");
+    return std::nullopt;
+  }
   std::map<std::string, Session> tokens;
   std::vector<Event> events;
   std::map<std::string, std::size_t> by_event_id;
@@ -511,6 +535,30 @@ void FakeMatrix::join(const std::string& user, const std::string& room_id) {
   notify_syncs();
 }
 
+void FakeMatrix::accept_invite(const std::string& user, const std::string& room_id) {
+  {
+    std::lock_guard lock(state_->mutex);
+    if (!state_->rooms.count(room_id) || state_->membership(room_id, user) != "invite")
+      throw std::logic_error("FakeMatrix::accept_invite: " + user + " is not invited to " + room_id);
+    state_->set_membership(room_id, user, user, "join");
+  }
+  notify_syncs();
+}
+
+void FakeMatrix::refuse_invites(const std::string& user, bool refuse) {
+  std::lock_guard lock(state_->mutex);
+  if (refuse) state_->refusing_invites.insert(user);
+  else state_->refusing_invites.erase(user);
+}
+
+std::vector<std::string> FakeMatrix::rooms_of(const std::string& user, const std::string& membership) const {
+  std::lock_guard lock(state_->mutex);
+  std::vector<std::string> out;
+  for (const auto& id : state_->room_order)
+    if (state_->membership(id, user) == membership) out.push_back(id);
+  return out;
+}
+
 void FakeMatrix::leave(const std::string& user, const std::string& room_id) {
   {
     std::lock_guard lock(state_->mutex);
@@ -644,14 +692,16 @@ void FakeMatrix::set_rate_limit(std::optional<RateLimit> limit) {
   state_->buckets.clear();
 }
 
-void FakeMatrix::limit_next(int count, std::chrono::milliseconds retry_after, std::string path_contains) {
+void FakeMatrix::limit_next(int count, std::chrono::milliseconds retry_after, std::string path_contains,
+                            std::string method) {
   std::lock_guard lock(state_->mutex);
-  state_->limits.push_back(State::Scripted{count, std::move(path_contains), Fault::drop, retry_after});
+  state_->limits.push_back(
+      State::Scripted{count, std::move(path_contains), std::move(method), Fault::drop, retry_after});
 }
 
-void FakeMatrix::fail_next(int count, Fault fault, std::string path_contains) {
+void FakeMatrix::fail_next(int count, Fault fault, std::string path_contains, std::string method) {
   std::lock_guard lock(state_->mutex);
-  state_->faults.push_back(State::Scripted{count, std::move(path_contains), fault, {}});
+  state_->faults.push_back(State::Scripted{count, std::move(path_contains), std::move(method), fault, {}});
 }
 
 // --- what happened ---
@@ -762,6 +812,7 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
     std::lock_guard lock(st.mutex);
     for (auto& f : st.faults) {
       if (f.count <= 0 || req.path.find(f.path_contains) == std::string::npos) continue;
+      if (!f.method.empty() && f.method != m) continue;
       --f.count;
       if (f.fault == Fault::bad_gateway) return bad_gateway();
       if (f.fault == Fault::drop) {
@@ -774,6 +825,7 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
     }
     for (auto& l : st.limits) {
       if (l.count <= 0 || req.path.find(l.path_contains) == std::string::npos) continue;
+      if (!l.method.empty() && l.method != m) continue;
       --l.count;
       scripted_limit = l.retry_after;
       ++st.rate_limited;
@@ -1040,6 +1092,7 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
       if (auto limited = st.take_token(session.user, action)) return *limited;
       if (st.membership(p[1], session.user) != "join") return error(403, "M_FORBIDDEN", "You are not in this room.");
       const std::string invitee = body["user_id"];
+      if (auto refused = st.check_invitee(invitee, server_name_)) return *refused;
       const auto mem = st.membership(p[1], invitee);
       if (mem == "join") return error(403, "M_FORBIDDEN", invitee + " is already in the room.");
       if (mem == "ban") return error(403, "M_FORBIDDEN", invitee + " is banned from the room");
@@ -1077,6 +1130,10 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
       const std::string alias = body.value("room_alias_name", "");
       if (!alias.empty() && st.aliases.count("#" + alias + ":" + server_name_))
         return error(400, "M_ROOM_IN_USE", "Room alias already taken");
+      // Checked before anything is made (Synapse may leave a room behind
+      // when an invite fails; the invitee is never in it either way).
+      for (const auto& u : invite)
+        if (auto refused = st.check_invitee(u, server_name_)) return *refused;
       const auto id = st.create_room(session.user, preset, body.value("name", ""), body.value("topic", ""), alias,
                                      initial, invite, body.value("is_direct", false), server_name_);
       return answer({{"room_id", id}});

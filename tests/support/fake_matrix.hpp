@@ -2,9 +2,12 @@
 // ../shared/specs/matrix (release v1.19) and its NOTES.md, for the subset a
 // bot uses: versions, login, whoami, filters, /sync as a real long-poll
 // (joined rooms, invites, leaves, global account data), join/leave/invite,
-// createRoom (is_direct, invite, initial_state), send and redact with txnId
+// createRoom (is_direct, invite, preset, initial_state; invitees checked: an
+// unknown local user is 404 M_NOT_FOUND, one refusing invites 403
+// M_FORBIDDEN), send and redact with txnId
 // idempotency, state, event fetch with the thread aggregation, relations, /messages
-// back-fill, account data.
+// back-fill, global account data (GET/PUT, m.direct included: PUT replaces it
+// whole, GET of a type never set is 404 M_NOT_FOUND).
 // Errors are the standard error response ({"errcode","error"}, spec
 // "Standard error response"); rate limiting answers 429 M_LIMIT_EXCEEDED with
 // both `retry_after_ms` and `Retry-After` (spec "Rate limiting", v1.10).
@@ -76,7 +79,12 @@ public:
   };
   std::string create_room(const std::string& creator, const RoomOptions& options);
   void join(const std::string& user, const std::string& room_id);
+  // The invited user's client accepts (throws std::logic_error when not invited).
+  void accept_invite(const std::string& user, const std::string& room_id);
   void leave(const std::string& user, const std::string& room_id);
+  // From now on invites to `user` are refused: POST /invite and createRoom
+  // with them in `invite` answer 403 M_FORBIDDEN (their server blocks invites).
+  void refuse_invites(const std::string& user, bool refuse = true);
   void invite(const std::string& inviter, const std::string& room_id, const std::string& invitee,
               bool is_direct = false);
   // A new room made by `inviter` who invites `invitee` (a DM when is_direct,
@@ -114,13 +122,15 @@ public:
   void set_rate_limit(std::optional<RateLimit> limit);  // nullopt: none (the default)
   // The next `count` requests whose path contains `path_contains` get 429
   // M_LIMIT_EXCEEDED with this delay, whatever the bucket says.
-  void limit_next(int count, std::chrono::milliseconds retry_after, std::string path_contains = {});
+  // `method` ("PUT", ...): only requests with it ("" = any).
+  void limit_next(int count, std::chrono::milliseconds retry_after, std::string path_contains = {},
+                  std::string method = {});
   enum class Fault {
     bad_gateway,           // 502 with a reverse proxy's HTML page (nginx)
     drop,                  // the connection closes, no answer
     drop_after_processing  // the request takes effect, then the connection closes unanswered
   };
-  void fail_next(int count, Fault fault, std::string path_contains = {});
+  void fail_next(int count, Fault fault, std::string path_contains = {}, std::string method = {});
 
   // --- what happened ---
   struct SentEvent {  // every PUT .../send that created an event
@@ -140,6 +150,8 @@ public:
   std::vector<std::string> room_ids() const;
   // "join", "invite", "leave" or "" (never a member).
   std::string membership(const std::string& room_id, const std::string& user) const;
+  // The rooms where `user` has this membership, in creation order.
+  std::vector<std::string> rooms_of(const std::string& user, const std::string& membership = "join") const;
   bool is_encrypted(const std::string& room_id) const;
   std::optional<nlohmann::json> account_data(const std::string& user, const std::string& type) const;
   std::vector<nlohmann::json> filters(const std::string& user) const;
