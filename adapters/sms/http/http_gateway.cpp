@@ -232,8 +232,12 @@ std::optional<std::string> scalar_text(const json& v) {
 }
 
 std::optional<std::string> at_pointer(const json& j, const json::json_pointer& p) {
-  if (!j.contains(p)) return std::nullopt;
-  return scalar_text(j.at(p));
+  try {  // an array index that is not one ("/ids/x", too many digits) is just absent
+    if (!j.contains(p)) return std::nullopt;
+    return scalar_text(j.at(p));
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
 }
 
 std::string excerpt(std::string_view body, std::size_t max = 300) {
@@ -470,7 +474,8 @@ std::optional<std::string> json_field(const json& j, const std::string& path) {
       auto it = cur->find(seg);
       if (it == cur->end()) return std::nullopt;
       cur = &*it;
-    } else if (cur->is_array() && !seg.empty() && std::all_of(seg.begin(), seg.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    } else if (cur->is_array() && !seg.empty() && seg.size() < 10 &&
+               std::all_of(seg.begin(), seg.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       const auto n = std::stoull(seg);
       if (n >= cur->size()) return std::nullopt;
       cur = &(*cur)[n];

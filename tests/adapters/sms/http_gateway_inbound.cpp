@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
+
 using namespace relance;
 using relance::sms::http::HttpGatewayConfig;
 
@@ -135,4 +137,37 @@ TEST_CASE("http gateway inbound: refusals", "[sms][http]") {
     put.method = "PUT";
     CHECK(sms::http::parse_inbound(put, c).status == 405);
   }
+}
+
+TEST_CASE("http gateway inbound: garbage is refused without throwing", "[sms][http]") {
+  auto c = inbound_config();
+  std::mt19937 rng(20261124);
+  const std::string alphabet = "{}[]\":,.0123456789eE+-/\\ntrufalsidfromtext=&%\xc3\xa9\xff ";
+  auto garbage = [&](std::size_t max) {
+    std::string s(rng() % max, ' ');
+    for (auto& ch : s) ch = alphabet[rng() % alphabet.size()];
+    return s;
+  };
+  const std::vector<std::string> paths{"from", "/from", "a.0.b", "/a/0/b", "a.99999999999999999999", "/a/99999999999999999999",
+                                       "/a/x", "a..b", ".", "/"};
+  for (int i = 0; i < 3000; ++i) {
+    c.inbound_from_field = paths[rng() % paths.size()];
+    c.inbound_text_field = paths[rng() % paths.size()];
+    c.inbound_id_field = paths[rng() % paths.size()];
+    auto r = post("/hooks/sms/generic?secret=s3cret-for-the-provider&" + garbage(20), garbage(120),
+                  i % 3 == 0 ? "application/x-www-form-urlencoded" : i % 3 == 1 ? "application/json" : "");
+    if (i % 5 == 0) r.method = "GET";
+    sms::HookOutcome out;
+    REQUIRE_NOTHROW(out = sms::http::parse_inbound(r, c));
+    CHECK((out.status == 200 || out.status == 400 || out.status == 403));
+  }
+  // Deep arrays and an index past the end.
+  c.inbound_from_field = "a.1";
+  c.inbound_text_field = "/a/0";
+  c.inbound_id_field = "";
+  CHECK(sms::http::parse_inbound(post("/hooks/sms/generic?secret=s3cret-for-the-provider", R"({"a":["x"]})"), c).status ==
+        400);
+  CHECK(sms::http::parse_inbound(post("/hooks/sms/generic?secret=s3cret-for-the-provider", R"({"a":["x","y"]})"), c)
+            .messages.at(0)
+            .from == "y");
 }

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
+
 using namespace relance;
 using relance::sms::DeliveryState;
 using relance::test::FakeTwilio;
@@ -252,4 +254,34 @@ TEST_CASE("twilio status callbacks: refusals", "[sms][twilio]") {
   config.status_callback_url.clear();
   CHECK(sms::twilio::parse_status(signed_post("/hooks/sms/twilio/status", public_status, params, token), config).status ==
         403);
+}
+
+TEST_CASE("twilio hooks: garbage, signed or not, is refused without throwing", "[sms][twilio]") {
+  FakeTwilio fake;
+  const auto config = config_of(fake.options());
+  const auto& token = fake.options().auth_token;
+  std::mt19937 rng(20261124);
+  const std::string alphabet = "=&%+?/#:;ABCSMsid\xff\xc3\xa9 0123456789abcdef";
+  auto garbage = [&](std::size_t max) {
+    std::string s(rng() % max, ' ');
+    for (auto& c : s) c = alphabet[rng() % alphabet.size()];
+    return s;
+  };
+  for (int i = 0; i < 3000; ++i) {
+    sms::Request r;
+    r.method = (i % 3 == 0) ? "GET" : "POST";
+    r.target = (i % 2 ? "/hooks/sms/twilio?" : "/hooks/sms/twilio/status?") + garbage(40);
+    r.body = garbage(200);
+    const auto params = r.method == "GET" ? net::FormFields{} : net::form_decode(r.body);
+    const auto& url = i % 2 ? public_hook : public_status;
+    const auto signed_as = sms::twilio::signed_url(url, r.target);
+    if (i % 4 != 0) r.headers.emplace_back("X-Twilio-Signature", FakeTwilio::signature(signed_as, params, token));
+    sms::HookOutcome a, b;
+    REQUIRE_NOTHROW(a = sms::twilio::parse_inbound(r, config));
+    REQUIRE_NOTHROW(b = sms::twilio::parse_status(r, config));
+    CHECK((a.status == 200 || a.status == 400 || a.status == 403));
+    CHECK((b.status == 200 || b.status == 400 || b.status == 403));
+    if (a.status == 200) CHECK(a.messages.size() == 1);
+    if (b.status == 200) CHECK(b.reports.size() == 1);
+  }
 }
