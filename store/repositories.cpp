@@ -127,6 +127,7 @@ struct LearnerRepo::Statements {
   SQLite::Statement insert;
   SQLite::Statement update;
   std::array<std::unique_ptr<SQLite::Statement>, source_count> observe;  // prepared on first use
+  std::unique_ptr<SQLite::Statement> by_phone, by_matrix;
 };
 
 LearnerRepo::LearnerRepo(Database& db) : db_(db), st_(std::make_unique<Statements>(db.sql())) {}
@@ -203,24 +204,32 @@ std::optional<Learner> LearnerRepo::find(std::string_view id) {
 }
 
 namespace {
-std::vector<Learner> learners_where(Database& db, const char* column, std::string_view value) {
-  SQLite::Statement q(db.sql(), std::string("SELECT ") + learner_columns + " FROM learner WHERE " + column +
-                                    " = ? ORDER BY status = 'active' DESC, updated_at DESC, key DESC LIMIT 8");
+std::vector<Learner> learners_where(Database& db, std::unique_ptr<SQLite::Statement>& cached, const char* column,
+                                    std::string_view value) {
+  // "<> ''" lets SQLite use the partial index (learner_phone, learner_matrix):
+  // it cannot know that the bound value is not empty.
+  if (!cached)
+    cached = std::make_unique<SQLite::Statement>(
+        db.sql(), std::string("SELECT ") + learner_columns + " FROM learner WHERE " + column + " = ? AND " + column +
+                      " <> '' ORDER BY status = 'active' DESC, updated_at DESC, key DESC LIMIT 8");
+  auto& q = *cached;
+  q.tryReset();
   q.bind(1, std::string(value));
   std::vector<Learner> out;
   while (q.executeStep()) out.push_back(read_learner(q));
+  q.tryReset();
   return out;
 }
 }  // namespace
 
 std::vector<Learner> LearnerRepo::by_phone(std::string_view e164) {
   if (e164.empty()) return {};
-  return learners_where(db_, "phone", e164);
+  return learners_where(db_, st_->by_phone, "phone", e164);
 }
 
 std::vector<Learner> LearnerRepo::by_matrix_id(std::string_view matrix_id) {
   if (matrix_id.empty()) return {};
-  return learners_where(db_, "matrix_id", matrix_id);
+  return learners_where(db_, st_->by_matrix, "matrix_id", matrix_id);
 }
 
 void LearnerRepo::set_sms_opt_out(std::int64_t key, std::optional<Timestamp> at) {
@@ -363,10 +372,14 @@ std::optional<Case> CaseRepo::get(std::int64_t id) {
 }
 
 std::optional<Case> CaseRepo::latest_for_learner(std::int64_t learner_key) {
-  SQLite::Statement q(db_.sql(), std::string("SELECT ") + case_columns +
-                                     " FROM learner_case WHERE learner_key = ? ORDER BY id DESC LIMIT 1");
+  if (!latest_for_learner_)
+    latest_for_learner_ = std::make_shared<SQLite::Statement>(
+        db_.sql(), std::string("SELECT ") + case_columns + " FROM learner_case WHERE learner_key = ? ORDER BY id DESC LIMIT 1");
+  auto& q = *latest_for_learner_;
+  q.tryReset();
   q.bind(1, learner_key);
   auto v = read_cases(q);
+  q.tryReset();
   if (v.empty()) return std::nullopt;
   return v.front();
 }
@@ -590,17 +603,24 @@ std::vector<OutboxItem> read_outbox(SQLite::Statement& q) {
 }  // namespace
 
 std::optional<std::int64_t> OutboxRepo::enqueue(OutboxItem& item) {
-  SQLite::Statement q(db_.sql(),
-                      "INSERT INTO outbox (created_at, channel, recipient, template, params, case_id, learner_key, "
-                      "dedupe_key, not_before, next_attempt) VALUES (?,?,?,?,?,?,?,?,?,?) "
-                      "ON CONFLICT(dedupe_key) DO NOTHING");
+  if (!enqueue_)
+    enqueue_ = std::make_shared<SQLite::Statement>(
+        db_.sql(),
+        "INSERT INTO outbox (created_at, channel, recipient, template, params, case_id, learner_key, "
+        "dedupe_key, not_before, next_attempt) VALUES (?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT(dedupe_key) DO NOTHING");
+  auto& q = *enqueue_;
+  q.tryReset();
+  q.clearBindings();
   SQLite::bind(q, to_unix(item.created_at), item.channel, item.recipient, item.template_key, item.params_json);
   bind_opt(q, 6, item.case_id);
   bind_opt(q, 7, item.learner_key);
   q.bind(8, item.dedupe_key);
   q.bind(9, to_unix(item.not_before));
   q.bind(10, to_unix(item.not_before));
-  if (q.exec() == 0) return std::nullopt;
+  const int n = q.exec();
+  q.tryReset();
+  if (n == 0) return std::nullopt;
   item.id = db_.sql().getLastInsertRowid();
   return item.id;
 }
@@ -665,13 +685,18 @@ std::vector<OutboxItem> OutboxRepo::for_case(std::int64_t case_id) {
 // ---------------------------------------------------------------- journal
 
 std::int64_t Journal::append(const JournalEntry& e) {
-  SQLite::Statement q(db_.sql(),
-                      "INSERT INTO journal (at, actor, action, learner_key, case_id, detail) VALUES (?,?,?,?,?,?)");
+  if (!append_)
+    append_ = std::make_shared<SQLite::Statement>(
+        db_.sql(), "INSERT INTO journal (at, actor, action, learner_key, case_id, detail) VALUES (?,?,?,?,?,?)");
+  auto& q = *append_;
+  q.tryReset();
+  q.clearBindings();
   SQLite::bind(q, to_unix(e.at), e.actor, e.action);
   bind_opt(q, 4, e.learner_key);
   bind_opt(q, 5, e.case_id);
   q.bind(6, e.detail);
   q.exec();
+  q.tryReset();
   return db_.sql().getLastInsertRowid();
 }
 

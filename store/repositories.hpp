@@ -85,6 +85,7 @@ private:
   Database& db_;
   // Hot on ingest (every activity that moves forward looks for open cases).
   std::shared_ptr<SQLite::Statement> active_for_learner_;
+  std::shared_ptr<SQLite::Statement> latest_for_learner_;
 };
 
 class RelaunchRepo {
@@ -193,6 +194,7 @@ public:
 
 private:
   Database& db_;
+  std::shared_ptr<SQLite::Statement> enqueue_;  // prepared on first use (inbound replies enqueue thousands a second)
 };
 
 // A case's thread in one chat room: its root post, found from either side.
@@ -258,6 +260,7 @@ public:
 
 private:
   Database& db_;
+  std::shared_ptr<SQLite::Statement> append_;  // prepared on first use
 };
 
 // Inbound deduplication by (source, external id). Returns true the first time.

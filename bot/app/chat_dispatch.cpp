@@ -269,7 +269,35 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
   h.first_seen = [&engine, clock](std::string_view source, std::string_view id) {
     return store::first_seen(engine.db(), source, id, clock());
   };
-  h.load = [&engine](std::string_view key) { return store::kv_get(engine.db(), key); };
+  // "" is how adapters clear a key (Matrix: a learner's old direct room).
+  h.load = [&engine](std::string_view key) -> std::optional<std::string> {
+    auto v = store::kv_get(engine.db(), key);
+    if (v && v->empty()) return std::nullopt;
+    return v;
+  };
+  h.is_learner_room = [&engine](chat::Network net, std::string_view room) {
+    if (net != chat::Network::matrix) return false;
+    auto v = store::kv_get(engine.db(), "matrix.dm_room." + std::string(room));
+    return v && !v->empty();
+  };
+  // A learner writing in their direct room: stored once per event id (a
+  // replayed /sync is a no-op), a sign of life, posted in the case's thread.
+  h.learner_message = [&engine, clock, after_command](chat::Network net, std::string_view user, std::string_view room,
+                                                      std::string_view event_id, std::string_view text) {
+    try {
+      store::WriteTransaction tx(engine.db());
+      const IncomingMessage m{std::string(chat::to_string(net)), std::string(chat::to_string(net)), std::string(event_id),
+                              std::string(user), std::string(text), std::nullopt};
+      const Received r = engine.receive_message(m, clock());
+      tx.commit();
+      spdlog::info("{}: message from {} in {}: {}", chat::to_string(net), user, room, to_string(r));
+      if (r != Received::duplicate && after_command) after_command(std::nullopt);
+      return true;
+    } catch (const std::exception& e) {
+      spdlog::error("{}: message {} from {} not stored: {}", chat::to_string(net), event_id, user, e.what());
+      return false;
+    }
+  };
   h.save = [&engine](std::string_view key, std::string_view value) { store::kv_set(engine.db(), key, value); };
   h.text = [&engine](std::string_view key, const std::vector<std::pair<std::string, std::string>>& params) {
     Params p(params.begin(), params.end());

@@ -182,13 +182,129 @@ Plan read_plan(const Reader& r, const toml::table& t) {
   return p;
 }
 
+double rate(const Reader& r, const toml::table& t, std::string_view key, double def) {
+  const toml::node* n = t.get(key);
+  if (!n) return def;
+  double v = 0;
+  if (n->is_integer()) v = double(n->as_integer()->get());
+  else if (n->is_floating_point()) v = n->as_floating_point()->get();
+  else r.fail(*n, "'" + std::string(key) + "' must be a number of messages per second");
+  if (v < 0 || v > 1000) r.fail(*n, "'" + std::string(key) + "' must be between 0 (no limit) and 1000");
+  return v;
+}
+
+// [sms] with its gateway's table, and [email].
+template <class HttpUrl>
+void read_learner_channels(const Reader& r, const toml::table& root, Config& c, HttpUrl&& http_url) {
+  if (const auto* t = r.table(root, "sms")) {
+    r.known_keys(*t, {"gateway", "max_parts", "rate_per_second", "region", "kannel", "twilio", "http"}, "[sms]");
+    auto& s = c.sms;
+    s.gateway = r.str(*t, "gateway", "", true);
+    if (s.gateway != "kannel" && s.gateway != "twilio" && s.gateway != "http")
+      r.fail(*t->get("gateway"), "'gateway' must be \"kannel\", \"twilio\" or \"http\", not \"" + s.gateway + "\"");
+    s.max_parts = int(r.integer(*t, "max_parts", 3, 1, 10));
+    s.rate_per_second = rate(r, *t, "rate_per_second", 5);
+    s.region = r.str(*t, "region", "FR");
+    const toml::table* g = r.table(*t, s.gateway);
+    if (!g) r.fail(*t, "[sms] gateway = \"" + s.gateway + "\" needs an [sms." + s.gateway + "] table");
+    if (s.gateway == "kannel") {
+      r.known_keys(*g, {"sendsms_url", "username", "password", "from", "smsc", "public_url", "secret", "delivery_reports",
+                        "timeout_seconds"},
+                   "[sms.kannel]");
+      auto& k = s.kannel;
+      k.sendsms_url = http_url(*g, "sendsms_url", true);
+      k.username = r.str(*g, "username", "", true);
+      k.password = r.str(*g, "password", "");
+      k.from = r.str(*g, "from", "", true);
+      k.smsc = r.str(*g, "smsc", "");
+      k.public_url = http_url(*g, "public_url", true);
+      k.secret = r.str(*g, "secret", "");
+      k.delivery_reports = r.boolean(*g, "delivery_reports", true);
+      k.timeout = std::chrono::seconds(r.integer(*g, "timeout_seconds", 15, 1, 300));
+      k.max_parts = s.max_parts;
+    } else if (s.gateway == "twilio") {
+      r.known_keys(*g, {"api_url", "account_sid", "auth_token", "from", "messaging_service_sid", "webhook_url",
+                        "status_callback_url", "timeout_seconds"},
+                   "[sms.twilio]");
+      auto& w = s.twilio;
+      w.api_url = http_url(*g, "api_url", false);
+      if (w.api_url.empty()) w.api_url = "https://api.twilio.com";
+      w.account_sid = r.str(*g, "account_sid", "", true);
+      w.auth_token = r.str(*g, "auth_token", "");
+      w.from = r.str(*g, "from", "");
+      w.messaging_service_sid = r.str(*g, "messaging_service_sid", "");
+      if (w.from.empty() == w.messaging_service_sid.empty())
+        r.fail(*g, "[sms.twilio] needs exactly one of 'from' (a number) or 'messaging_service_sid'");
+      w.webhook_url = http_url(*g, "webhook_url", true);
+      w.status_callback_url = http_url(*g, "status_callback_url", false);
+      w.timeout = std::chrono::seconds(r.integer(*g, "timeout_seconds", 15, 1, 300));
+    } else {
+      r.known_keys(*g, {"url", "method", "content_type", "body", "headers", "auth", "username", "secret", "from",
+                        "id_pointer", "success_pointer", "success_values", "timeout_seconds", "inbound_secret",
+                        "inbound_from_field", "inbound_text_field", "inbound_id_field", "inbound_to_field"},
+                   "[sms.http]");
+      auto& h = s.http;
+      h.url = r.str(*g, "url", "", true);
+      h.method = r.str(*g, "method", h.method);
+      h.content_type = r.str(*g, "content_type", h.content_type);
+      h.body = r.str(*g, "body", "");
+      if (const auto* hs = r.table(*g, "headers"))
+        for (const auto& [k, v] : *hs) {
+          if (!v.is_string()) r.fail(v, "[sms.http] headers: the value of '" + std::string(k.str()) + "' must be a string");
+          h.headers.emplace_back(std::string(k.str()), v.as_string()->get());
+        }
+      h.auth = r.str(*g, "auth", "");
+      if (!h.auth.empty() && h.auth != "basic" && h.auth != "bearer")
+        r.fail(*g->get("auth"), "'auth' must be \"basic\", \"bearer\" or absent");
+      h.username = r.str(*g, "username", "");
+      h.secret = r.str(*g, "secret", "");
+      h.from = r.str(*g, "from", "");
+      h.id_pointer = r.str(*g, "id_pointer", "");
+      h.success_pointer = r.str(*g, "success_pointer", "");
+      h.success_values = r.strings(*g, "success_values");
+      h.timeout = std::chrono::seconds(r.integer(*g, "timeout_seconds", 15, 1, 300));
+      h.inbound_secret = r.str(*g, "inbound_secret", "");
+      h.inbound_from_field = r.str(*g, "inbound_from_field", h.inbound_from_field);
+      h.inbound_text_field = r.str(*g, "inbound_text_field", h.inbound_text_field);
+      h.inbound_id_field = r.str(*g, "inbound_id_field", h.inbound_id_field);
+      h.inbound_to_field = r.str(*g, "inbound_to_field", h.inbound_to_field);
+      try {
+        sms::http::validate(h);
+      } catch (const std::exception& e) {
+        r.fail(*g, std::string("[sms.http]: ") + e.what());
+      }
+    }
+  }
+  if (const auto* t = r.table(root, "email")) {
+    r.known_keys(*t, {"enabled", "smtp_url", "from", "username", "password", "require_tls", "reply_to", "ca_file",
+                      "rate_per_second", "timeout_seconds", "message_id_domain"},
+                 "[email]");
+    auto& e = c.email;
+    e.enabled = r.boolean(*t, "enabled", true);
+    e.smtp.url = r.str(*t, "smtp_url", "", e.enabled);
+    if (!e.smtp.url.empty() && e.smtp.url.rfind("smtp://", 0) != 0 && e.smtp.url.rfind("smtps://", 0) != 0)
+      r.fail(*t->get("smtp_url"), "'smtp_url' must start with smtp:// (STARTTLS) or smtps:// (TLS)");
+    e.smtp.from = r.str(*t, "from", "", e.enabled);
+    if (!e.smtp.from.empty() && email::parse_mailbox(e.smtp.from).address.find('@') == std::string::npos)
+      r.fail(*t->get("from"), "'from' must be an address: \"Organisme <relance@example.org>\" or \"relance@example.org\"");
+    e.smtp.username = r.str(*t, "username", "");
+    e.smtp.password = r.str(*t, "password", "");
+    e.smtp.require_tls = r.boolean(*t, "require_tls", true);
+    e.smtp.ca_file = r.str(*t, "ca_file", "");
+    e.smtp.timeout = std::chrono::seconds(r.integer(*t, "timeout_seconds", 30, 1, 600));
+    e.smtp.message_id_domain = r.str(*t, "message_id_domain", "");
+    e.reply_to = r.str(*t, "reply_to", "");
+    e.rate_per_second = rate(r, *t, "rate_per_second", 2);
+  }
+}
+
 Config read(const toml::table& root, const std::string& name) {
   Reader r(name);
   Config c;
   c.source_file = name;
   r.known_keys(root, {"organisation", "store", "contact_window", "http", "moodle", "import", "staff", "roles", "plan",
                       "policy", "console", "stats", "messages_dir", "default_language", "mattermost", "matrix",
-                      "escalation"},
+                      "escalation", "sms", "email"},
                "the top level");
   c.messages_dir = r.str(root, "messages_dir", "");
   c.default_language = r.str(root, "default_language", "fr");
@@ -278,8 +394,8 @@ Config read(const toml::table& root, const std::string& name) {
       m.default_cohort = r.str(*t, "default_cohort", "");
       if (t->get("date_formats")) m.date_formats = r.strings(*t, "date_formats");
       if (const auto* cols = r.table(*t, "columns")) {
-        r.known_keys(*cols, {"id", "first_name", "last_name", "full_name", "email", "phone", "cohort", "start_date",
-                             "last_activity", "source"},
+        r.known_keys(*cols, {"id", "first_name", "last_name", "full_name", "email", "phone", "matrix", "cohort",
+                             "start_date", "last_activity", "source"},
                      "[import.generic.columns]");
         m.id = r.str(*cols, "id", "");
         m.first_name = r.str(*cols, "first_name", "");
@@ -287,6 +403,7 @@ Config read(const toml::table& root, const std::string& name) {
         m.full_name = r.str(*cols, "full_name", "");
         m.email = r.str(*cols, "email", "");
         m.phone = r.str(*cols, "phone", "");
+        m.matrix = r.str(*cols, "matrix", "");
         m.cohort = r.str(*cols, "cohort", "");
         m.start_date = r.str(*cols, "start_date", "");
         m.last_activity = r.str(*cols, "last_activity", "");
@@ -406,7 +523,7 @@ Config read(const toml::table& root, const std::string& name) {
   }
   if (const auto* t = r.table(root, "matrix")) {
     r.known_keys(*t, {"enabled", "homeserver", "user_id", "access_token", "password", "device_id", "default_room", "route",
-                      "allowed_inviters", "allowed_rooms", "command_prefix", "ca_file"},
+                      "allowed_inviters", "allowed_rooms", "command_prefix", "ca_file", "learners"},
                  "[matrix]");
     auto& m = c.matrix;
     m.enabled = r.boolean(*t, "enabled", true);
@@ -423,9 +540,11 @@ Config read(const toml::table& root, const std::string& name) {
     m.allowed_rooms = r.strings(*t, "allowed_rooms");
     m.command_prefix = r.str(*t, "command_prefix", m.command_prefix);
     m.ca_file = r.str(*t, "ca_file", "");
+    m.learners = r.boolean(*t, "learners", true);
     if (m.enabled && m.default_room.empty() && m.routes.empty())
       r.fail(*t, "[matrix] needs a 'default_room' (a room id like \"!abc:example.org\") or [[matrix.route]] entries");
   }
+  read_learner_channels(r, root, c, http_url);
   if (c.matrix.allowed_inviters.empty())
     for (const auto& s : c.staff)
       if (!s.matrix.empty()) c.matrix.allowed_inviters.push_back(s.matrix);
@@ -518,6 +637,13 @@ void apply_env_overrides(Config& c) {
   if (auto v = env("RELANCE_MATTERMOST_ACTION_SECRET")) c.mattermost.action_secret = v;
   if (auto v = env("RELANCE_MATRIX_TOKEN")) c.matrix.access_token = v;
   if (auto v = env("RELANCE_MATRIX_PASSWORD")) c.matrix.password = v;
+  if (auto v = env("RELANCE_KANNEL_PASSWORD")) c.sms.kannel.password = v;
+  if (auto v = env("RELANCE_KANNEL_SECRET")) c.sms.kannel.secret = v;
+  if (auto v = env("RELANCE_TWILIO_AUTH_TOKEN")) c.sms.twilio.auth_token = v;
+  if (auto v = env("RELANCE_TWILIO_PREVIOUS_AUTH_TOKEN")) c.sms.twilio.previous_auth_tokens = {v};
+  if (auto v = env("RELANCE_SMS_HTTP_SECRET")) c.sms.http.secret = v;
+  if (auto v = env("RELANCE_SMS_HTTP_INBOUND_SECRET")) c.sms.http.inbound_secret = v;
+  if (auto v = env("RELANCE_SMTP_PASSWORD")) c.email.smtp.password = v;
 }
 
 std::vector<std::string> missing_secrets(const Config& c) {
@@ -529,6 +655,24 @@ std::vector<std::string> missing_secrets(const Config& c) {
   }
   if (c.matrix.enabled && c.matrix.access_token.empty() && c.matrix.password.empty())
     out.push_back("matrix: no credentials (access_token or RELANCE_MATRIX_TOKEN, or password or RELANCE_MATRIX_PASSWORD)");
+  if (c.sms.gateway == "kannel") {
+    if (c.sms.kannel.password.empty()) out.push_back("sms: Kannel's sendsms password is missing (password or RELANCE_KANNEL_PASSWORD)");
+    if (c.sms.kannel.secret.size() < 16)
+      out.push_back("sms: Kannel's webhook secret is missing or shorter than 16 characters (secret or RELANCE_KANNEL_SECRET)");
+  } else if (c.sms.gateway == "twilio") {
+    if (c.sms.twilio.auth_token.empty()) out.push_back("sms: Twilio's auth token is missing (auth_token or RELANCE_TWILIO_AUTH_TOKEN)");
+  } else if (c.sms.gateway == "http") {
+    const auto& h = c.sms.http;
+    const bool uses_secret = !h.auth.empty() || h.url.find("{secret}") != std::string::npos ||
+                             h.body.find("{secret}") != std::string::npos ||
+                             std::any_of(h.headers.begin(), h.headers.end(),
+                                         [](const auto& kv) { return kv.second.find("{secret}") != std::string::npos; });
+    if (uses_secret && h.secret.empty()) out.push_back("sms: the HTTP gateway's secret is missing (secret or RELANCE_SMS_HTTP_SECRET)");
+    if (h.inbound_secret.size() < 16)
+      out.push_back("sms: the inbound webhook secret is missing or shorter than 16 characters (inbound_secret or RELANCE_SMS_HTTP_INBOUND_SECRET)");
+  }
+  if (c.email.enabled && !c.email.smtp.username.empty() && c.email.smtp.password.empty())
+    out.push_back("email: SMTP user '" + c.email.smtp.username + "' has no password (password or RELANCE_SMTP_PASSWORD)");
   return out;
 }
 
@@ -644,6 +788,37 @@ std::string describe(const Config& c) {
     o << "\n[escalation]\nchain = " << list(e.chain) << "\nclaim_within_hours = " << double(e.claim_within.count()) / 60
       << "\nday_start = " << quote(hhmm(e.hours.day_start)) << "\nday_end = " << quote(hhmm(e.hours.day_end)) << "\n";
     if (e.digest_at) o << "digest_at = " << quote(hhmm(*e.digest_at)) << "\n";
+  }
+  if (c.sms.enabled()) {
+    const auto& s = c.sms;
+    o << "\n[sms]\ngateway = " << quote(s.gateway) << "\nmax_parts = " << s.max_parts
+      << "\nrate_per_second = " << s.rate_per_second << "\nregion = " << quote(s.region) << "\n";
+    if (s.gateway == "kannel") {
+      const auto& k = s.kannel;
+      o << "\n[sms.kannel]\nsendsms_url = " << quote(k.sendsms_url) << "\nusername = " << quote(k.username)
+        << "\npassword = " << mask(k.password) << "\nfrom = " << quote(k.from) << "\nsmsc = " << quote(k.smsc)
+        << "\npublic_url = " << quote(k.public_url) << "\nsecret = " << mask(k.secret)
+        << "\ndelivery_reports = " << (k.delivery_reports ? "true" : "false") << "\n";
+    } else if (s.gateway == "twilio") {
+      const auto& w = s.twilio;
+      o << "\n[sms.twilio]\napi_url = " << quote(w.api_url) << "\naccount_sid = " << quote(w.account_sid)
+        << "\nauth_token = " << mask(w.auth_token) << "\nfrom = " << quote(w.from)
+        << "\nmessaging_service_sid = " << quote(w.messaging_service_sid) << "\nwebhook_url = " << quote(w.webhook_url)
+        << "\nstatus_callback_url = " << quote(w.status_callback_url) << "\n";
+    } else {
+      const auto& h = s.http;
+      o << "\n[sms.http]\nurl = " << quote(h.url) << "\nmethod = " << quote(h.method)
+        << "\ncontent_type = " << quote(h.content_type) << "\nbody = " << quote(h.body) << "\nauth = " << quote(h.auth)
+        << "\nusername = " << quote(h.username) << "\nsecret = " << mask(h.secret) << "\nfrom = " << quote(h.from)
+        << "\nid_pointer = " << quote(h.id_pointer) << "\ninbound_secret = " << mask(h.inbound_secret) << "\n";
+    }
+  }
+  if (c.email.enabled) {
+    const auto& e = c.email;
+    o << "\n[email]\nsmtp_url = " << quote(e.smtp.url) << "\nfrom = " << quote(e.smtp.from)
+      << "\nusername = " << quote(e.smtp.username) << "\npassword = " << mask(e.smtp.password)
+      << "\nrequire_tls = " << (e.smtp.require_tls ? "true" : "false") << "\nreply_to = " << quote(e.reply_to)
+      << "\nrate_per_second = " << e.rate_per_second << "\n";
   }
   if (!c.console_staff.empty()) o << "\n[console]\nstaff = " << quote(c.console_staff) << "\n";
   return o.str();

@@ -2,6 +2,10 @@
 // variables, validated at start with file:line:column errors.
 #pragma once
 
+#include "adapters/email/email.hpp"
+#include "adapters/sms/http/http_gateway.hpp"
+#include "adapters/sms/kannel/kannel.hpp"
+#include "adapters/sms/twilio/twilio.hpp"
 #include "bot/domain/policy.hpp"
 #include "bot/domain/time.hpp"
 
@@ -49,6 +53,7 @@ struct CsvMapping {
   std::string full_name;      // alternative to first/last ("Prénom / Nom")
   std::string email;
   std::string phone;
+  std::string matrix;         // the learner's Matrix id, @localpart:server
   std::string cohort;
   std::string start_date;
   std::string last_activity;
@@ -116,6 +121,28 @@ struct MatrixConfig {
   std::vector<std::string> allowed_rooms;
   std::string command_prefix = "!relance";
   std::string ca_file;
+  // Learners with a Matrix id get their relaunches in a direct room.
+  bool learners = true;
+};
+
+// SMS to learners through one gateway. Quiet hours: [contact_window].
+struct SmsConfig {
+  std::string gateway;          // "" (no SMS), "kannel", "twilio", "http"
+  int max_parts = 3;            // longer texts are refused (templates: by check-config)
+  double rate_per_second = 5;   // at most this many sends a second
+  std::string region = "FR";    // national numbers in replies
+  sms::kannel::KannelConfig kannel;
+  sms::twilio::TwilioConfig twilio;
+  sms::http::HttpGatewayConfig http;
+  bool enabled() const { return !gateway.empty(); }
+};
+
+// Email to learners through SMTP.
+struct EmailConfig {
+  bool enabled = false;
+  email::SmtpConfig smtp;       // url, require_tls, username, password (RELANCE_SMTP_PASSWORD), from, ca_file, timeout
+  std::string reply_to;         // where learners' answers go (a staff mailbox)
+  double rate_per_second = 2;
 };
 
 // Escalation of unclaimed alerts and the daily digest of overdue tasks.
@@ -141,6 +168,8 @@ struct Config {
   MattermostConfig mattermost;
   MatrixConfig matrix;
   EscalationConfig escalation;
+  SmsConfig sms;
+  EmailConfig email;
   CsvMapping csv;
   std::vector<StaffMember> staff;
   std::map<std::string, std::string> role_labels;  // role id -> "Secrétariat"

@@ -86,10 +86,19 @@ bool InboundWriter::apply(Engine& engine, InboundBatch& b, Timestamp now, Inboun
 void InboundWriter::run() {
   std::optional<store::Database> db;
   std::optional<Engine> engine;
+  std::optional<SQLite::Statement> savepoint, release, rollback_to;  // prepared once: run per request
   auto open = [&] {
     db.emplace(database_);
     db->require_current_schema();
     engine.emplace(config_, *db, zone_, catalog_);
+    savepoint.emplace(db->sql(), "SAVEPOINT inbound");
+    release.emplace(db->sql(), "RELEASE inbound");
+    rollback_to.emplace(db->sql(), "ROLLBACK TO inbound");
+  };
+  auto run_stmt = [](std::optional<SQLite::Statement>& st) {
+    st->tryReset();
+    st->exec();
+    st->tryReset();
   };
   std::vector<Pending> group;
   for (;;) {
@@ -108,16 +117,15 @@ void InboundWriter::run() {
       if (!engine) open();
       const Timestamp now = clock_();
       store::WriteTransaction tx(*db);
-      auto& sql = db->sql();
       for (std::size_t i = 0; i < group.size(); ++i) {
-        sql.exec("SAVEPOINT inbound");
+        run_stmt(savepoint);
         try {
           stored |= apply(*engine, group[i].batch, now, st);
-          sql.exec("RELEASE inbound");
+          run_stmt(release);
           ok[i] = 1;
         } catch (const std::exception& e) {
-          sql.exec("ROLLBACK TO inbound");
-          sql.exec("RELEASE inbound");
+          run_stmt(rollback_to);
+          run_stmt(release);
           spdlog::error("inbound: a request could not be stored (answered 500, the provider will retry): {}", e.what());
         }
       }
@@ -130,6 +138,9 @@ void InboundWriter::run() {
       spdlog::error("inbound: commit failed, {} request(s) answered 500: {}", group.size(), e.what());
       std::fill(ok.begin(), ok.end(), 0);
       stored = false;
+      savepoint.reset();
+      release.reset();
+      rollback_to.reset();
       engine.reset();
       db.reset();
     }

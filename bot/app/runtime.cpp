@@ -2,6 +2,7 @@
 
 #include "adapters/common/pacer.hpp"
 #include "adapters/console/console.hpp"
+#include "adapters/matrix/matrix_direct.hpp"
 #include "adapters/matrix/matrix_sender.hpp"
 #include "adapters/matrix/matrix_session.hpp"
 #include "adapters/matrix/matrix_sync.hpp"
@@ -12,6 +13,8 @@
 #include "adapters/lms/moodle/engine_apply.hpp"
 #include "adapters/lms/moodle/moodle_poller.hpp"
 #include "bot/app/http_server.hpp"
+#include "bot/app/inbound.hpp"
+#include "bot/app/learner_dispatch.hpp"
 #include "bot/app/routing.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -20,6 +23,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -49,6 +54,9 @@ public:
             console::ConsoleChannel* console)
       : io_(io), engine_(engine), clock_(std::move(clock)), console_(console), timer_(io) {}
 
+  // Learner channels that really send (the console shows the others' messages).
+  std::vector<std::string> live_channels;
+
   // Called after each pass: the chat dispatchers look at the outbox.
   std::function<void()> after_pass;
 
@@ -74,11 +82,12 @@ public:
         outbox.mark_sent(item.id, now, "console");
       }
     }
-    // Learner messages wait in the outbox until the learner channels exist;
-    // the console shows each once so staff see what would be sent.
+    // Learner messages of a channel that is not configured wait in the
+    // outbox; the console shows each once so staff see what would be sent.
     const auto shown = store::kv_get(engine_.db(), "console.learner_shown");
     std::int64_t last = shown ? std::stoll(*shown) : 0;
     for (const char* ch : {"sms", "email", "matrix"})
+      if (std::find(live_channels.begin(), live_channels.end(), ch) == live_channels.end())
       for (const auto& item : outbox.pending(ch))
         if (item.id > last) {
           console_->show(engine_.render_outbox(item));
@@ -166,10 +175,6 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
     if (con) scheduler.deliver_staff(clock());
   };
   const chat::Hooks hooks = make_chat_hooks(engine, clock, after_command);
-  scheduler.after_pass = [&] {
-    for (auto* d : dispatchers) d->wake();
-  };
-
   const auto& mmc = engine.config().mattermost;
   std::unique_ptr<net::HttpClient> mm_http;
   std::unique_ptr<net::Pacer> mm_pacer;
@@ -237,6 +242,156 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
     spdlog::info("matrix: {} on {}", mxc.user_id, mxc.homeserver);
   }
 
+  // ----- learner channels: SMS gateway, SMTP, the inbound writer -----
+  std::vector<LearnerDispatcher*> learner_dispatchers;
+  const auto& smsc = engine.config().sms;
+  const auto& emc = engine.config().email;
+  std::unique_ptr<net::HttpClient> sms_http;
+  std::unique_ptr<sms::Gateway> sms_gateway;
+  std::unique_ptr<asio::thread_pool> smtp_pool;
+  std::vector<LearnerChannel> learner_channels;
+  if (opts.learner_channels && smsc.enabled()) {
+    sms_http = std::make_unique<net::HttpClient>(io.get_executor());
+    if (smsc.gateway == "kannel") sms_gateway = std::make_unique<sms::kannel::KannelGateway>(*sms_http, smsc.kannel);
+    else if (smsc.gateway == "twilio") sms_gateway = std::make_unique<sms::twilio::TwilioGateway>(*sms_http, smsc.twilio);
+    else sms_gateway = std::make_unique<sms::http::HttpGateway>(*sms_http, smsc.http);
+    LearnerChannel ch;
+    ch.channel = "sms";
+    ch.rate_per_second = smsc.rate_per_second;
+    ch.max_sms_parts = smsc.max_parts;
+    ch.send = [gw = sms_gateway.get()](const store::OutboxItem& item, const LearnerText& text,
+                                       const Learner&) -> asio::awaitable<LearnerSendResult> {
+      sms::Message m{item.id, item.recipient, text.sms};
+      const sms::SendResult r = co_await gw->send(std::move(m));
+      LearnerSendResult out;
+      out.status = r.status == sms::SendResult::Status::sent     ? LearnerSendResult::Status::sent
+                   : r.status == sms::SendResult::Status::failed ? LearnerSendResult::Status::failed
+                                                                 : LearnerSendResult::Status::retry;
+      out.provider = std::string(gw->name());
+      out.remote_id = r.remote_id;
+      out.retry_after = r.retry_after;
+      out.error = r.error;
+      out.recipient_opted_out = r.recipient_opted_out;
+      co_return out;
+    };
+    learner_channels.push_back(std::move(ch));
+    spdlog::info("sms: sending through {} (at most {} part(s), {}/s)", smsc.gateway, smsc.max_parts, smsc.rate_per_second);
+  }
+  if (opts.learner_channels && emc.enabled) {
+    // libcurl's SMTP client blocks: it runs on its own thread.
+    smtp_pool = std::make_unique<asio::thread_pool>(1);
+    LearnerChannel ch;
+    ch.channel = "email";
+    ch.rate_per_second = emc.rate_per_second;
+    ch.send = [&emc, pool = smtp_pool.get(), ex = io.get_executor()](
+                  const store::OutboxItem& item, const LearnerText& text, const Learner& l) -> asio::awaitable<LearnerSendResult> {
+      email::Email mail;
+      mail.outbox_id = item.id;
+      mail.to = item.recipient;
+      mail.to_name = l.display_name();
+      mail.subject = text.subject;
+      mail.text = text.body;
+      mail.html = text.html;
+      mail.reply_to = emc.reply_to;
+      co_await asio::post(pool->get_executor(), asio::use_awaitable);
+      const email::SendOutcome r = email::send_email(mail, emc.smtp);
+      co_await asio::post(ex, asio::use_awaitable);
+      LearnerSendResult out;
+      out.status = r.status == email::SendOutcome::sent     ? LearnerSendResult::Status::sent
+                   : r.status == email::SendOutcome::failed ? LearnerSendResult::Status::failed
+                                                            : LearnerSendResult::Status::retry;
+      out.provider = "smtp";
+      out.error = r.error;
+      co_return out;
+    };
+    learner_channels.push_back(std::move(ch));
+    spdlog::info("email: sending through {}", emc.smtp.url);
+  }
+  std::unique_ptr<matrix::MatrixDirect> mx_direct;
+  if (opts.learner_channels && mx_session && mxc.learners) {
+    // Learners with a Matrix id: a direct room with the bot (same session as
+    // the staff rooms), created once and remembered.
+    mx_direct = std::make_unique<matrix::MatrixDirect>(mx_session);
+    LearnerChannel ch;
+    ch.channel = "matrix";
+    ch.rate_per_second = 2;
+    ch.send = [d = mx_direct.get()](const store::OutboxItem& item, const LearnerText& text,
+                                    const Learner&) -> asio::awaitable<LearnerSendResult> {
+      matrix::DirectMessage m{item.id, item.recipient, text.body, text.html};
+      const matrix::DirectResult r = co_await d->send(std::move(m));
+      LearnerSendResult out;
+      out.status = r.status == chat::SendResult::Status::sent     ? LearnerSendResult::Status::sent
+                   : r.status == chat::SendResult::Status::failed ? LearnerSendResult::Status::failed
+                                                                  : LearnerSendResult::Status::retry;
+      out.provider = "matrix";
+      out.remote_id = r.event_id;
+      out.retry_after = r.retry_after;
+      out.error = r.error;
+      co_return out;
+    };
+    learner_channels.push_back(std::move(ch));
+    spdlog::info("matrix: learners with a Matrix id get their messages in a direct room");
+  }
+  for (const auto& ch : learner_channels) scheduler.live_channels.push_back(ch.channel);
+  std::unique_ptr<LearnerDispatcher> learner_dispatch;
+  auto wake_all = [&] {
+    for (auto* d : dispatchers) d->wake();
+    for (auto* d : learner_dispatchers) d->wake();
+    if (con) scheduler.deliver_staff(clock());
+  };
+  if (!learner_channels.empty()) {
+    learner_dispatch = std::make_unique<LearnerDispatcher>(io.get_executor(), engine, std::move(learner_channels), clock,
+                                                           [&] { asio::post(io, [&] { for (auto* d : dispatchers) d->wake(); }); });
+    learner_dispatchers.push_back(learner_dispatch.get());
+    learner_dispatch->start();
+  }
+  scheduler.after_pass = [&] {
+    for (auto* d : dispatchers) d->wake();
+    for (auto* d : learner_dispatchers) d->wake();
+  };
+
+  // Inbound SMS and delivery reports: parsed and checked on the io thread,
+  // stored by the writer thread in grouped commits, answered once on disk.
+  std::unique_ptr<InboundWriter> inbound;
+  if (opts.learner_channels && smsc.enabled() && http) {
+    inbound = std::make_unique<InboundWriter>(engine.config(), engine.zone(), engine.catalog(), engine.db().path(), clock,
+                                              [&io, &wake_all] { asio::post(io, wake_all); });
+    auto hook = [&](std::string_view path, std::string provider, std::function<sms::HookOutcome(const sms::Request&)> parse) {
+      http->add_async_hook(std::string(path), [&inbound, provider, parse = std::move(parse), path = std::string(path)](
+                                                  HookRequest r, std::function<void(HookResponse)> respond) {
+        sms::Request sr{std::move(r.method), std::move(r.target), std::move(r.headers), std::move(r.body)};
+        sms::HookOutcome o = parse(sr);
+        if (o.status < 200 || o.status >= 300) {
+          spdlog::warn("sms: {} refused ({}): {}", path, o.status, o.error);
+          respond(HookResponse{o.status, o.content_type, std::move(o.body)});
+          return;
+        }
+        InboundBatch b;
+        for (auto& m : o.messages)
+          b.messages.push_back(IncomingMessage{"sms", provider, std::move(m.provider_id), std::move(m.from), std::move(m.text), m.sent_at});
+        for (auto& d : o.reports)
+          b.reports.push_back(DeliveryNote{provider, d.outbox_id, std::move(d.remote_id), std::string(sms::to_string(d.state)), std::move(d.detail)});
+        HookResponse ok{o.status, o.content_type, std::move(o.body)};
+        if (b.messages.empty() && b.reports.empty()) {
+          respond(std::move(ok));
+          return;
+        }
+        inbound->submit(std::move(b), [respond, ok = std::move(ok)](bool stored) {
+          respond(stored ? ok : HookResponse{500, "text/plain; charset=utf-8", "not stored, send it again\n"});
+        });
+      });
+    };
+    if (smsc.gateway == "kannel") {
+      hook(sms::kannel::inbound_path, "kannel", [&](const sms::Request& r) { return sms::kannel::parse_mo(r, smsc.kannel); });
+      hook(sms::kannel::dlr_path, "kannel", [&](const sms::Request& r) { return sms::kannel::parse_dlr(r, smsc.kannel); });
+    } else if (smsc.gateway == "twilio") {
+      hook(sms::twilio::inbound_path, "twilio", [&](const sms::Request& r) { return sms::twilio::parse_inbound(r, smsc.twilio); });
+      hook(sms::twilio::status_path, "twilio", [&](const sms::Request& r) { return sms::twilio::parse_status(r, smsc.twilio); });
+    } else {
+      hook(sms::http::inbound_path, "http", [&](const sms::Request& r) { return sms::http::parse_inbound(r, smsc.http); });
+    }
+  }
+
   int exit_code = 0;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -283,7 +438,18 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
   if (mm_listener) mm_listener->stop();
   if (mx_sync) mx_sync->stop();
   for (auto* d : dispatchers) d->stop();
+  for (auto* d : learner_dispatchers) d->stop();
   if (http) http->stop();
+  // Requests still in the writer are finished (and answered into the void:
+  // their connections are gone, so their providers will send them again).
+  if (inbound) {
+    const auto st = inbound->stats();
+    spdlog::info("inbound: {} request(s) stored in {} commit(s) (largest group {}), {} new message(s), {} duplicate(s), "
+                 "{} delivery report(s), {} refused for a storage error",
+                 st.requests, st.commits, st.largest_group, st.messages, st.duplicates, st.reports, st.failed);
+  }
+  inbound.reset();
+  if (smtp_pool) smtp_pool->join();
   return exit_code;
 }
 

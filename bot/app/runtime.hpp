@@ -20,6 +20,7 @@ struct RunOptions {
   bool http = true;               // serve the HTTP port
   bool moodle = true;             // poll Moodle when configured
   bool chat = true;               // Mattermost / Matrix when configured
+  bool learner_channels = true;   // SMS gateway, SMTP (and their webhooks) when configured
   std::function<Timestamp()> clock;  // defaults to the system clock
   // Called on the service thread once everything started, with the
   // io_context (post io.stop() to end the service) and the HTTP port.
