@@ -5,6 +5,7 @@
 #include "bot/app/export.hpp"
 #include "bot/app/import.hpp"
 #include "bot/app/logging.hpp"
+#include "bot/app/preview.hpp"
 #include "bot/app/runtime.hpp"
 #include "bot/app/zone.hpp"
 #include "messages/catalog.hpp"
@@ -16,6 +17,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 #include <unistd.h>
 
 using namespace relance;
@@ -115,6 +117,141 @@ void print_report_text(const ScanReport& r, const ZoneRules& zone, std::ostream&
   out << "  next wake: " << (r.next_wake ? format_local(*r.next_wake, zone) : std::string("none")) << "\n";
 }
 
+// ---------------------------------------------------------------- messages preview
+
+std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : std::string(sep)) + x;
+  return s;
+}
+
+// `relance messages preview <key> --learner <id> --channel sms|email|matrix`:
+// the text exactly as the outbox would render it for this learner.
+void preview_message(Loaded& l, const std::string& key_arg, const std::string& learner_id, const std::string& channel,
+                     std::ostream& out) {
+  const auto key = resolve_learner_template(l.catalog, key_arg);
+  if (!key)
+    throw UsageError("modèle inconnu / unknown template '" + key_arg + "'; modèles / templates: " +
+                     join(learner_templates(l.catalog)));
+  if (channel != "sms" && channel != "email" && channel != "matrix")
+    throw UsageError("canal inconnu / unknown channel '" + channel + "'; canaux / channels: sms, email, matrix");
+  store::LearnerRepo learners(*l.db);
+  const auto learner = learners.find(learner_id);
+  if (!learner) {
+    std::vector<std::string> some;
+    learners.for_each_active([&](const Learner& x) {
+      if (some.size() < 10) some.push_back(x.id);
+    });
+    const auto total = learners.count();
+    throw UsageError("apprenant inconnu / unknown learner '" + learner_id + "'; " + std::to_string(total) +
+                     " apprenant(s) / learner(s) en base / stored" +
+                     (some.empty() ? std::string()
+                                   : ", par exemple / for example: " + join(some) +
+                                         (total > std::int64_t(some.size()) ? ", …" : "")));
+  }
+  const std::string lang = learner->language.empty() ? l.config.default_language : learner->language;
+  const Params params = learner_message_params(l.config, *learner);
+  const LearnerText t = l.engine->render_learner(*key, params, lang);
+
+  const std::string address = channel == "sms" ? learner->phone : channel == "matrix" ? learner->matrix_id : learner->email;
+  out << "modèle / template: " << *key << " (" << lang << ")\n"
+      << "apprenant / learner: " << learner->id << " (" << learner->display_name() << ")\n"
+      << "canal / channel: " << channel << " -> " << (address.empty() ? "(aucune adresse / no address)" : address) << "\n";
+  if (address.empty())
+    out << "attention / warning: cet apprenant n'a pas d'adresse pour ce canal : rien ne serait envoyé / "
+           "this learner has no address on this channel: nothing would be sent\n";
+  if (channel == "sms" && learner->sms_opt_out)
+    out << "attention / warning: cet apprenant a répondu STOP : aucun SMS ne lui est envoyé / "
+           "this learner replied STOP: no SMS is sent to them\n";
+  if (channel == "sms" && !l.config.sms.enabled())
+    out << "note: aucune passerelle SMS configurée ([sms]) / no SMS gateway configured ([sms])\n";
+  if (channel == "email" && !l.config.email.enabled)
+    out << "note: courriel non configuré ([email]) / email not configured ([email])\n";
+  if (channel == "matrix" && (!l.config.matrix.enabled || !l.config.matrix.learners))
+    out << "note: Matrix non activé pour les apprenants ([matrix] learners) / Matrix not enabled for learners\n";
+  out << "---\n";
+  if (channel == "sms") {
+    out << t.sms << "\n---\n";
+    const SmsReport r = measure_sms(t.sms);
+    out << "longueur / length: " << describe_sms(r) << "\n";
+    const int max_parts = l.config.sms.max_parts;
+    out << "[sms] max_parts = " << max_parts << ": "
+        << (r.length.parts <= max_parts ? "OK"
+                                        : "TROP LONG, serait refusé à l'envoi / TOO LONG, would be refused when sent")
+        << "\n";
+  } else if (channel == "email") {
+    out << "Objet / Subject: " << t.subject << "\n\n" << t.body << "\n---\n"
+        << "+ partie HTML incluse / HTML part included (" << t.html.size() << " octets / bytes, text/html)\n";
+  } else {
+    out << t.body << "\n---\n"
+        << "+ version HTML (formatted_body) incluse / HTML version (formatted_body) included\n";
+  }
+}
+
+// ---------------------------------------------------------------- check-config: SMS lengths
+
+// Refuses an SMS template that could need more parts than [sms] max_parts
+// (the dispatcher would refuse every such message at send time).
+void check_sms_lengths(const Config& c, const messages::Catalog& cat, std::ostream& out) {
+  const auto dir = c.messages_dir.empty() ? messages::Catalog::default_dir() : c.messages_dir;
+  const auto checks = check_sms_templates(c, cat, catalog_languages(dir));
+  const WorstCase w = sms_worst_case(c);
+  out << "\n# SMS : longueur des modèles au pire / SMS templates' worst-case length ([sms] max_parts = "
+      << c.sms.max_parts << ")\n# hypothèses / assumptions: " << join(w.assumptions, "; ") << "\n";
+  std::vector<std::string> refused, ucs2_over;
+  for (const auto& k : checks) {
+    out << "#   " << k.key << ".sms (" << k.language << "): " << describe_sms(k.worst) << "\n";
+    if (k.exceeds(c.sms.max_parts))
+      refused.push_back("SMS template '" + k.key + ".sms' (" + k.language + ") can reach " +
+                        std::to_string(k.worst.length.parts) + " parts, [sms] max_parts = " +
+                        std::to_string(c.sms.max_parts) + " / le modèle SMS « " + k.key + ".sms » (" + k.language +
+                        ") peut atteindre " + std::to_string(k.worst.length.parts) + " parties, au-delà de [sms] max_parts = " +
+                        std::to_string(c.sms.max_parts) + " (" + describe_sms(k.worst) + "; " +
+                        join(w.assumptions, "; ") + ")");
+    else if (k.ucs2_name.length.parts > c.sms.max_parts)
+      ucs2_over.push_back(k.key + " (" + k.language + ", " + std::to_string(k.ucs2_name.length.parts) + ")");
+  }
+  // Not refused: the template is fine, a learner's name is what turns the
+  // text into UCS-2 (70 characters a part instead of 160). Said once.
+  if (!ucs2_over.empty())
+    std::cerr << "warning: sms: avec un prénom hors GSM-7 (ç, ï, ô, ë… : « " << with_ucs2_first_name({}).at("first_name")
+              << " »), le SMS passe en UCS-2 et dépasse max_parts = " << c.sms.max_parts
+              << " ; un tel message serait refusé à l'envoi / with a first name outside GSM-7 the SMS is UCS-2 and "
+                 "exceeds max_parts; such a message would be refused when sent: "
+              << join(ucs2_over) << "\n";
+  if (!refused.empty()) throw UsageError(join(refused, "\n"));
+}
+
+// The gateway's own checks, and Kannel's sms-service block to paste.
+void check_sms_gateway(const Config& c, std::ostream& out) {
+  if (c.sms.gateway == "http") {
+    try {
+      sms::http::validate(c.sms.http);
+    } catch (const std::exception& e) {
+      throw UsageError(c.source_file.string() + ": [sms.http]: " + e.what());
+    }
+  } else if (c.sms.gateway == "twilio") {
+    if (auto problems = sms::twilio::config_problems(c.sms.twilio); !problems.empty()) {
+      for (auto& p : problems) p = c.source_file.string() + ": [sms.twilio]: " + p;
+      throw UsageError(join(problems, "\n"));
+    }
+  } else if (c.sms.gateway == "kannel") {
+    // The real secret stays out of the output (check-config masks secrets):
+    // the administrator puts it in place of the marker.
+    constexpr std::string_view marker = "RELANCE_KANNEL_SECRET";
+    sms::kannel::KannelConfig shown = c.sms.kannel;
+    shown.secret = marker;
+    out << "\n# Kannel : ajoutez ce groupe à kannel.conf (SMS reçus -> relance), en remplaçant " << marker
+        << " par la valeur du secret\n# Kannel: add this group to kannel.conf (incoming SMS -> relance), with the secret's "
+           "value in place of "
+        << marker << "\n";
+    std::istringstream block(sms::kannel::recommended_sms_service(shown));
+    for (std::string line; std::getline(block, line);) out << "#   " << line << "\n";
+    out << "# et un groupe sendsms-user dont max-messages >= " << c.sms.max_parts
+        << " / and a sendsms-user group with max-messages >= " << c.sms.max_parts << "\n";
+  }
+}
+
 // RELANCE_LANG, else LANG/LC_ALL starting with "en": English; else French.
 std::string help_language() {
   for (const char* var : {"RELANCE_LANG", "LC_ALL", "LANG"}) {
@@ -187,6 +324,17 @@ int main(int argc, char** argv) {
   exp_reg->add_option("-o,--output", exp_out, T("export_output"));
 
   auto* check = app.add_subcommand("check-config", T("check_config"));
+  std::string check_file;
+  check->add_option("file", check_file, T("check_config_file"));
+
+  auto* msgs = app.add_subcommand("messages", T("messages"));
+  msgs->require_subcommand(1);
+  auto* preview = msgs->add_subcommand("preview", T("messages_preview"));
+  std::string pv_key, pv_learner, pv_channel;
+  preview->add_option("key", pv_key, T("preview_key"))->required();
+  preview->add_option("--learner", pv_learner, T("preview_learner"))->required();
+  preview->add_option("--channel", pv_channel, T("preview_channel"))->required();
+  preview->add_option("-c,--config", config_path, T("config"));
   auto* migrate = app.add_subcommand("migrate", T("migrate"));
 
   try {
@@ -225,6 +373,7 @@ int main(int argc, char** argv) {
       return exit_ok;
     }
     if (*check) {
+      if (!check_file.empty()) config_path = check_file;
       Config c;
       try {
         c = load_config(config_path);
@@ -253,6 +402,10 @@ int main(int argc, char** argv) {
         std::string all;
         for (const auto& m : missing) all += (all.empty() ? "" : "\n") + config_path + ": " + m;
         throw UsageError(all);
+      }
+      if (c.sms.enabled()) {
+        check_sms_gateway(c, std::cout);
+        check_sms_lengths(c, cat, std::cout);
       }
       std::cerr << "configuration OK\n";
       return exit_ok;
@@ -285,6 +438,10 @@ int main(int argc, char** argv) {
     }
 
     auto l = load(config_path, false);
+    if (*preview) {
+      preview_message(*l, pv_key, pv_learner, pv_channel, std::cout);
+      return exit_ok;
+    }
     if (*serve) {
       if (serve_console && l->config.console_staff.empty())
         throw UsageError(config_path + ": --console needs [console] staff = \"<a [[staff]] id>\" (who the terminal acts as)");
