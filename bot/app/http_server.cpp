@@ -9,7 +9,7 @@
 // API (bearer token, JSON in and out; errors are {"error","detail"} plus
 // "index" and "field" when one entry is at fault):
 //   POST /api/v1/activity  {"events":[{"learner","source","at","id"?}]}
-//   POST /api/v1/learners  {"learners":[{"id","first_name","last_name","email","phone","cohort","start_date","language"?}]}
+//   POST /api/v1/learners  {"learners":[{"id","first_name","last_name","email","phone","matrix_id"?,"cohort","start_date","language"?}]}
 // Absent fields leave stored values alone (an update never blanks a field).
 // A batch is validated whole before anything is written, then applied in one
 // transaction: a 422 means nothing was applied. With no api_token configured
@@ -17,6 +17,7 @@
 // which says more to an administrator than a 404).
 #include "bot/app/http_server.hpp"
 
+#include "bot/app/matrix_id.hpp"
 #include "bot/app/phone.hpp"
 #include "store/database.hpp"
 #include "store/repositories.hpp"
@@ -344,6 +345,17 @@ std::variant<std::vector<Learner>, EntryError> parse_learners(const json& list) 
       auto p = normalize_phone(trim(*phone));
       if (!p.ok()) return EntryError{"bad_phone", i, "phone", p.error};
       l.phone = p.e164;
+    }
+
+    // A learner's Matrix account: relaunches go to a direct room with it.
+    auto matrix_id = opt_string(e, "matrix_id", bad);
+    if (bad) return EntryError{"bad_field", i, "matrix_id", "a string, a Matrix user id such as \"@lea:matrix.example.org\""};
+    if (matrix_id && !trim(*matrix_id).empty()) {
+      const std::string id(trim(*matrix_id));
+      if (!matrix_id_problem(id).empty())
+        return EntryError{"bad_matrix_id", i, "matrix_id",
+                          "not a Matrix user id: \"" + id + "\" (expected \"@localpart:server\", e.g. \"@lea:matrix.example.org\")"};
+      l.matrix_id = id;
     }
 
     auto language = opt_string(e, "language", bad);

@@ -10,6 +10,7 @@
 #include "adapters/lms/csv/moodle_participants.hpp"
 #include "adapters/lms/csv/relative_time.hpp"
 #include "adapters/lms/csv/text.hpp"
+#include "bot/app/matrix_id.hpp"
 #include "bot/app/phone.hpp"
 
 #include <openssl/evp.h>
@@ -137,6 +138,17 @@ bool take_phone(std::string_view raw, Learner& l, RowError& err) {
   return true;
 }
 
+// An empty cell leaves the stored id alone, as for every other field.
+bool take_matrix(std::string_view raw, Learner& l, RowError& err) {
+  if (raw.empty()) return true;
+  if (auto problem = matrix_id_problem(raw); !problem.empty()) {
+    err = {"matrix", std::move(problem)};
+    return false;
+  }
+  l.matrix_id = std::string(raw);
+  return true;
+}
+
 // ---------------------------------------------------------------- Moodle
 
 class MoodleRows {
@@ -226,6 +238,7 @@ public:
     full_ = column("full_name", m.full_name);
     email_ = column("email", m.email);
     phone_ = column("phone", m.phone);
+    matrix_ = column("matrix", m.matrix);
     cohort_col_ = column("cohort", m.cohort);
     start_ = column("start_date", m.start_date);
     activity_ = column("last_activity", m.last_activity);
@@ -248,6 +261,7 @@ public:
     if (last_ >= 0 && !cell(r, last_).empty()) l.last_name = cell(r, last_);
     if (!take_email(cell(r, email_), l, err)) return false;
     if (!take_phone(cell(r, phone_), l, err)) return false;
+    if (!take_matrix(cell(r, matrix_), l, err)) return false;
     l.id = std::string(cell(r, id_));
     if (l.id.empty()) l.id = l.email;
     if (l.id.empty()) {
@@ -338,8 +352,8 @@ private:
   Timestamp now_;
   std::string cohort_;
   Source default_source_ = Source::lms;
-  int id_ = -1, first_ = -1, last_ = -1, full_ = -1, email_ = -1, phone_ = -1, cohort_col_ = -1, start_ = -1,
-      activity_ = -1, source_col_ = -1;
+  int id_ = -1, first_ = -1, last_ = -1, full_ = -1, email_ = -1, phone_ = -1, matrix_ = -1, cohort_col_ = -1,
+      start_ = -1, activity_ = -1, source_col_ = -1;
 };
 
 bool mapping_configured(const CsvMapping& m) { return !m.id.empty() || !m.email.empty(); }
@@ -348,8 +362,8 @@ bool mapping_configured(const CsvMapping& m) { return !m.id.empty() || !m.email.
 bool mapping_matches(const CsvMapping& m, const std::vector<std::string>& header) {
   std::vector<std::string> norm;
   for (const auto& h : header) norm.push_back(csv::normalize_header(h));
-  for (const std::string* name : {&m.id, &m.first_name, &m.last_name, &m.full_name, &m.email, &m.phone, &m.cohort,
-                                  &m.start_date, &m.last_activity, &m.source})
+  for (const std::string* name : {&m.id, &m.first_name, &m.last_name, &m.full_name, &m.email, &m.phone, &m.matrix,
+                                  &m.cohort, &m.start_date, &m.last_activity, &m.source})
     if (!name->empty() && std::find(norm.begin(), norm.end(), csv::normalize_header(*name)) == norm.end())
       return false;
   return true;

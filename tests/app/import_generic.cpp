@@ -1,5 +1,6 @@
 // `relance import` of a generic CSV described by [import.generic] in the config.
 #include "import_helpers.hpp"
+#include "bot/app/matrix_id.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -163,4 +164,55 @@ TEST_CASE("import generic: values shifted by an unquoted separator are a bad row
   REQUIRE(rep.row_errors.size() == 1);
   CHECK_THAT(rep.row_errors[0], Catch::StartsWith(file.string() + ":2: format: "));
   CHECK(rep.inserted == 1);  // trailing empty cells (Excel) are fine
+}
+
+TEST_CASE("import generic: a Matrix column is validated as @localpart:server", "[import][generic][matrix]") {
+  Fixture f(R"(
+[import.generic.columns]
+id = "N° dossier"
+first_name = "Prénom"
+phone = "Téléphone"
+matrix = "Matrix"
+)");
+  const Timestamp now = utc("2026-11-23T10:00:00Z");
+  const auto file = csv_file(f, "eleves.csv",
+                             "N° dossier;Prénom;Téléphone;Matrix\n"
+                             "A-001;Élodie;06 12 34 56 78;@elodie.martin:matrix.exemple.fr\n"
+                             "A-002;Jean;;lea@exemple.fr\n"
+                             "A-003;Zoé;;@zoe:[::1]:8448\n"
+                             "A-004;Paul;;\n");
+  const std::string before = snapshot(*f.db);
+  try {
+    import_csv(*f.engine, file, ImportOptions{}, now);
+    FAIL("the import should have stopped");
+  } catch (const ImportError& e) {
+    CHECK_THAT(e.what(), Catch::StartsWith(file.string() + ":3: matrix: ") && Catch::Contains("« lea@exemple.fr »") &&
+                             Catch::Contains("@identifiant:serveur"));
+  }
+  CHECK(snapshot(*f.db) == before);
+
+  ImportOptions skip;
+  skip.skip_bad_rows = true;
+  const auto rep = import_csv(*f.engine, file, skip, now);
+  CHECK(rep.inserted == 3);
+  CHECK(rep.skipped == 1);
+  CHECK(learner(*f.db, "A-001").matrix_id == "@elodie.martin:matrix.exemple.fr");
+  CHECK(learner(*f.db, "A-003").matrix_id == "@zoe:[::1]:8448");
+  CHECK(learner(*f.db, "A-004").matrix_id.empty());
+
+  // An empty cell later never blanks the stored id.
+  const auto again = csv_file(f, "eleves-2.csv", "N° dossier;Prénom;Téléphone;Matrix\nA-001;Élodie;;\n");
+  import_csv(*f.engine, again, ImportOptions{}, now);
+  CHECK(learner(*f.db, "A-001").matrix_id == "@elodie.martin:matrix.exemple.fr");
+}
+
+TEST_CASE("import generic: Matrix ids the grammar refuses", "[import][generic][matrix]") {
+  using relance::app::matrix_id_problem;
+  for (const char* ok : {"@lea:example.org", "@lea.martin_2=x/y+z:matrix.example.org:8448", "@Lea:example.org",
+                         "@lea:1.2.3.4", "@lea:[2001:db8::1]", "@lea:[2001:db8::1]:8448"})
+    CHECK(matrix_id_problem(ok).empty());
+  for (const char* bad : {"", "lea:example.org", "@lea", "@:example.org", "@lea:", "@lé a:example.org", "@lea:exa mple.org",
+                          "@lea:example.org:", "@lea:example.org:99999x", "@lea:[zz]", "#room:example.org",
+                          "!room:example.org", "@lea:.example.org"})
+    CHECK_FALSE(matrix_id_problem(bad).empty());
 }
