@@ -34,10 +34,10 @@
 //   url = "https://api.brevo.com/v3/transactionalSMS/sms"
 //   method = "POST"
 //   content_type = "application/json"
-//   headers = [["api-key", "{secret}"], ["accept", "application/json"]]
+//   headers = { "api-key" = "{secret}", accept = "application/json" }
 //   body = '{"sender":"{from}","recipient":"{to_national}","content":"{text}","type":"transactional","tag":"relance","unicodeEnabled":true}'
 //   from = "ORGANISME"          # alphanumeric sender id, 11 characters at most
-//   secret_env = "RELANCE_BREVO_API_KEY"
+//   # secret: the API key, from RELANCE_SMS_HTTP_SECRET
 //   id_pointer = "/messageId"   # 201 {"reference":"...","messageId":1511882900176220,"smsCount":1,...}
 //
 //   # OVHcloud SMS, HTTP/GET interface (http2sms.cgi; the REST API /1.0/sms needs
@@ -47,7 +47,7 @@
 //   method = "GET"
 //   body = ""
 //   from = "ORGANISME"
-//   secret_env = "RELANCE_OVH_SMS_PASSWORD"
+//   # secret: the SMS user's password, from RELANCE_SMS_HTTP_SECRET
 //   id_pointer = "/SmsIds/0"          # contentType=text/json answers {"status":100,"creditLeft":"1987","SmsIds":["10867690"]}
 //   success_pointer = "/status"       # OVH answers HTTP 200 even to errors:
 //   success_values = ["100", "101"]   # status 201 "Missing message", 241 "Receiver not found" fail
@@ -58,7 +58,8 @@
 // a JSON or form body (or GET with the fields in the query). Field names for
 // JSON bodies are dotted paths ("message.from", "results.0.text": a number
 // indexes an array) or JSON pointers when they start with '/'
-// ("/message/from"); for forms and queries, the field's name.
+// ("/message/from"); for forms and queries, the field's name. The secret
+// comes from RELANCE_SMS_HTTP_INBOUND_SECRET in the app (16 characters or more).
 #pragma once
 
 #include "adapters/common/http_client.hpp"
@@ -116,7 +117,9 @@ struct HttpGatewayConfig {
 
 // Throws std::invalid_argument naming the problem (unknown placeholder and
 // where, bad method/auth/url, a JSON body that is not JSON once filled, a bad
-// JSON pointer). check-config calls it; the gateway's constructor too.
+// JSON pointer). The shape only: an empty secret/username/from is not checked
+// here (the config is read before the environment brings the secret), the
+// gateway's constructor checks those too.
 void validate(const HttpGatewayConfig& config);
 
 // One SMS as an HTTP request (pure; exposed for tests).
@@ -130,7 +133,9 @@ struct RenderedRequest {
 
 class HttpGateway final : public Gateway {
 public:
-  // Validates (throws std::invalid_argument). `http` outlives the gateway.
+  // validate(), then the values the templates use ({secret}, {username},
+  // {from}, auth) must not be empty: throws std::invalid_argument. `http`
+  // outlives the gateway.
   HttpGateway(net::HttpClient& http, HttpGatewayConfig config);
   ~HttpGateway() override;
 

@@ -49,6 +49,21 @@ std::string expect_refused(const HttpGatewayConfig& c) {
   return {};
 }
 
+// Shape is fine (check-config passes before the environment is read), but the
+// gateway cannot be built without the values.
+std::string expect_refused_building(const HttpGatewayConfig& c) {
+  CHECK_NOTHROW(sms::http::validate(c));
+  boost::asio::io_context io;
+  net::HttpClient http(io.get_executor());
+  try {
+    sms::http::HttpGateway g(http, c);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  FAIL("the gateway was built");
+  return {};
+}
+
 }  // namespace
 
 TEST_CASE("http gateway template: JSON string content escaped", "[sms][http]") {
@@ -201,7 +216,10 @@ TEST_CASE("http gateway template: configs that cannot work are refused, naming w
     CHECK(expect_refused(a).find("digest") != std::string::npos);
     auto b = c;
     b.auth = "bearer";
-    CHECK(expect_refused(b).find("secret") != std::string::npos);
+    CHECK(expect_refused_building(b).find("secret") != std::string::npos);
+    b.auth = "basic";
+    b.secret = "s";
+    CHECK(expect_refused_building(b).find("username") != std::string::npos);
     auto u = c;
     u.url = "sms.example.com/send";
     CHECK(expect_refused(u).find("url") != std::string::npos);
@@ -209,10 +227,13 @@ TEST_CASE("http gateway template: configs that cannot work are refused, naming w
   SECTION("a value the template needs is missing") {
     auto s = c;
     s.headers = {{"api-key", "{secret}"}};
-    CHECK(expect_refused(s).find("{secret}") != std::string::npos);
+    CHECK(expect_refused_building(s).find("{secret}") != std::string::npos);
     auto f = c;
     f.from.clear();
-    CHECK(expect_refused(f).find("{from}") != std::string::npos);
+    CHECK(expect_refused_building(f).find("{from}") != std::string::npos);
+    auto u = c;
+    u.url += "?user={username}";
+    CHECK(expect_refused_building(u).find("{username}") != std::string::npos);
     auto t = c;
     t.body = R"({"to":"{to}"})";
     CHECK(expect_refused(t).find("{text}") != std::string::npos);
