@@ -6,6 +6,7 @@
 #include "bot/app/engine.hpp"
 
 #include "bot/domain/opt_out.hpp"
+#include "bot/domain/sms_text.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -98,6 +99,7 @@ std::string to_html(std::string_view text) {
 LearnerText Engine::render_learner(std::string_view template_key, const Params& p, std::string_view lang) const {
   const std::string key(template_key);
   LearnerText t;
+  // As written; the dispatcher fits it to [sms] max_parts (fit_sms).
   t.sms = catalog_.render(lang, key + ".sms", p);
   t.subject = catalog_.render(lang, key + ".email_subject", p);
   t.body = catalog_.render(lang, key + ".email_body", p);

@@ -93,7 +93,7 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
       give_up(item, "no address", true);
       co_return;
     }
-    if (ch.channel == "sms" && item.started > 0 && (item.delivery == "progress" || item.delivery == "delivered")) {
+    if (ch.channel == "sms" && item.started > item.attempts && (item.delivery == "progress" || item.delivery == "delivered")) {
       // Sent before a crash or a lost answer: the gateway's report proves it.
       store::WriteTransaction tx(engine.db());
       outbox.mark_sent_via(item.id, now, item.provider.empty() ? "sms" : item.provider, item.remote_id);
@@ -103,6 +103,9 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
     }
     LearnerText text = engine.render_learner(item);
     if (ch.channel == "sms" && ch.max_sms_parts > 0) {
+      // Accents intact when the text fits; folded to GSM-7 (François ->
+      // Francois) only when UCS-2 would exceed the parts limit.
+      text.sms = fit_sms(text.sms, ch.max_sms_parts);
       const auto len = sms_length(text.sms);
       if (len.parts > ch.max_sms_parts) {
         give_up(item,
@@ -126,7 +129,9 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(1.0 / ch.rate_per_second));
     }
 
-    if (item.started > 0)
+    // Every attempt that got an answer is counted in `attempts`: one more
+    // begun than answered is a send cut short (a crash, a stop).
+    if (item.started > item.attempts)
       spdlog::warn("{}: message {} was being sent when relance stopped; sending it again", ch.channel, item.id);
     {
       store::WriteTransaction tx(engine.db());

@@ -171,8 +171,13 @@ void preview_message(Loaded& l, const std::string& key_arg, const std::string& l
     out << "note: Matrix non activé pour les apprenants ([matrix] learners) / Matrix not enabled for learners\n";
   out << "---\n";
   if (channel == "sms") {
-    out << t.sms << "\n---\n";
-    const SmsReport r = measure_sms(t.sms);
+    // What the dispatcher sends: as written, or folded to GSM-7 to fit max_parts.
+    const std::string sms = fit_sms(t.sms, l.config.sms.max_parts);
+    out << sms << "\n---\n";
+    if (sms != t.sms)
+      out << "note: accents simplifiés pour tenir en " << l.config.sms.max_parts
+          << " partie(s) / accents folded to GSM-7 to fit the parts limit\n";
+    const SmsReport r = measure_sms(sms);
     out << "longueur / length: " << describe_sms(r) << "\n";
     const int max_parts = l.config.sms.max_parts;
     out << "[sms] max_parts = " << max_parts << ": "
@@ -214,7 +219,7 @@ void check_sms_lengths(const Config& c, const messages::Catalog& cat, std::ostre
   // Not refused: the template is fine, a learner's name is what turns the
   // text into UCS-2 (70 characters a part instead of 160). Said once.
   if (!ucs2_over.empty())
-    std::cerr << "warning: sms: avec un prénom hors GSM-7 (ç, ï, ô, ë… : « " << with_ucs2_first_name({}).at("first_name")
+    std::cerr << "warning: sms: avec un prénom hors GSM-7 sans équivalent (đ, ł, ő, écriture non latine… : « " << with_ucs2_first_name({}).at("first_name")
               << " »), le SMS passe en UCS-2 et dépasse max_parts = " << c.sms.max_parts
               << " ; un tel message serait refusé à l'envoi / with a first name outside GSM-7 the SMS is UCS-2 and "
                  "exceeds max_parts; such a message would be refused when sent: "

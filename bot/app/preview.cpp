@@ -1,5 +1,7 @@
 #include "bot/app/preview.hpp"
 
+#include "bot/domain/sms_text.hpp"
+
 #include <algorithm>
 #include <set>
 
@@ -153,8 +155,9 @@ WorstCase sms_worst_case(const Config& config) {
 }
 
 Params with_ucs2_first_name(Params p) {
-  // 20 characters, one of which (ç) is outside GSM-7.
-  p["first_name"] = "Françoise-Maximilien";
+  // 20 characters, two of which (đ) are outside GSM-7 with no close GSM-7
+  // form (ç, ê, ô... are folded when sent: gsm7_fold).
+  p["first_name"] = "Đurđica-Maximilienne";
   return p;
 }
 
@@ -171,8 +174,9 @@ std::vector<SmsTemplateCheck> check_sms_templates(const Config& config, const me
       SmsTemplateCheck c;
       c.key = "learner." + name;
       c.language = lang;
-      c.worst = measure_sms(catalog.render(lang, key, w.params));
-      c.ucs2_name = measure_sms(catalog.render(lang, key, ucs2));
+      // As sent: folded to GSM-7 only when the text as written would not fit (fit_sms).
+      c.worst = measure_sms(fit_sms(catalog.render(lang, key, w.params), config.sms.max_parts));
+      c.ucs2_name = measure_sms(fit_sms(catalog.render(lang, key, ucs2), config.sms.max_parts));
       out.push_back(std::move(c));
     }
   }

@@ -182,4 +182,38 @@ std::vector<std::string> sms_split(std::string_view utf8) {
   return parts;
 }
 
+std::string gsm7_fold(std::string_view utf8) {
+  // Longest-first is not needed: every key is one UTF-8 character.
+  static constexpr std::pair<std::string_view, std::string_view> folds[] = {
+      {"ç", "c"},  {"â", "a"},  {"ê", "e"},  {"ë", "e"},  {"î", "i"},  {"ï", "i"},  {"ô", "o"},   {"û", "u"},
+      {"ÿ", "y"},  {"á", "a"},  {"í", "i"},  {"ó", "o"},  {"ú", "u"},  {"ã", "a"},  {"õ", "o"},   {"Â", "A"},
+      {"Ê", "E"},  {"Ë", "E"},  {"Î", "I"},  {"Ï", "I"},  {"Ô", "O"},  {"Û", "U"},  {"È", "E"},   {"À", "A"},
+      {"Ù", "U"},  {"Ÿ", "Y"},  {"œ", "oe"}, {"Œ", "OE"}, {"’", "'"},  {"‘", "'"},  {"«\u00a0", "\""},
+      {"\u00a0»", "\""}, {"«", "\""}, {"»", "\""}, {"“", "\""}, {"”", "\""}, {"…", "..."}, {"–", "-"},
+      {"—", "-"},  {"\u00a0", " "}, {"\u202f", " "}};
+  std::string out;
+  out.reserve(utf8.size());
+  std::size_t i = 0;
+  while (i < utf8.size()) {
+    bool done = false;
+    if (static_cast<unsigned char>(utf8[i]) >= 0x80)
+      for (const auto& [from, to] : folds)
+        if (utf8.substr(i, from.size()) == from) {
+          out += to;
+          i += from.size();
+          done = true;
+          break;
+        }
+    if (!done) out += utf8[i++];
+  }
+  return out;
+}
+
+std::string fit_sms(std::string_view utf8, int max_parts) {
+  if (max_parts <= 0 || sms_length(utf8).parts <= max_parts) return std::string(utf8);
+  std::string folded = gsm7_fold(utf8);
+  if (sms_length(folded).parts <= max_parts) return folded;
+  return std::string(utf8);
+}
+
 }  // namespace relance

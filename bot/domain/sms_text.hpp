@@ -45,4 +45,21 @@ SmsLength sms_length(std::string_view utf8);
 // input; invalid sequences come out as U+FFFD so a gateway always gets UTF-8.
 std::vector<std::string> sms_split(std::string_view utf8);
 
+// The text with the characters of French (and common Latin) typography that
+// GSM-7 lacks replaced by their closest GSM-7 form (used by fit_sms only
+// when the text as written would exceed the parts limit): ç -> c, ê ë -> e, â -> a,
+// î ï -> i, ô -> o, û -> u, œ -> oe, ’ ‘ -> ', « » “ ” -> ", … -> ...,
+// – — -> -, no-break spaces -> space. A learner called François would
+// otherwise turn the whole relaunch into UCS-2 (70 characters a part instead
+// of 160): "Bonjour Francois" reads the same and costs a third. Characters
+// with no close form (emoji, other scripts) are kept: the text then goes as
+// UCS-2, exactly as given. For SMS only; email and Matrix keep the text.
+std::string gsm7_fold(std::string_view utf8);
+
+// What is sent for `utf8` under a parts limit: the text as written when it
+// fits (accents intact, UCS-2 if need be), else its gsm7_fold when that fits,
+// else the text as written (too long either way: the caller refuses it).
+// max_parts <= 0: no limit, the text as written.
+std::string fit_sms(std::string_view utf8, int max_parts);
+
 }  // namespace relance
