@@ -16,14 +16,16 @@ int latest_schema_version() { return migrations().empty() ? 0 : migrations().bac
 namespace {
 
 int open_flags(Database::Mode m) {
-  return m == Database::Mode::read_only ? SQLite::OPEN_READONLY : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  if (m == Database::Mode::read_only) return SQLite::OPEN_READONLY;
+  if (m == Database::Mode::read_write_one_thread) return SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX;
+  return SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE;
 }
 
 }  // namespace
 
 Database::Database(const std::filesystem::path& file, Mode mode)
     : path_(file), db_(file.string(), open_flags(mode), /*busy_timeout_ms=*/5000) {
-  if (mode == Mode::read_write) {
+  if (mode != Mode::read_only) {
     const std::string jm = db_.execAndGet("PRAGMA journal_mode=WAL").getString();
     if (jm != "wal") throw std::runtime_error(file.string() + ": cannot switch to WAL mode (got " + jm + ")");
   }

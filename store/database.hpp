@@ -21,7 +21,9 @@ int latest_schema_version();
 
 class Database {
 public:
-  enum class Mode { read_write, read_only };
+  // read_write_one_thread: the connection is only ever used by one thread
+  // (the inbound writer's), so SQLite's per-call mutexes are skipped.
+  enum class Mode { read_write, read_only, read_write_one_thread };
   // Opens (creating the file if needed) in WAL mode with foreign keys on.
   // Does not migrate: call migrate(), or check schema_version().
   explicit Database(const std::filesystem::path& file, Mode mode = Mode::read_write);
