@@ -85,20 +85,22 @@ default_room = ")" + room + "\"\n";
     return out;
   }
   // The case's alert in the staff room: the bot's post that starts a thread.
-  std::optional<FakeMatrix::SentEvent> alert() const {
+  std::optional<FakeMatrix::SentEvent> alert(int case_id) const {
+    const std::string needle = "Dossier #" + std::to_string(case_id) + " ";
     for (auto& e : bot_messages(room))
-      if (!e.content.contains("m.relates_to") && e.content.value("body", "").find("Dossier #1 ") != std::string::npos)
+      if (!e.content.contains("m.relates_to") && e.content.value("body", "").find(needle) != std::string::npos)
         return e;
     return std::nullopt;
   }
-  bool thread_has(const std::string& root, const std::string& text) const {
+  // The bot's post in the thread of `root` whose body has `text`.
+  std::optional<FakeMatrix::SentEvent> in_thread(const std::string& root, const std::string& text) const {
     for (auto& e : bot_messages(room)) {
       const auto& rel = e.content.value("m.relates_to", json::object());
       if (rel.value("rel_type", "") == "m.thread" && rel.value("event_id", "") == root &&
           e.content.value("body", "").find(text) != std::string::npos)
-        return true;
+        return e;
     }
-    return false;
+    return std::nullopt;
   }
 
   FakeMatrix hs;
@@ -119,7 +121,12 @@ TEST_CASE("matrix learners: the relaunch in a DM the bot opens, the learner's an
   l.matrix_id = rig.lea;
   l.cohort = "permis-b";
   l.activity.observe(Source::lesson, rig.clock() - std::chrono::days(100));
-  add_learners(*rig.f.engine, {l}, rig.clock());
+  // A second learner whose Matrix id has no account on the server.
+  Learner ghost = l;
+  ghost.id = "M-2";
+  ghost.first_name = "Gaspard";
+  ghost.matrix_id = "@gaspard:fake.test";
+  add_learners(*rig.f.engine, {l, ghost}, rig.clock());
 
   Service svc(*rig.f.engine, rig.clock);
   View v(rig.f);
@@ -163,8 +170,16 @@ TEST_CASE("matrix learners: the relaunch in a DM the bot opens, the learner's an
   CHECK(row.recipient == rig.lea);
 
   // The staff room has the case's alert (its thread gets the answer below).
-  REQUIRE(wait_until([&] { return rig.alert().has_value(); }, 20s));
-  const std::string root = rig.alert()->event_id;
+  const int case1 = v.count("SELECT c.id FROM learner_case c JOIN learner l ON l.key = c.learner_key WHERE l.id = 'M-1'");
+  const int case2 = v.count("SELECT c.id FROM learner_case c JOIN learner l ON l.key = c.learner_key WHERE l.id = 'M-2'");
+  REQUIRE(wait_until([&] { return rig.alert(case1).has_value() && rig.alert(case2).has_value(); }, 20s));
+  const std::string root = rig.alert(case1)->event_id;
+
+  // ----- the unknown Matrix id: no room, the row failed, staff told in its thread -----
+  const auto ghost_row = v.learner_rows("matrix", "M-2").at(0).id;
+  REQUIRE(wait_until([&] { return v.outbox(ghost_row)->status == "failed"; }, 20s));
+  CHECK(rig.hs.rooms_of("@gaspard:fake.test", "invite").empty());
+  CHECK(wait_until([&] { return rig.in_thread(rig.alert(case2)->event_id, "n'a pas été envoyé").has_value(); }, 20s));
 
   // ----- Léa joins and answers -----
   rig.hs.accept_invite(rig.lea, dm);
@@ -178,10 +193,16 @@ TEST_CASE("matrix learners: the relaunch in a DM the bot opens, the learner's an
   CHECK(v.text("SELECT body FROM inbound_message") == answer);
   CHECK(v.text("SELECT l.id FROM inbound_message i JOIN learner l ON l.key = i.learner_key") == "M-1");
   // A sign of life: the case closes as resumed.
-  REQUIRE(wait_until([&] { return v.text("SELECT state FROM learner_case WHERE id = 1") == "resumed"; }));
+  REQUIRE(wait_until([&] {
+    return v.text("SELECT state FROM learner_case WHERE id = " + std::to_string(case1)) == "resumed";
+  }));
   CHECK(v.count("SELECT last_message FROM learner WHERE id = 'M-1'") > 0);
-  // Staff read it in the case's thread, quoted.
-  CHECK(wait_until([&] { return rig.thread_has(root, "J'ai été malade, je reprends jeudi"); }, 20s));
+  // Staff read it in the case's thread, quoted, the learner's markup defused.
+  std::optional<FakeMatrix::SentEvent> told;
+  REQUIRE(wait_until([&] { return (told = rig.in_thread(root, "J'ai été malade, je reprends jeudi")).has_value(); }, 20s));
+  CHECK_THAT(told->content["body"].get<std::string>(), Catch::Contains("a répondu"));
+  CHECK_THAT(told->content.value("formatted_body", ""), !Catch::Contains("<strong>merci"));
+  CHECK(wait_until([&] { return rig.in_thread(root, "signe de vie").has_value(); }, 20s));
   // The learner's room is not a command room: the bot said nothing more there.
   CHECK(rig.bot_messages(dm).size() == 1);
   CHECK(svc.running());

@@ -208,6 +208,17 @@ TEST_CASE("twilio: accents intact, delivered, replies once, forged webhooks refu
     INFO(st.answer.error << " " << st.answer.body);
     CHECK(st.answer.status == 200);
     REQUIRE(wait_until([&] { return v.outbox(l1_row)->delivery == "delivered"; }));
+    // A late "sent" (callbacks arrive out of order) does not undo it.
+    CHECK(rig.status(sid1, "sent").answer.status == 200);
+    CHECK(v.outbox(l1_row)->delivery == "delivered");
+  }
+  // ... and L4's as undelivered (30003: handset off): staff are told.
+  {
+    const auto l4_row = v.learner_rows("sms", "L4").at(0).id;
+    CHECK(rig.status(rig.to(n4).at(0).sid, "undelivered", "30003").answer.status == 200);
+    CHECK(v.outbox(l4_row)->delivery == "failed");
+    CHECK_THAT(v.outbox(l4_row)->delivery_detail, Catch::Contains("30003"));
+    CHECK(v.staff_told("alert.message_undelivered", "Loïc"));
   }
 
   // ----- L1 answers: stored once, a sign of life, quoted to staff -----
@@ -236,6 +247,17 @@ TEST_CASE("twilio: accents intact, delivered, replies once, forged webhooks refu
     CHECK(v.count("SELECT COUNT(*) FROM inbound_message") == 1);
   }
 
+  // ----- a number nobody has: stored, staff told who wrote -----
+  {
+    FakeTwilio::Inbound in;
+    in.from = "+33799999999";
+    in.body = "Bonjour, c'est Zoé, j'ai changé de numéro";
+    CHECK(rig.inbound(in).answer.status == 200);
+    CHECK(v.count("SELECT COUNT(*) FROM inbound_message WHERE sender = '+33799999999' AND learner_key IS NULL") == 1);
+    CHECK(v.staff_told("alert.learner_unknown", "+33799999999"));
+    CHECK(v.staff_told("alert.learner_unknown", in.body));
+  }
+
   // ----- forged, altered and unsigned webhooks: 403, nothing stored -----
   {
     FakeTwilio::Inbound in;
@@ -259,7 +281,7 @@ TEST_CASE("twilio: accents intact, delivered, replies once, forged webhooks refu
     CHECK(post(good, net::form_encode(altered)) == 403);  // the text changed on the way
     CHECK(post(std::nullopt, body) == 403);               // no signature
     CHECK(post(std::string(), body) == 403);              // an empty one
-    CHECK(v.count("SELECT COUNT(*) FROM inbound_message") == 1);
+    CHECK(v.count("SELECT COUNT(*) FROM inbound_message") == 2);
     CHECK(v.count("SELECT COUNT(*) FROM consent_log WHERE via = 'reply'") == 0);
     CHECK(v.count("SELECT sms_opt_out FROM learner WHERE id = 'L4'") == 0);
   }
@@ -357,8 +379,42 @@ TEST_CASE("twilio: an SMS due on Saturday night waits for Monday 08:00 and then 
   // Monday 08:00: the service looks again and sends it.
   rig.clock.set(utc("2026-11-30T07:00:00Z"));
   REQUIRE(poke_scan(svc.port()) == 200);
-  REQUIRE(wait_until([&] { return rig.fake.messages().size() == 1; }, 20s));
-  CHECK_THAT(rig.fake.messages()[0].body, Catch::Contains("Zoé"));
-  REQUIRE(wait_until([&] { return v.outbox(row.id)->status == "sent"; }));
-  CHECK(*v.outbox(row.id)->sent_at >= utc("2026-11-30T07:00:00Z"));
+  REQUIRE(wait_until([&] { return v.outbox(row.id)->status == "sent"; }, 20s));
+  const auto sent = *v.outbox(row.id);
+  CHECK(*sent.sent_at >= utc("2026-11-30T07:00:00Z"));
+  const auto msg = rig.fake.message(sent.remote_id);
+  REQUIRE(msg);
+  CHECK(msg->to == n1);
+  CHECK(msg->body == v.engine.render_learner(sent).sms);
+  CHECK_THAT(msg->body, Catch::Contains("Zoé"));
+}
+
+// The plan's second step comes `after_days` after the first *message*: a
+// case opened on Saturday night whose first SMS waited for Monday 08:00 must
+// not get its "one day later" SMS on Monday 08:00 too, seconds after the
+// first. Fails today: run_step (bot/domain/case.cpp) sets last_step_at = now
+// (Saturday 21:00), not the instant the message may go out (send_at), so
+// step 2 falls due on Sunday 21:00 and both SMS leave on Monday morning.
+// [!mayfail] until that is fixed (then drop the tag).
+TEST_CASE("twilio: the step after a message held over the weekend counts from when it went out",
+          "[learner][twilio][quiet][scenario][!mayfail]") {
+  Rig rig(utc("2026-11-28T20:00:00Z"));  // Saturday 21:00 Paris
+  const Timestamp t0 = rig.clock();
+  add_learners(*rig.f.engine, {learner("L1", "Zoé", n1, t0 - std::chrono::days(100))}, t0);
+  Service svc(*rig.f.engine, rig.clock);
+  rig.route(svc.port());
+  View v(rig.f);
+  REQUIRE(wait_until([&] { return v.learner_rows("sms", "L1").size() == 1; }, 20s));
+
+  rig.clock.set(utc("2026-11-30T07:00:00Z"));  // Monday 08:00
+  REQUIRE(poke_scan(svc.port()) == 200);
+  REQUIRE(wait_until([&] { return v.learner_rows("sms", "L1").at(0).status == "sent"; }, 20s));
+  // The scan that sent it has run: the second step, if planned now, is in the outbox.
+  const auto rows = v.learner_rows("sms", "L1");
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    INFO("step row " << rows[i].template_key << " due " << format_local(rows[i].not_before, *rig.f.zone));
+    CHECK(rows[i].not_before >= utc("2026-12-01T07:00:00Z"));  // Tuesday 08:00 at the earliest
+  }
+  CHECK(rig.to(n1).size() == 1);
+  CHECK_FALSE(wait_until([&] { return rig.to(n1).size() > 1; }, 1500ms));
 }
