@@ -20,6 +20,10 @@ std::string escape_markdown(std::string_view text);
 
 // Matrix formatted_body: mentions defused, & < > " ' as entities, newlines as <br>.
 std::string escape_html(std::string_view text);
+// Only the five HTML entities (& < > " '), nothing defused, line breaks kept:
+// for HTML the app writes itself around text (an email's paragraphs, a Matrix
+// pill's display name).
+std::string html_entities(std::string_view text);
 
 // Matrix body (plain text): mentions defused.
 inline std::string escape_plain(std::string_view text) { return defuse_mentions(text); }

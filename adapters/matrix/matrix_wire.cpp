@@ -113,21 +113,7 @@ std::optional<TimelineEvent> read_event(const json& ev) {
 std::string encode_segment(std::string_view s) { return percent_encode(s); }
 std::string encode_query(std::string_view s) { return percent_encode(s); }
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string html_escape(std::string_view s) { return chat::html_entities(s); }
 
 std::string stable_hash(std::string_view s) {
   std::uint64_t h = 14695981039346656037ull;

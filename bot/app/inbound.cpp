@@ -65,7 +65,7 @@ bool InboundWriter::apply(Engine& engine, InboundBatch& b, Timestamp now, Inboun
   bool stored = false;
   for (auto& m : b.messages) {
     if (m.channel == "sms") {
-      const std::string e164 = sms_sender_e164(m.sender);
+      const std::string e164 = sms_sender_e164(m.sender, config_.sms.region);
       if (!e164.empty()) m.sender = e164;
     }
     const Received r = engine.receive_message(m, now);

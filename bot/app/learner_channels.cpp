@@ -5,6 +5,8 @@
 // change, the sign of life and the staff posts they cause commit together.
 #include "bot/app/engine.hpp"
 
+#include "adapters/chat/escape.hpp"
+
 #include "bot/domain/opt_out.hpp"
 #include "bot/domain/sms_text.hpp"
 
@@ -36,21 +38,7 @@ std::string excerpt(std::string_view text, std::size_t max_bytes = 1500) {
 
 // Plain text to HTML paragraphs: escaped, blank lines separate paragraphs,
 // single newlines become <br>, http(s) links become anchors.
-std::string html_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 16);
-  for (char ch : s) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += ch;
-    }
-  }
-  return out;
-}
+std::string html_escape(std::string_view s) { return chat::html_entities(s); }
 
 std::string linkify(std::string_view line) {
   std::string out;

@@ -37,8 +37,14 @@ void run_step(Case& c, const CaseContext& ctx, Outcome& out) {
   const int index = c.next_step;
   const Step& s = c.plan.steps[std::size_t(index)];
   Params p = step_params(s, index);
+  // When the step happens for the learner: a message held by quiet hours
+  // happens when it may go out, and the next step's delay counts from there
+  // (a case opened on Saturday night must not get its "one day later" SMS on
+  // Monday morning, seconds after the first).
+  Timestamp step_at = ctx.now;
   if (s.action == StepAction::message_learner && reachable(ctx.learner, s.means)) {
     const Timestamp send_at = ctx.window.next_allowed(ctx.now, ctx.zone);
+    step_at = send_at;
     out.effects.push_back(LearnerMessage{s.means, s.template_key, {}, send_at, index});
     Relaunch r;
     r.at = send_at;
@@ -63,7 +69,7 @@ void run_step(Case& c, const CaseContext& ctx, Outcome& out) {
     out.effects.push_back(JournalNote{"step.task", "step " + std::to_string(index + 1) + " " + std::string(to_string(s.means)) +
                                                      (fallback ? " (no contact details: task)" : "")});
   }
-  c.last_step_at = ctx.now;
+  c.last_step_at = step_at;
   c.next_step += 1;
 }
 

@@ -392,12 +392,10 @@ TEST_CASE("twilio: an SMS due on Saturday night waits for Monday 08:00 and then 
 // The plan's second step comes `after_days` after the first *message*: a
 // case opened on Saturday night whose first SMS waited for Monday 08:00 must
 // not get its "one day later" SMS on Monday 08:00 too, seconds after the
-// first. Fails today: run_step (bot/domain/case.cpp) sets last_step_at = now
-// (Saturday 21:00), not the instant the message may go out (send_at), so
-// step 2 falls due on Sunday 21:00 and both SMS leave on Monday morning.
-// [!mayfail] until that is fixed (then drop the tag).
+// first (run_step counts the next delay from the instant the message may go
+// out, not from the scan that planned it).
 TEST_CASE("twilio: the step after a message held over the weekend counts from when it went out",
-          "[learner][twilio][quiet][scenario][!mayfail]") {
+          "[learner][twilio][quiet][scenario]") {
   Rig rig(utc("2026-11-28T20:00:00Z"));  // Saturday 21:00 Paris
   const Timestamp t0 = rig.clock();
   add_learners(*rig.f.engine, {learner("L1", "Zoé", n1, t0 - std::chrono::days(100))}, t0);

@@ -710,10 +710,13 @@ TEST_CASE("quiet hours: a learner step due Saturday 21:00 is sent Monday 08:00",
   CHECK(w.relaunches[0].at == local("2026-11-23T08:00"));  // the register shows when it really goes
   CHECK(only<StaffNotice>(s1)[1].params.at("send_at") == std::to_string(to_unix(local("2026-11-23T08:00"))));
 
-  // Step 2 falls due Saturday 28 November 21:00, in quiet hours before a Sunday.
+  // Step 2 counts its 7 days from when step 1 went out (Monday 08:00), not
+  // from the Saturday night scan that planned it: due Monday 30 November 08:00.
   Case& c = w.the_case();
-  CHECK(*c.next_due == local("2026-11-28T21:00"));
-  const Effects s2 = w.tick(local("2026-11-28T21:00"));
+  CHECK(*c.last_step_at == local("2026-11-23T08:00"));
+  CHECK(*c.next_due == local("2026-11-30T08:00"));
+  CHECK(only<LearnerMessage>(w.tick(local("2026-11-28T21:00"))).empty());
+  const Effects s2 = w.tick(local("2026-11-30T08:00"));
   const auto m2 = only<LearnerMessage>(s2);
   REQUIRE(m2.size() == 1);
   CHECK(m2[0].channel == Means::email);

@@ -31,8 +31,10 @@ namespace {
 const std::string here = RELANCE_SOURCE_DIR "/tests/adapters/email";
 
 std::string sink_script() {
-  const char* env = std::getenv("RELANCE_SMTP_SINK");
-  return env ? env : "/work/shared/recipes/smtp-sink.sh";
+  // The shared recipes sit beside the clone (CI), or where $RELANCE_RECIPES says.
+  if (const char* env = std::getenv("RELANCE_SMTP_SINK")) return env;
+  if (const char* dir = std::getenv("RELANCE_RECIPES")) return std::string(dir) + "/smtp-sink.sh";
+  return RELANCE_SOURCE_DIR "/../shared/recipes/smtp-sink.sh";
 }
 
 struct Ran {
