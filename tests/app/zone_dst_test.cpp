@@ -242,16 +242,19 @@ TEST_CASE("001 ladder opened the Friday before fall back keeps its local hour", 
   CHECK(m2[0].not_before == local("2026-10-30T10:00"));
 }
 
-TEST_CASE("a learner step due Saturday 21:00 before spring forward is sent Monday 08:00 CEST",
+TEST_CASE("a learner step held over the weekend before spring forward keeps Monday 08:00 local",
           "[app][zone][dst][window][ladder]") {
   // Detected Saturday 21 March 21:00 CET: step 1 waits for Monday 23 March 08:00 CET.
   Ladder l(local("2026-03-21T21:00"));
   const auto m1 = only<LearnerMessage>(l.last);
   REQUIRE(m1.size() == 1);
   CHECK(m1[0].not_before == utc("2026-03-23T07:00:00Z"));
-  // Step 2 falls due Saturday 28 March 21:00 CET, the evening before the change.
-  CHECK(*l.c.next_due == utc("2026-03-28T20:00:00Z"));
-  const auto m2 = only<LearnerMessage>(l.at(utc("2026-03-28T20:00:00Z")));
+  // Step 2 counts its 7 days from when step 1 went out: Monday 30 March
+  // 08:00, now CEST (the clocks moved on the 29th): 06:00Z, not 07:00Z.
+  CHECK(*l.c.next_due == local("2026-03-30T08:00"));
+  CHECK(*l.c.next_due == utc("2026-03-30T06:00:00Z"));
+  CHECK(l.at(utc("2026-03-28T20:00:00Z")).empty());
+  const auto m2 = only<LearnerMessage>(l.at(utc("2026-03-30T06:00:00Z")));
   REQUIRE(m2.size() == 1);
   CHECK(m2[0].not_before == local("2026-03-30T08:00"));
   CHECK(m2[0].not_before == utc("2026-03-30T06:00:00Z"));
