@@ -243,7 +243,7 @@ TEST_CASE("email: procedure 000's 10-day reminder arrives through the real SMTP 
   CHECK(svc.running());
 }
 
-TEST_CASE("email: an address the server refuses fails and staff are told; a busy server is retried",
+TEST_CASE("email: an address the server refuses fails and staff are told, a busy server is retried",
           "[learner][email][scenario]") {
   REQUIRE_SINK();
   // The recipe's sink, except RCPT unknown@... gets 550 and busy@... 451.

@@ -129,7 +129,7 @@ void check_once_in_order(MxRig& rig, int expected) {
 
 }  // namespace
 
-TEST_CASE("matrix: invited by staff, alert, claim by ✋, relaunch and resumed by !relance; encrypted room refused",
+TEST_CASE("matrix: invited by staff, alert, claim by ✋, relaunch and resumed by !relance, encrypted room refused",
           "[chat][matrix][scenario]") {
   MxRig rig;
   // A staff member invites the bot to the staff room: the service accepts.

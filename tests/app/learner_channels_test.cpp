@@ -135,7 +135,7 @@ TEST_CASE("a learner's SMS reply is stored once, counts as a sign of life and is
   }
 }
 
-TEST_CASE("STOP opts a learner out of SMS with a consent log entry; START opts them back in", "[learner][consent]") {
+TEST_CASE("STOP opts a learner out of SMS with a consent log entry, START opts them back in", "[learner][consent]") {
   test::Fixture f(config_toml);
   const Timestamp now = utc("2026-11-23T09:00:00Z");
   const auto key = add(f, learner("L1", "+33612345678", now - std::chrono::days(91)), now);

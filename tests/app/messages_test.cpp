@@ -6,7 +6,7 @@
 
 using namespace relance;
 
-TEST_CASE("placeholders are filled; unknown ones stay visible", "[messages]") {
+TEST_CASE("placeholders are filled, unknown ones stay visible", "[messages]") {
   CHECK(messages::fill("Bonjour {first_name} !", {{"first_name", "Élodie"}}) == "Bonjour Élodie !");
   CHECK(messages::fill("{a}{b}", {{"a", "1"}}) == "1{b}");
 }

@@ -109,7 +109,7 @@ TEST_CASE("matrix sync: the bot's own events and replayed events are not acted u
   CHECK(answers(f, f.room, "✋ Dossier #2 pris en charge par " + f.alice) == 1);
 }
 
-TEST_CASE("matrix sync: next_batch is saved and resumed; a first start ignores old history",
+TEST_CASE("matrix sync: next_batch is saved and resumed, a first start ignores old history",
           "[matrix][adapter][sync]") {
   Fixture f;
   f.hs.send_text(f.room, f.alice, "!relance prendre 1");  // before the bot ever ran
@@ -203,7 +203,7 @@ TEST_CASE("matrix sync: encrypted rooms are reported once, never silently", "[ma
   CHECK(f.bot_events(f.room).size() == 1);
 }
 
-TEST_CASE("matrix sync: 502 and dropped connections are retried; stop() ends the long-poll",
+TEST_CASE("matrix sync: 502 and dropped connections are retried, stop() ends the long-poll",
           "[matrix][adapter][sync]") {
   Fixture f;
   f.hs.fail_next(1, FakeMatrix::Fault::bad_gateway, "/sync");

@@ -36,7 +36,7 @@ TEST_CASE("matrix wire: commands and claim keys", "[matrix][adapter][wire]") {
   CHECK_FALSE(is_claim_key("✋✋"));
 }
 
-TEST_CASE("matrix wire: a /sync answer becomes typed events; bad events are skipped", "[matrix][adapter][wire]") {
+TEST_CASE("matrix wire: a /sync answer becomes typed events, bad events are skipped", "[matrix][adapter][wire]") {
   const json j = json::parse(R"({
     "next_batch": "s72",
     "rooms": {

@@ -20,7 +20,7 @@ const json* member_event(const std::vector<json>& events, const std::string& use
 
 }  // namespace
 
-TEST_CASE("matrix direct: the first send opens the DM, records it; the next ones reuse it", "[matrix][direct]") {
+TEST_CASE("matrix direct: the first send opens the DM, records it, the next ones reuse it", "[matrix][direct]") {
   DirectFixture f;
   // Someone else's DM the bot already has: must survive the m.direct update.
   const json others = json::parse(R"({"@ancien:fake.test": ["!vieux:fake.test"], "@x:autre.org": "pas une liste"})");
@@ -118,7 +118,7 @@ TEST_CASE("matrix direct: a DM already in m.direct is used without a saved mappi
   CHECK(f.bot_events(good).size() == 1);
 }
 
-TEST_CASE("matrix direct: a learner who left gets a new room; the old one is dropped", "[matrix][direct]") {
+TEST_CASE("matrix direct: a learner who left gets a new room, the old one is dropped", "[matrix][direct]") {
   DirectFixture f;
   MatrixDirect direct(f.dsession());
   auto first = f.run(direct.send(dm(1, f.lea, "Bonjour")));

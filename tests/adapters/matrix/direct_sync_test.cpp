@@ -21,7 +21,7 @@ int answers(const Fixture& f, const std::string& room, const std::string& text) 
 
 }  // namespace
 
-TEST_CASE("matrix direct: a learner's reply reaches learner_message; staff commands still work",
+TEST_CASE("matrix direct: a learner's reply reaches learner_message, staff commands still work",
           "[matrix][direct][sync]") {
   DirectFixture f;
   auto session = f.dsession();

@@ -183,7 +183,7 @@ TEST_CASE("fake matrix: versions, login with a kept device, whoami, refused toke
   CHECK(errbody(unknown)["errcode"] == "M_UNRECOGNIZED");
 }
 
-TEST_CASE("fake matrix: send is idempotent per device and txnId; notices keep their HTML", "[matrix][fake]") {
+TEST_CASE("fake matrix: send is idempotent per device and txnId, notices keep their HTML", "[matrix][fake]") {
   FakeMatrix hs;
   const auto bot = hs.add_user("relance", "secret");
   const auto alice = hs.user_id("alice");
@@ -359,7 +359,7 @@ TEST_CASE("fake matrix: /sync long-polls until an event arrives, or times out em
   }
 }
 
-TEST_CASE("fake matrix: invites show in sync, join accepts; DMs, m.direct, createRoom", "[matrix][fake]") {
+TEST_CASE("fake matrix: invites show in sync, join accepts, DMs, m.direct, createRoom", "[matrix][fake]") {
   FakeMatrix hs;
   const auto bot = hs.add_user("relance", "secret");
   const auto alice = hs.user_id("alice");

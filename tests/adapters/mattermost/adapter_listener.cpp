@@ -123,7 +123,7 @@ TEST_CASE("mattermost listener: a DM is a command, answered in its thread", "[ma
   CHECK(rig.on_io([&] { return rig.listener->bot_username(); }) == "relance-bot");
 }
 
-TEST_CASE("mattermost listener: @bot in a watched channel; other talk ignored", "[mattermost][adapter][ws]") {
+TEST_CASE("mattermost listener: @bot in a watched channel, other talk ignored", "[mattermost][adapter][ws]") {
   ListenerRig rig;
   rig.start();
   rig.mm.user_posts(rig.alice.id, rig.staff.id, "bonjour à tous");                  // not for the bot

@@ -293,7 +293,7 @@ TEST_CASE("kannel mo: post-url: body is the text in its Content-Type charset, se
   CHECK(o.messages.at(0).from == "336");
 }
 
-TEST_CASE("kannel hooks: a forged, missing or empty secret is 403; missing fields 400", "[sms][kannel]") {
+TEST_CASE("kannel hooks: a forged, missing or empty secret is 403, missing fields 400", "[sms][kannel]") {
   const auto c = config();
   const std::string fields = "&id=x&from=336&text=hi";
   for (const std::string bad : {"", "secret=", "secret=s3cr%26t+%C3%A8", "secret=s3cr%26t+%C3%A9x",

@@ -47,7 +47,7 @@ bool hex_sid(const std::string& s) {
 
 }  // namespace
 
-TEST_CASE("twilio send: 201 is sent with the sid; the form and the auth are Twilio's", "[sms][twilio]") {
+TEST_CASE("twilio send: 201 is sent with the sid, the form and the auth are Twilio's", "[sms][twilio]") {
   FakeTwilio fake;
   Rig rig(fake);
   CHECK(rig.gateway.name() == "twilio");
