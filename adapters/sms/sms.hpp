@@ -119,6 +119,10 @@ struct HookOutcome {
 // Constant-time comparison for secrets and signatures (length leaks, content does not).
 bool same_secret(std::string_view a, std::string_view b);
 
+// A provider's answer body for an error line: one line (tabs and line breaks
+// become spaces), at most `max` bytes, never a cut UTF-8 sequence.
+std::string body_excerpt(std::string_view body, std::size_t max);
+
 // Splits "path?query" and decodes the query as a form (helpers for the parsers).
 std::string_view target_path(std::string_view target);
 std::string_view target_query(std::string_view target);

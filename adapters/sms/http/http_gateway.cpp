@@ -240,17 +240,7 @@ std::optional<std::string> at_pointer(const json& j, const json::json_pointer& p
   }
 }
 
-std::string excerpt(std::string_view body, std::size_t max = 300) {
-  if (body.size() > max) {
-    std::size_t cut = max;
-    while (cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xC0) == 0x80) --cut;
-    body = body.substr(0, cut);
-  }
-  std::string out(body);
-  for (auto& c : out)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  return out;
-}
+std::string excerpt(std::string_view body, std::size_t max = 300) { return body_excerpt(body, max); }
 
 std::string upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::toupper(c)); });

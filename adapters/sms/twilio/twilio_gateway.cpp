@@ -27,17 +27,7 @@ std::string base64(std::string_view bytes) {
 }
 
 // A body excerpt for an error line: one line, at most `max` bytes, never a cut UTF-8 sequence.
-std::string excerpt(std::string_view body, std::size_t max = 200) {
-  if (body.size() > max) {
-    std::size_t cut = max;
-    while (cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xC0) == 0x80) --cut;
-    body = body.substr(0, cut);
-  }
-  std::string out(body);
-  for (auto& c : out)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  return out;
-}
+std::string excerpt(std::string_view body, std::size_t max = 200) { return body_excerpt(body, max); }
 
 // NOTES §1: errors are {"code": 21211, "message": "...", "more_info": ..., "status": 400}.
 // Returns "HTTP 400: 21211 The 'To' number ..." and the code (0 when the body is not Twilio's).
