@@ -23,10 +23,10 @@ packages=(
   libboost1.81-dev libboost-url1.81-dev libssl-dev
   nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
   catch2 libtomlplusplus-dev libcli11-dev libhowardhinnant-date-dev tzdata
-  libphonenumber-dev libxlsxwriter-dev libcurl4-openssl-dev
+  libphonenumber-dev libxlsxwriter-dev libcurl4-openssl-dev libgmime-3.0-dev
 )
 if [ "$want_test" -eq 1 ]; then
-  packages+=(tmux unzip curl python3-aiosmtpd kannel kannel-extras)
+  packages+=(tmux unzip curl python3-aiosmtpd kannel kannel-extras dovecot-imapd)
 fi
 
 missing=()

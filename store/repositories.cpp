@@ -127,7 +127,7 @@ struct LearnerRepo::Statements {
   SQLite::Statement insert;
   SQLite::Statement update;
   std::array<std::unique_ptr<SQLite::Statement>, source_count> observe;  // prepared on first use
-  std::unique_ptr<SQLite::Statement> by_phone, by_matrix;
+  std::unique_ptr<SQLite::Statement> by_phone, by_matrix, by_email;
 };
 
 LearnerRepo::LearnerRepo(Database& db) : db_(db), st_(std::make_unique<Statements>(db.sql())) {}
@@ -230,6 +230,11 @@ std::vector<Learner> LearnerRepo::by_phone(std::string_view e164) {
 std::vector<Learner> LearnerRepo::by_matrix_id(std::string_view matrix_id) {
   if (matrix_id.empty()) return {};
   return learners_where(db_, st_->by_matrix, "matrix_id", matrix_id);
+}
+
+std::vector<Learner> LearnerRepo::by_email(std::string_view lower_case_address) {
+  if (lower_case_address.empty()) return {};
+  return learners_where(db_, st_->by_email, "email", lower_case_address);
 }
 
 void LearnerRepo::set_sms_opt_out(std::int64_t key, std::optional<Timestamp> at) {

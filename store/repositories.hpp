@@ -48,6 +48,7 @@ public:
   // or Matrix id, active ones first, then the most recently updated.
   std::vector<Learner> by_phone(std::string_view e164);
   std::vector<Learner> by_matrix_id(std::string_view matrix_id);
+  std::vector<Learner> by_email(std::string_view lower_case_address);
   // Opted out of SMS since `at`, or (nullopt) opted back in.
   void set_sms_opt_out(std::int64_t key, std::optional<Timestamp> at);
 
@@ -291,15 +292,15 @@ private:
 struct InboundMessage {
   std::int64_t id = 0;
   Timestamp received_at{};
-  std::string channel;      // sms, matrix
-  std::string provider;     // kannel, twilio, http, matrix
+  std::string channel;      // sms, matrix, email
+  std::string provider;     // kannel, twilio, http, matrix, imap
   std::string provider_id;
-  std::string sender;       // E.164 or Matrix id
+  std::string sender;       // E.164, Matrix id or email address
   std::optional<std::int64_t> learner_key;
   std::optional<std::int64_t> case_id;
   std::string body;
   std::optional<Timestamp> sent_at;
-  std::string kind = "reply";  // reply, opt_out, opt_in
+  std::string kind = "reply";  // reply, opt_out, opt_in, auto_reply
 };
 
 class InboundRepo {

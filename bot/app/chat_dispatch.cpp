@@ -287,7 +287,7 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
     try {
       store::WriteTransaction tx(engine.db());
       const IncomingMessage m{std::string(chat::to_string(net)), std::string(chat::to_string(net)), std::string(event_id),
-                              std::string(user), std::string(text), std::nullopt};
+                              std::string(user), std::string(text), std::nullopt, std::nullopt, false};
       const Received r = engine.receive_message(m, clock());
       tx.commit();
       spdlog::info("{}: message from {} in {}: {}", chat::to_string(net), user, room, to_string(r));

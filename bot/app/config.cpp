@@ -277,7 +277,7 @@ void read_learner_channels(const Reader& r, const toml::table& root, Config& c, 
   }
   if (const auto* t = r.table(root, "email")) {
     r.known_keys(*t, {"enabled", "smtp_url", "from", "username", "password", "require_tls", "reply_to", "ca_file",
-                      "rate_per_second", "timeout_seconds", "message_id_domain"},
+                      "rate_per_second", "timeout_seconds", "message_id_domain", "imap"},
                  "[email]");
     auto& e = c.email;
     e.enabled = r.boolean(*t, "enabled", true);
@@ -295,6 +295,25 @@ void read_learner_channels(const Reader& r, const toml::table& root, Config& c, 
     e.smtp.message_id_domain = r.str(*t, "message_id_domain", "");
     e.reply_to = r.str(*t, "reply_to", "");
     e.rate_per_second = rate(r, *t, "rate_per_second", 2);
+    if (const auto* m = r.table(*t, "imap")) {
+      r.known_keys(*m, {"url", "username", "password", "require_tls", "ca_file", "poll_seconds", "timeout_seconds",
+                        "first_read_days"},
+                   "[email.imap]");
+      auto& i = e.imap;
+      i.url = r.str(*m, "url", "", true);
+      if (i.url.rfind("imap://", 0) != 0 && i.url.rfind("imaps://", 0) != 0)
+        r.fail(*m->get("url"), "'url' must start with imaps:// (TLS) or imap:// (STARTTLS): imaps://imap.example.org/INBOX");
+      i.username = r.str(*m, "username", "", true);
+      i.password = r.str(*m, "password", "");
+      i.require_tls = r.boolean(*m, "require_tls", true);
+      i.ca_file = r.str(*m, "ca_file", "");
+      i.poll_every = std::chrono::seconds(r.integer(*m, "poll_seconds", 60, 1, 3600));
+      i.timeout = std::chrono::seconds(r.integer(*m, "timeout_seconds", 30, 1, 600));
+      i.first_read_days = int(r.integer(*m, "first_read_days", 0, 0, 365));
+      if (e.reply_to.empty())
+        r.fail(*m, "[email.imap] reads the mailbox learners answer to: set [email] reply_to to its address, so "
+                   "relaunch emails say where to answer");
+    }
   }
 }
 
@@ -644,6 +663,7 @@ void apply_env_overrides(Config& c) {
   if (auto v = env("RELANCE_SMS_HTTP_SECRET")) c.sms.http.secret = v;
   if (auto v = env("RELANCE_SMS_HTTP_INBOUND_SECRET")) c.sms.http.inbound_secret = v;
   if (auto v = env("RELANCE_SMTP_PASSWORD")) c.email.smtp.password = v;
+  if (auto v = env("RELANCE_IMAP_PASSWORD")) c.email.imap.password = v;
 }
 
 std::vector<std::string> missing_secrets(const Config& c) {
@@ -673,6 +693,8 @@ std::vector<std::string> missing_secrets(const Config& c) {
   }
   if (c.email.enabled && !c.email.smtp.username.empty() && c.email.smtp.password.empty())
     out.push_back("email: SMTP user '" + c.email.smtp.username + "' has no password (password or RELANCE_SMTP_PASSWORD)");
+  if (c.email.reads_replies() && c.email.imap.password.empty())
+    out.push_back("email: IMAP user '" + c.email.imap.username + "' has no password ([email.imap] password or RELANCE_IMAP_PASSWORD)");
   return out;
 }
 
@@ -819,6 +841,10 @@ std::string describe(const Config& c) {
       << "\nusername = " << quote(e.smtp.username) << "\npassword = " << mask(e.smtp.password)
       << "\nrequire_tls = " << (e.smtp.require_tls ? "true" : "false") << "\nreply_to = " << quote(e.reply_to)
       << "\nrate_per_second = " << e.rate_per_second << "\n";
+    if (e.reads_replies())
+      o << "\n[email.imap]\nurl = " << quote(e.imap.url) << "\nusername = " << quote(e.imap.username)
+        << "\npassword = " << mask(e.imap.password) << "\nrequire_tls = " << (e.imap.require_tls ? "true" : "false")
+        << "\npoll_seconds = " << e.imap.poll_every.count() << "\nfirst_read_days = " << e.imap.first_read_days << "\n";
   }
   if (!c.console_staff.empty()) o << "\n[console]\nstaff = " << quote(c.console_staff) << "\n";
   return o.str();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "adapters/email/email.hpp"
+#include "adapters/email/imap.hpp"
 #include "adapters/sms/http/http_gateway.hpp"
 #include "adapters/sms/kannel/kannel.hpp"
 #include "adapters/sms/twilio/twilio.hpp"
@@ -143,6 +144,10 @@ struct EmailConfig {
   email::SmtpConfig smtp;       // url, require_tls, username, password (RELANCE_SMTP_PASSWORD), from, ca_file, timeout
   std::string reply_to;         // where learners' answers go (a staff mailbox)
   double rate_per_second = 2;
+  // [email.imap]: the mailbox reply_to delivers to, read for learners'
+  // answers (url empty: not read; staff read it themselves).
+  email::ImapConfig imap;
+  bool reads_replies() const { return enabled && !imap.url.empty(); }
 };
 
 // Escalation of unclaimed alerts and the daily digest of overdue tasks.

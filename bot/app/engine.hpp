@@ -44,14 +44,21 @@ struct Reply {
   std::string text;
 };
 
-// A message a learner sent (SMS, Matrix DM), as its gateway reported it.
+// A message a learner sent (SMS, Matrix DM, email), as its gateway reported it.
 struct IncomingMessage {
-  std::string channel;      // sms, matrix
-  std::string provider;     // kannel, twilio, http, matrix
-  std::string provider_id;  // the provider's message id: stored once
-  std::string sender;       // E.164 (normalised by the caller) or Matrix id
+  std::string channel;      // sms, matrix, email
+  std::string provider;     // kannel, twilio, http, matrix, imap
+  std::string provider_id;  // the provider's message id (email: Message-ID): stored once
+  std::string sender;       // E.164 (normalised by the caller), Matrix id, or lower-case email address
   std::string text;
   std::optional<Timestamp> sent_at;
+  // Email: the message of ours it answers (In-Reply-To/References carry
+  // relance.<outbox id>@...). It names the learner even when they answer
+  // from another address than the one we know.
+  std::optional<std::int64_t> answers;
+  // An automatic answer (out-of-office): stored and shown to staff, but
+  // nobody wrote it, so it is not a sign of life.
+  bool automatic = false;
 };
 
 // What became of an incoming message.
@@ -61,6 +68,11 @@ enum class Received : std::uint8_t {
   opt_out,         // STOP: no more SMS; staff told to phone
   opt_in,          // START: SMS allowed again
   unknown_sender,  // stored, shown to staff, no learner matched
+  auto_reply,      // stored, shown to staff, not a sign of life
+  // Email only: from an address no learner has, answering none of our
+  // messages. The mailbox learners answer to is often the front desk's,
+  // which gets other mail too: that is not relance's to store or post.
+  not_ours,
 };
 std::string_view to_string(Received r);
 

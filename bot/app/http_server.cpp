@@ -18,6 +18,7 @@
 #include "bot/app/http_server.hpp"
 
 #include "bot/app/matrix_id.hpp"
+#include "adapters/lms/csv/text.hpp"
 #include "bot/app/phone.hpp"
 #include "store/database.hpp"
 #include "store/repositories.hpp"
@@ -338,6 +339,7 @@ std::variant<std::vector<Learner>, EntryError> parse_learners(const json& list) 
     }
     if (!l.email.empty() && !plausible_email(l.email))
       return EntryError{"bad_field", i, "email", "not an email address"};
+    l.email = csv::ascii_lower(l.email);  // as the CSV import keeps it: a reply's From finds the learner
 
     auto phone = opt_string(e, "phone", bad);
     if (bad) return EntryError{"bad_field", i, "phone", "a string"};

@@ -70,6 +70,7 @@ bool InboundWriter::apply(Engine& engine, InboundBatch& b, Timestamp now, Inboun
     }
     const Received r = engine.receive_message(m, now);
     if (r == Received::duplicate) ++st.duplicates;
+    else if (r == Received::not_ours) ++st.not_ours;
     else {
       ++st.messages;
       stored = true;
@@ -80,6 +81,7 @@ bool InboundWriter::apply(Engine& engine, InboundBatch& b, Timestamp now, Inboun
     ++st.reports;
     stored = true;
   }
+  for (const auto& [key, value] : b.settings) store::kv_set(engine.db(), key, value);
   return stored;
 }
 
@@ -163,6 +165,7 @@ void InboundWriter::run() {
       stats_.messages += st.messages;
       stats_.duplicates += st.duplicates;
       stats_.reports += st.reports;
+      stats_.not_ours += st.not_ours;
       stats_.largest_group = std::max<std::uint64_t>(stats_.largest_group, group.size());
     }
     group.clear();

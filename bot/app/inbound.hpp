@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace relance::app {
@@ -43,6 +44,9 @@ struct DeliveryNote {
 struct InboundBatch {
   std::vector<IncomingMessage> messages;  // sender as the provider gave it (normalised here for SMS)
   std::vector<DeliveryNote> reports;
+  // Settings (kv) written in the same transaction: a reader's cursor moves
+  // exactly when what it read is stored (the IMAP mailbox's).
+  std::vector<std::pair<std::string, std::string>> settings;
 };
 
 struct InboundStats {
@@ -52,6 +56,7 @@ struct InboundStats {
   std::uint64_t messages = 0;    // new messages stored
   std::uint64_t duplicates = 0;  // messages already stored
   std::uint64_t reports = 0;
+  std::uint64_t not_ours = 0;    // emails from nobody we know, answering none of ours: left alone
   std::uint64_t largest_group = 0;
 };
 

@@ -21,6 +21,8 @@ std::string_view to_string(Received r) {
     case Received::opt_out: return "opt_out";
     case Received::opt_in: return "opt_in";
     case Received::unknown_sender: return "unknown_sender";
+    case Received::auto_reply: return "auto_reply";
+    case Received::not_ours: return "not_ours";
   }
   return "reply";
 }
@@ -104,15 +106,25 @@ LearnerText Engine::render_learner(const store::OutboxItem& item) const {
 }
 
 Received Engine::receive_message(const IncomingMessage& m, Timestamp now) {
-  std::vector<Learner> found = m.channel == "matrix" ? learners_.by_matrix_id(m.sender) : learners_.by_phone(m.sender);
   std::optional<Learner> learner;
-  if (!found.empty()) learner = std::move(found.front());
+  if (m.answers) {
+    // The learner our message went to, whatever address they answer from.
+    if (auto o = outbox_.get(*m.answers); o && o->learner_key) learner = learners_.get(*o->learner_key);
+  }
+  if (!learner) {
+    std::vector<Learner> found = m.channel == "matrix"  ? learners_.by_matrix_id(m.sender)
+                                 : m.channel == "email" ? learners_.by_email(m.sender)
+                                                        : learners_.by_phone(m.sender);
+    if (!found.empty()) learner = std::move(found.front());
+  }
   std::optional<Case> c;
   if (learner) {
     auto active = cases_.active_for_learner(learner->key);
     if (!active.empty()) c = active.back();
     else c = cases_.latest_for_learner(learner->key);
   }
+
+  if (!learner && m.channel == "email") return Received::not_ours;
 
   const Consent consent = m.channel == "sms" ? consent_keyword(m.text) : Consent::none;
   store::InboundMessage row;
@@ -125,7 +137,10 @@ Received Engine::receive_message(const IncomingMessage& m, Timestamp now) {
   if (c) row.case_id = c->id;
   row.body = m.text;
   row.sent_at = m.sent_at;
-  row.kind = consent == Consent::opt_out ? "opt_out" : consent == Consent::opt_in ? "opt_in" : "reply";
+  row.kind = consent == Consent::opt_out ? "opt_out"
+             : consent == Consent::opt_in ? "opt_in"
+             : m.automatic                ? "auto_reply"
+                                          : "reply";
   if (!inbound_.insert(row)) return Received::duplicate;
 
   Params p;
@@ -155,6 +170,14 @@ Received Engine::receive_message(const IncomingMessage& m, Timestamp now) {
                     std::string(out ? "alert.sms_opted_out" : "alert.sms_opted_in") + (c ? "" : "_nocase"), std::move(p),
                     dedupe, now);
     return out ? Received::opt_out : Received::opt_in;
+  }
+  if (m.automatic) {
+    // An out-of-office says when the learner will be back: staff want it,
+    // but it proves nothing about the learner, so the case goes on.
+    journal_.append({0, now, m.provider, "learner.auto_reply", learner->key, case_id, m.channel + " " + m.provider_id});
+    enqueue_staff(case_id, learner_key, policy, role, c ? "alert.learner_auto_reply" : "alert.learner_auto_reply_nocase",
+                  std::move(p), dedupe, now);
+    return Received::auto_reply;
   }
   journal_.append({0, now, "learner", "learner.replied", learner->key, case_id, m.channel + " " + m.provider_id});
   // The reply goes in the case's thread first; then the sign of life, which

@@ -13,6 +13,7 @@
 #include "adapters/lms/moodle/engine_apply.hpp"
 #include "adapters/lms/moodle/moodle_poller.hpp"
 #include "bot/app/http_server.hpp"
+#include "bot/app/email_inbox.hpp"
 #include "bot/app/inbound.hpp"
 #include "bot/app/learner_dispatch.hpp"
 #include "bot/app/routing.hpp"
@@ -353,9 +354,12 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
   // Inbound SMS and delivery reports: parsed and checked on the io thread,
   // stored by the writer thread in grouped commits, answered once on disk.
   std::unique_ptr<InboundWriter> inbound;
-  if (opts.learner_channels && smsc.enabled() && http) {
+  const bool sms_hooks = opts.learner_channels && smsc.enabled() && http;
+  const bool reads_email = opts.learner_channels && emc.reads_replies();
+  if (sms_hooks || reads_email)
     inbound = std::make_unique<InboundWriter>(engine.config(), engine.zone(), engine.catalog(), engine.db().path(), clock,
                                               [&io, &wake_all] { asio::post(io, wake_all); });
+  if (sms_hooks) {
     auto hook = [&](std::string_view path, std::string provider, std::function<sms::HookOutcome(const sms::Request&)> parse) {
       http->add_async_hook(std::string(path), [&inbound, provider, parse = std::move(parse), path = std::string(path)](
                                                   HookRequest r, std::function<void(HookResponse)> respond) {
@@ -368,7 +372,8 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
         }
         InboundBatch b;
         for (auto& m : o.messages)
-          b.messages.push_back(IncomingMessage{"sms", provider, std::move(m.provider_id), std::move(m.from), std::move(m.text), m.sent_at});
+          b.messages.push_back(IncomingMessage{"sms", provider, std::move(m.provider_id), std::move(m.from), std::move(m.text), m.sent_at,
+                                               std::nullopt, false});
         for (auto& d : o.reports)
           b.reports.push_back(DeliveryNote{provider, d.outbox_id, std::move(d.remote_id), std::string(sms::to_string(d.state)), std::move(d.detail)});
         HookResponse ok{o.status, o.content_type, std::move(o.body)};
@@ -391,6 +396,18 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
       hook(sms::http::inbound_path, "http", [&](const sms::Request& r) { return sms::http::parse_inbound(r, smsc.http); });
     }
   }
+
+  // Learners' email replies: the mailbox [email] reply_to delivers to,
+  // polled on a thread of its own (libcurl blocks), stored by the writer.
+  std::unique_ptr<EmailInbox> email_inbox;
+#ifdef RELANCE_WIP_EMAIL_INBOX
+  if (reads_email) {
+    std::optional<email::ImapCursor> start;
+    if (auto saved = store::kv_get(engine.db(), imap_cursor_key)) start = email::parse_cursor(*saved);
+    email_inbox = std::make_unique<EmailInbox>(emc.imap, *inbound, start, clock);
+    email_inbox->start();
+  }
+#endif
 
   int exit_code = 0;
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -440,13 +457,20 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
   for (auto* d : dispatchers) d->stop();
   for (auto* d : learner_dispatchers) d->stop();
   if (http) http->stop();
+  if (email_inbox) {
+    email_inbox->stop();
+    const auto st = email_inbox->stats();
+    spdlog::info("email: {} poll(s) of the replies mailbox ({} failed), {} message(s) read, {} unreadable", st.polls,
+                 st.failed_polls, st.fetched, st.unparsed);
+  }
+  email_inbox.reset();
   // Requests still in the writer are finished (and answered into the void:
   // their connections are gone, so their providers will send them again).
   if (inbound) {
     const auto st = inbound->stats();
     spdlog::info("inbound: {} request(s) stored in {} commit(s) (largest group {}), {} new message(s), {} duplicate(s), "
-                 "{} delivery report(s), {} refused for a storage error",
-                 st.requests, st.commits, st.largest_group, st.messages, st.duplicates, st.reports, st.failed);
+                 "{} delivery report(s), {} email(s) not for relance, {} refused for a storage error",
+                 st.requests, st.commits, st.largest_group, st.messages, st.duplicates, st.reports, st.not_ours, st.failed);
   }
   inbound.reset();
   if (smtp_pool) smtp_pool->join();

@@ -153,3 +153,47 @@ direction = "Direction"
   CHECK(error_of("[roles]\ndirection = \"Direction\"\n[escalation]\nchain = [\"secretariat\", \"direction\"]\nday_start = \"18:00\"\nday_end = \"09:00\"\n")
             .find("after 'day_start'") != std::string::npos);
 }
+
+TEST_CASE("[email.imap]: the replies mailbox is checked, its password comes from the environment", "[config][email]") {
+  const std::string email = R"(
+[email]
+smtp_url = "smtp://smtp.example.org:587"
+from = "Organisme <relance@example.org>"
+reply_to = "accueil@example.org"
+)";
+  const Config c = parse_config(email + R"(
+[email.imap]
+url = "imaps://imap.example.org/INBOX"
+username = "accueil@example.org"
+poll_seconds = 30
+)",
+                                "imap.toml");
+  CHECK(c.email.reads_replies());
+  CHECK(c.email.imap.url == "imaps://imap.example.org/INBOX");
+  CHECK(c.email.imap.poll_every == std::chrono::seconds(30));
+  CHECK(c.email.imap.first_read_days == 0);
+  const auto missing = missing_secrets(c);
+  REQUIRE(missing.size() == 1);
+  CHECK_THAT(missing[0], Catch::Contains("RELANCE_IMAP_PASSWORD"));
+
+  ::setenv("RELANCE_IMAP_PASSWORD", "imap-secret-value", 1);
+  const Config with_env = parse_config(email + "[email.imap]\nurl = \"imaps://imap.example.org\"\nusername = \"u\"\n", "imap.toml");
+  ::unsetenv("RELANCE_IMAP_PASSWORD");
+  CHECK(with_env.email.imap.password == "imap-secret-value");
+  CHECK(missing_secrets(with_env).empty());
+  const std::string d = describe(with_env);
+  CHECK_THAT(d, Catch::Contains("[email.imap]"));
+  CHECK_THAT(d, !Catch::Contains("imap-secret-value"));
+
+  CHECK_THAT(error_of(email + "[email.imap]\nurl = \"https://imap.example.org\"\nusername = \"u\"\n").what(),
+             Catch::Contains("imaps://"));
+  CHECK_THAT(error_of(email + "[email.imap]\nurl = \"imaps://imap.example.org\"\n").what(), Catch::Contains("username"));
+  CHECK_THAT(error_of(email + "[email.imap]\nurl = \"imaps://x\"\nusername = \"u\"\npoll_second = 5\n").what(),
+             Catch::Contains("poll_second"));
+  // Reading replies with nowhere for learners to answer makes no sense.
+  CHECK_THAT(error_of("[email]\nsmtp_url = \"smtp://x:587\"\nfrom = \"r@example.org\"\n[email.imap]\nurl = \"imaps://x\"\n"
+                      "username = \"u\"\n")
+                 .what(),
+             Catch::Contains("reply_to"));
+  CHECK_FALSE(parse_config(email, "t.toml").email.reads_replies());
+}

@@ -80,7 +80,7 @@ int count(test::Fixture& f, const std::string& sql) { return f.db->sql().execAnd
 
 app::Received receive(test::Fixture& f, std::string id, std::string from, std::string text, Timestamp now) {
   store::WriteTransaction tx(*f.db);
-  app::IncomingMessage m{"sms", "kannel", std::move(id), std::move(from), std::move(text), std::nullopt};
+  app::IncomingMessage m{"sms", "kannel", std::move(id), std::move(from), std::move(text), std::nullopt, std::nullopt, false};
   const auto r = f.engine->receive_message(m, now);
   tx.commit();
   return r;
