@@ -5,8 +5,13 @@
 // headers, addresses, dates); this file only decides what the message *is*:
 //   - a reply a person wrote (Kind::message), with the quoted history that
 //     mail clients append removed, so staff see what the learner said;
-//   - an automatic answer (Kind::auto_reply: out-of-office, "vacation"),
-//     shown to staff but not a sign of life;
+//   - an automatic answer (Kind::auto_reply: out-of-office, "vacation",
+//     read receipts, "delayed" delivery reports), shown to staff but not a
+//     sign of life. Marked by Auto-Submitted other than "no" (RFC 3834),
+//     X-Autoreply/X-Autorespond, Precedence auto_reply/bulk/junk/list,
+//     Exchange's X-MS-Exchange-Inbox-Rules-Loop, or an out-of-office subject
+//     prefix ("Réponse automatique :", "Automatic reply:", "Out of Office");
+//     not by X-Auto-Response-Suppress, which Outlook puts on ordinary mail;
 //   - a delivery failure report (Kind::bounce: RFC 3464 multipart/report, or
 //     a classic mailer-daemon text that quotes our Message-ID), which marks
 //     our message undelivered.
