@@ -3,7 +3,8 @@
 # (bookworm) packages only. Safe to run twice. Needs root (or sudo).
 #
 #   deploy/install-deps.sh          build + run dependencies
-#   deploy/install-deps.sh --test   also what the test suite uses (tmux)
+#   deploy/install-deps.sh --test   also what the test suite uses (tmux, Kannel,
+#                                   an SMTP sink, Dovecot as the IMAP server)
 set -euo pipefail
 
 want_test=0

@@ -170,7 +170,12 @@ ImapError classify_imap_result(int curl_code, std::string_view detail) {
   };
   switch (static_cast<CURLcode>(curl_code)) {
     case CURLE_LOGIN_DENIED:
-      return with(ImapError::config, "IMAP login refused (check username and password)");
+      // libcurl reports a failed SELECT with the same code as a refused
+      // login; its error text tells them apart.
+      if (detail.find("Select failed") != std::string_view::npos)
+        return with(ImapError::config, "no such mailbox (check the path of [email.imap] url)");
+      return with(ImapError::config, "IMAP login refused (check username and password; a server that refuses "
+                                     "logins before STARTTLS answers the same)");
     case CURLE_USE_SSL_FAILED:
       return with(ImapError::config, "TLS required but the server does not offer STARTTLS (use imaps://, or "
                                      "require_tls = false for a loopback server)");
@@ -194,8 +199,11 @@ struct ImapSession::Impl {
   SplitUrl url;
   char error[CURL_ERROR_SIZE] = {};
 
-  ~Impl() {
+  ~Impl() { reset(); }
+  // The next command opens a new connection.
+  void reset() {
     if (curl) curl_easy_cleanup(curl);
+    curl = nullptr;
   }
 
   // One command: the URL (base + path) and an optional custom request.
@@ -222,12 +230,9 @@ struct ImapSession::Impl {
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom.empty() ? nullptr : custom.c_str());
     const CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-      // A failed command may leave the connection in a state libcurl does
-      // not track (half-read literal): start the next one afresh.
-      curl_easy_cleanup(curl);
-      curl = nullptr;
-    }
+    // A failed command may leave the connection in a state libcurl does not
+    // track (a half-read literal, a BYE): the next one starts afresh.
+    if (rc != CURLE_OK) reset();
     return rc;
   }
 
@@ -244,6 +249,7 @@ ImapSession::~ImapSession() = default;
 std::string ImapSession::mailbox() const { return percent_decode(impl_->url.mailbox_path); }
 
 std::optional<ImapSession::Status> ImapSession::status(ImapError& err) {
+  impl_->reset();
   Sink sink;
   sink.limit = 64 * 1024;
   const CURLcode rc = impl_->perform(config_, "", "STATUS " + quoted(mailbox()) + " (UIDVALIDITY UIDNEXT)", sink);
@@ -288,12 +294,15 @@ std::optional<std::vector<std::uint64_t>> ImapSession::uids_since(std::chrono::s
   return parse_search_response(sink.data);
 }
 
-std::optional<FetchedMessage> ImapSession::fetch(std::uint64_t uid, ImapError& err) {
+std::optional<FetchedMessage> ImapSession::fetch(std::uint64_t uid, std::uint64_t uidvalidity, ImapError& err) {
   FetchedMessage m;
   m.uid = uid;
   Sink sink;
   sink.limit = config_.max_message_bytes;
-  const std::string path = impl_->url.mailbox_path + "/;UID=" + std::to_string(uid);
+  // ";UIDVALIDITY=" (RFC 5092): libcurl checks it against the SELECT answer
+  // and fails rather than fetch a UID of another mailbox generation.
+  const std::string path =
+      impl_->url.mailbox_path + ";UIDVALIDITY=" + std::to_string(uidvalidity) + "/;UID=" + std::to_string(uid);
   CURLcode rc = impl_->perform(config_, path, "", sink);
   if (rc == CURLE_WRITE_ERROR && sink.overflow) {
     // Too large to take whole (an attachment): the header still says who
@@ -303,7 +312,14 @@ std::optional<FetchedMessage> ImapSession::fetch(std::uint64_t uid, ImapError& e
     m.truncated = true;
     rc = impl_->perform(config_, path + "/;SECTION=HEADER", "", sink);
   }
-  if (rc == CURLE_REMOTE_FILE_NOT_FOUND) return m;  // expunged meanwhile: nothing to read
+  if (rc == CURLE_REMOTE_FILE_NOT_FOUND) {
+    const std::string why = impl_->detail();
+    if (why.find("UIDVALIDITY") != std::string::npos) {
+      err = ImapError{ImapError::transient, "the mailbox was recreated while it was read (" + why + ")"};
+      return std::nullopt;
+    }
+    return m;  // expunged meanwhile: nothing to read
+  }
   if (rc != CURLE_OK) {
     err = classify_imap_result(rc, impl_->detail());
     return std::nullopt;

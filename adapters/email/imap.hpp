@@ -79,16 +79,21 @@ public:
     std::uint64_t uidvalidity = 0;
     std::uint64_t uidnext = 0;
   };
-  // STATUS of the configured mailbox.
+  // STATUS of the configured mailbox, on a new connection: the first
+  // command of each poll. (On a reused connection with the mailbox still
+  // selected, Dovecot reports neither new mail nor a new UIDNEXT until it
+  // is told to look again.)
   std::optional<Status> status(ImapError& err);
   // UIDs greater than `after`, ascending, at most `limit`.
   std::optional<std::vector<std::uint64_t>> uids_after(std::uint64_t after, std::size_t limit, ImapError& err);
   // UIDs of messages the server received on or after `day` (SEARCH SINCE,
   // by the server's date: a day of margin is the caller's), ascending.
   std::optional<std::vector<std::uint64_t>> uids_since(std::chrono::sys_days day, ImapError& err);
-  // One message by UID (nullopt + err on failure). A UID that is gone
+  // One message by UID of the mailbox generation `uidvalidity` (nullopt +
+  // err on failure, also when the mailbox was recreated meanwhile: a UID of
+  // the old one is never fetched from the new one). A UID that is gone
   // (expunged since the search) gives an empty raw and no error.
-  std::optional<FetchedMessage> fetch(std::uint64_t uid, ImapError& err);
+  std::optional<FetchedMessage> fetch(std::uint64_t uid, std::uint64_t uidvalidity, ImapError& err);
 
   const ImapConfig& config() const { return config_; }
   std::string mailbox() const;  // decoded path of the URL, "INBOX" by default

@@ -179,7 +179,7 @@ bool EmailInbox::poll_once() {
       return false;
     }
     for (const std::uint64_t uid : *uids) {
-      const auto fetched = session_.fetch(uid, err);
+      const auto fetched = session_.fetch(uid, cur->uidvalidity, err);
       if (!fetched) {
         report(err);
         return false;

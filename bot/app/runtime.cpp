@@ -400,14 +400,12 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
   // Learners' email replies: the mailbox [email] reply_to delivers to,
   // polled on a thread of its own (libcurl blocks), stored by the writer.
   std::unique_ptr<EmailInbox> email_inbox;
-#ifdef RELANCE_WIP_EMAIL_INBOX
   if (reads_email) {
     std::optional<email::ImapCursor> start;
     if (auto saved = store::kv_get(engine.db(), imap_cursor_key)) start = email::parse_cursor(*saved);
     email_inbox = std::make_unique<EmailInbox>(emc.imap, *inbound, start, clock);
     email_inbox->start();
   }
-#endif
 
   int exit_code = 0;
   asio::signal_set signals(io, SIGINT, SIGTERM);
