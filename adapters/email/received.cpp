@@ -1095,7 +1095,12 @@ void read_headers(GMimeMessage* msg, GMimeParserOptions* options, ReceivedEmail&
     const int n = g_mime_references_length(refs.get());
     for (int k = 0; k < n; ++k) {
       const int idx = newest_first ? n - 1 - k : k;
-      add_unique(r.refs, header_text(g_mime_references_get_message_id(refs.get(), idx)));
+      // A malformed header ("< <id@host>") leaves brackets or spaces in
+      // GMime's answer: the id is what is between them.
+      std::string id = header_text(g_mime_references_get_message_id(refs.get(), idx));
+      const auto b = id.find_first_not_of("<> \t");
+      const auto e = id.find_last_not_of("<> \t");
+      add_unique(r.refs, b == std::string::npos ? std::string() : id.substr(b, e - b + 1));
     }
   };
   add_refs("In-Reply-To", false);
