@@ -28,21 +28,8 @@ inline fs::path recipes_dir() {
   return fs::path(RELANCE_SOURCE_DIR) / ".." / "shared" / "recipes";
 }
 
-struct Ran {
-  int status = -1;
-  std::string out;
-};
-
-inline Ran run(const std::string& cmd) {
-  Ran r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using test::Ran;
+inline Ran run(const std::string& cmd) { return run_command(cmd); }
 
 // Why there is no SMTP server to test against here, or empty.
 inline std::string missing_sink() {

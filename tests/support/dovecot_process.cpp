@@ -40,49 +40,9 @@ namespace {
 constexpr const char* dovecot_bin = "/usr/sbin/dovecot";
 constexpr const char* apt_hint = "apt-get install -y dovecot-imapd (deploy/install-deps.sh --test installs it)";
 
-struct Ran {
-  int status = -1;
-  std::string out;
-};
+Ran run(const std::string& cmd) { return run_command(cmd); }
 
-Ran run(const std::string& cmd) {
-  Ran r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-std::string shell_quote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out.push_back(c);
-  }
-  return out + "'";
-}
-
-// A port nobody listens on right now (racy: Dovecot may find it taken, and
-// the constructor then tries again with another).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    throw std::runtime_error("free_port: bind failed");
-  }
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+int free_port() { return free_loopback_port(); }
 
 std::string tail(const fs::path& p, std::size_t max_bytes = 3000) {
   std::ifstream in(p, std::ios::binary);

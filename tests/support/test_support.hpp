@@ -33,6 +33,19 @@ private:
 void write_file(const std::filesystem::path& p, std::string_view bytes);
 std::string read_file(const std::filesystem::path& p);
 
+// A shell command's exit status (-1: did not exit normally) and its output,
+// stderr included.
+struct Ran {
+  int status = -1;
+  std::string out;
+};
+Ran run_command(const std::string& cmd);
+// `s` as one shell word: 'it'\''s'.
+std::string shell_quote(std::string_view s);
+// A port nobody listens on right now on 127.0.0.1. Racy by nature (another
+// process may take it first): servers started on it must be retried.
+int free_loopback_port();
+
 // "2026-11-23T10:00:00Z" -> Timestamp (throws on bad input).
 Timestamp utc(std::string_view iso);
 

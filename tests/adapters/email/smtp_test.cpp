@@ -37,21 +37,8 @@ std::string sink_script() {
   return RELANCE_SOURCE_DIR "/../shared/recipes/smtp-sink.sh";
 }
 
-struct Ran {
-  int status;
-  std::string out;
-};
-
-Ran run(const std::string& cmd) {
-  Ran r{-1, {}};
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using test::Ran;
+Ran run(const std::string& cmd) { return test::run_command(cmd); }
 
 // Why the server tests cannot run here, or empty.
 std::string missing_sink() {
