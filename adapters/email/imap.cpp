@@ -88,6 +88,7 @@ struct Sink {
   std::string data;
   std::size_t limit = 0;  // 0: none
   bool overflow = false;
+  bool keep_start = false;  // over the limit: keep the first `limit` bytes, read on (else abort)
 };
 
 std::size_t write_sink(char* ptr, std::size_t size, std::size_t nmemb, void* user) {
@@ -95,10 +96,44 @@ std::size_t write_sink(char* ptr, std::size_t size, std::size_t nmemb, void* use
   const std::size_t n = size * nmemb;
   if (s->limit && s->data.size() + n > s->limit) {
     s->overflow = true;
+    if (s->keep_start) {
+      s->data.append(ptr, s->limit - s->data.size());
+      return n;
+    }
     return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
   }
   s->data.append(ptr, n);
   return n;
+}
+
+// What the server refused in a perform ("NO [NONEXISTENT] Mailbox doesn't
+// exist: Nope", "NO [AUTHENTICATIONFAILED] ..."), or why it hung up (a BYE
+// that is not the answer to libcurl's LOGOUT): libcurl's error buffer does
+// not say. Of the client's lines (which carry the password) only LOGOUT is
+// looked for, nothing is kept.
+struct ServerSaid {
+  std::string text;
+  bool logging_out = false;
+  void clear() { *this = ServerSaid{}; }
+};
+int on_debug(CURL*, curl_infotype type, char* data, std::size_t size, void* user) {
+  auto* said = static_cast<ServerSaid*>(user);
+  if (type != CURLINFO_HEADER_IN && type != CURLINFO_HEADER_OUT) return 0;
+  std::string_view line(data, size);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  const auto sp = line.find(' ');
+  if (sp == std::string_view::npos) return 0;
+  const std::string_view rest = line.substr(sp + 1);
+  if (type == CURLINFO_HEADER_OUT) {
+    if (rest.size() == 6 && upper(rest) == "LOGOUT") said->logging_out = true;
+    return 0;
+  }
+  const std::string word = upper(rest.substr(0, rest.find(' ')));
+  if (word == "NO" || word == "BAD")
+    said->text = std::string(rest.substr(0, 300));  // the last refusal
+  else if (word == "BYE" && line.substr(0, sp) == "*" && !said->logging_out && said->text.empty())
+    said->text = std::string(rest.substr(0, 300));
+  return 0;
 }
 
 }  // namespace
@@ -114,14 +149,28 @@ std::optional<ImapCursor> parse_cursor(std::string_view s) {
 }
 
 std::optional<ImapSession::Status> parse_status_response(std::string_view untagged) {
-  // The list after the mailbox name: the last "(...)" of the STATUS line.
+  // The list after the mailbox name: the last "(...)" of the STATUS line
+  // (with the line after it when the name is a literal "{15}\r\n..."), not
+  // of other untagged lines around it.
   const std::string u = upper(untagged);
-  const auto at = u.find("* STATUS ");
+  std::size_t at = u.find("* STATUS ");
+  while (at != std::string::npos && at > 0 && u[at - 1] != '\n') at = u.find("* STATUS ", at + 1);
   if (at == std::string::npos) return std::nullopt;
-  const auto open = u.rfind('(');
-  const auto close = u.find(')', open == std::string::npos ? 0 : open);
-  if (open == std::string::npos || close == std::string::npos || open < at) return std::nullopt;
-  std::string_view items(u.data() + open + 1, close - open - 1);
+  auto line_end = [&](std::size_t from) {
+    const auto nl = u.find('\n', from);
+    return nl == std::string::npos ? u.size() : nl;
+  };
+  std::size_t end = line_end(at);
+  {
+    std::string_view first(u.data() + at, end - at);
+    while (!first.empty() && first.back() == '\r') first.remove_suffix(1);
+    if (!first.empty() && first.back() == '}' && end < u.size()) end = line_end(end + 1);
+  }
+  const std::string_view line(u.data() + at, end - at);
+  const auto open = line.rfind('(');
+  const auto close = open == std::string_view::npos ? open : line.find(')', open);
+  if (close == std::string_view::npos) return std::nullopt;
+  std::string_view items = line.substr(open + 1, close - open - 1);
   ImapSession::Status st;
   bool have_validity = false, have_next = false;
   while (!items.empty()) {
@@ -198,6 +247,7 @@ struct ImapSession::Impl {
   CURL* curl = nullptr;
   SplitUrl url;
   char error[CURL_ERROR_SIZE] = {};
+  ServerSaid server_said;  // see on_debug
 
   ~Impl() { reset(); }
   // The next command opens a new connection.
@@ -207,14 +257,32 @@ struct ImapSession::Impl {
   }
 
   // One command: the URL (base + path) and an optional custom request.
-  // Returns the CURLcode; the data in `sink`.
+  // Returns the CURLcode; the data in `sink`. A kept connection the server
+  // closed meanwhile (idle timeout, restart, "* BYE ... please relogin"
+  // after a UIDVALIDITY change) fails libcurl's next perform with a
+  // receive/send error, without a byte of answer: that command is sent again
+  // at once on a new connection (only then: a new connection failing the
+  // same way is a real failure).
   CURLcode perform(const ImapConfig& c, const std::string& path, const std::string& custom, Sink& sink) {
+    bool reused = false;
+    CURLcode rc = perform_once(c, path, custom, sink, reused);
+    if ((rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) && reused) {
+      sink.data.clear();
+      sink.overflow = false;
+      rc = perform_once(c, path, custom, sink, reused);
+    }
+    return rc;
+  }
+
+  CURLcode perform_once(const ImapConfig& c, const std::string& path, const std::string& custom, Sink& sink,
+                        bool& reused) {
     if (!curl) {
       curl = curl_easy_init();
       if (!curl) return CURLE_FAILED_INIT;
     }
     CURL* h = curl;
     error[0] = '\0';
+    server_said.clear();
     const std::string full = url.base + "/" + path;
     curl_easy_setopt(h, CURLOPT_URL, full.c_str());
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "imap,imaps");
@@ -229,14 +297,44 @@ struct ImapSession::Impl {
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &write_sink);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom.empty() ? nullptr : custom.c_str());
+    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, &on_debug);
+    curl_easy_setopt(h, CURLOPT_DEBUGDATA, &server_said);
+    curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);  // to on_debug only
     const CURLcode rc = curl_easy_perform(h);
+    long connects = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    reused = connects == 0;
     // A failed command may leave the connection in a state libcurl does not
     // track (a half-read literal, a BYE): the next one starts afresh.
     if (rc != CURLE_OK) reset();
     return rc;
   }
 
-  std::string detail() const { return error; }
+  // libcurl's error text and the server's refusal, without the password
+  // (neither should ever hold it; a server echoing a command could).
+  std::string detail(const ImapConfig& c) const {
+    std::string d = error;
+    if (!server_said.text.empty())
+      d += (d.empty() ? "" : "; ") + std::string("the server said \"") + server_said.text + "\"";
+    if (c.password.size() >= 3)
+      for (auto at = d.find(c.password); at != std::string::npos; at = d.find(c.password, at))
+        d.replace(at, c.password.size(), "***");
+    return d;
+  }
+
+  ImapError fail(const ImapConfig& c, CURLcode rc, const std::string& mailbox) const {
+    const std::string why = detail(c);
+    // libcurl reports a failed SELECT as a refused login (67, "Select failed").
+    if (rc == CURLE_LOGIN_DENIED && std::string_view(error).find("Select failed") != std::string_view::npos)
+      return no_such_mailbox(mailbox, why);
+    return classify_imap_result(rc, why);
+  }
+
+  static ImapError no_such_mailbox(const std::string& mailbox, const std::string& why) {
+    return ImapError{ImapError::config, "no such mailbox " + quoted(mailbox) +
+                                            " (check the path of [email.imap] url, and that the user may read it)" +
+                                            (why.empty() ? "" : ": " + why)};
+  }
 };
 
 ImapSession::ImapSession(ImapConfig config) : config_(std::move(config)), impl_(std::make_unique<Impl>()) {
@@ -253,8 +351,14 @@ std::optional<ImapSession::Status> ImapSession::status(ImapError& err) {
   Sink sink;
   sink.limit = 64 * 1024;
   const CURLcode rc = impl_->perform(config_, "", "STATUS " + quoted(mailbox()) + " (UIDVALIDITY UIDNEXT)", sink);
+  if (rc == CURLE_QUOTE_ERROR) {
+    // The command answered NO: STATUS of a mailbox that does not exist
+    // (or that this user may not see).
+    err = Impl::no_such_mailbox(mailbox(), impl_->detail(config_));
+    return std::nullopt;
+  }
   if (rc != CURLE_OK) {
-    err = classify_imap_result(rc, impl_->detail());
+    err = impl_->fail(config_, rc, mailbox());
     return std::nullopt;
   }
   auto st = parse_status_response(sink.data);
@@ -269,7 +373,7 @@ std::optional<std::vector<std::uint64_t>> ImapSession::uids_after(std::uint64_t 
   // filtered below.
   const CURLcode rc = impl_->perform(config_, impl_->url.mailbox_path, "UID SEARCH UID " + std::to_string(after + 1) + ":*", sink);
   if (rc != CURLE_OK) {
-    err = classify_imap_result(rc, impl_->detail());
+    err = impl_->fail(config_, rc, mailbox());
     return std::nullopt;
   }
   std::vector<std::uint64_t> uids = parse_search_response(sink.data);
@@ -288,7 +392,7 @@ std::optional<std::vector<std::uint64_t>> ImapSession::uids_since(std::chrono::s
   sink.limit = 16 * 1024 * 1024;
   const CURLcode rc = impl_->perform(config_, impl_->url.mailbox_path, "UID SEARCH SINCE " + date, sink);
   if (rc != CURLE_OK) {
-    err = classify_imap_result(rc, impl_->detail());
+    err = impl_->fail(config_, rc, mailbox());
     return std::nullopt;
   }
   return parse_search_response(sink.data);
@@ -308,20 +412,21 @@ std::optional<FetchedMessage> ImapSession::fetch(std::uint64_t uid, std::uint64_
     // Too large to take whole (an attachment): the header still says who
     // wrote and what it answers.
     sink = Sink{};
-    sink.limit = 1024 * 1024;
+    sink.limit = 1024 * 1024;  // a header larger than that: its start
+    sink.keep_start = true;
     m.truncated = true;
     rc = impl_->perform(config_, path + "/;SECTION=HEADER", "", sink);
   }
   if (rc == CURLE_REMOTE_FILE_NOT_FOUND) {
-    const std::string why = impl_->detail();
-    if (why.find("UIDVALIDITY") != std::string::npos) {
+    const std::string why = impl_->detail(config_);
+    if (std::string_view(impl_->error).find("UIDVALIDITY") != std::string_view::npos) {
       err = ImapError{ImapError::transient, "the mailbox was recreated while it was read (" + why + ")"};
       return std::nullopt;
     }
     return m;  // expunged meanwhile: nothing to read
   }
   if (rc != CURLE_OK) {
-    err = classify_imap_result(rc, impl_->detail());
+    err = impl_->fail(config_, rc, mailbox());
     return std::nullopt;
   }
   m.raw = std::move(sink.data);
