@@ -96,6 +96,11 @@ void EmailInbox::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool EmailInbox::stopping() const {
+  std::lock_guard lk(mu_);
+  return stopping_;
+}
+
 EmailInboxStats EmailInbox::stats() const {
   std::lock_guard lk(mu_);
   return stats_;
@@ -179,6 +184,10 @@ bool EmailInbox::poll_once() {
       return false;
     }
     for (const std::uint64_t uid : *uids) {
+      // Stopping: what is stored is stored with its cursor; the rest waits
+      // for the next start (a backlog of thousands must not hold up a
+      // shutdown for minutes).
+      if (stopping()) return true;
       const auto fetched = session_.fetch(uid, cur->uidvalidity, err);
       if (!fetched) {
         report(err);

@@ -57,7 +57,7 @@ public:
   // `start`: the cursor saved by an earlier run (kv imap_cursor_key), if any.
   EmailInbox(email::ImapConfig config, InboundWriter& writer, std::optional<email::ImapCursor> start,
              std::function<Timestamp()> clock);
-  ~EmailInbox();  // stops the thread (after the command in progress)
+  ~EmailInbox();  // stops the thread (after the message in progress)
   EmailInbox(const EmailInbox&) = delete;
   EmailInbox& operator=(const EmailInbox&) = delete;
 
@@ -68,7 +68,8 @@ public:
   void stop();
 
   // One poll, on the calling thread (the thread's body; tests). Returns
-  // false when the mailbox could not be read or a message not stored.
+  // false when the mailbox could not be read or a message not stored. After
+  // stop(), it returns between two messages (the rest is read next time).
   bool poll_once();
 
   EmailInboxStats stats() const;
@@ -76,6 +77,7 @@ public:
 
 private:
   bool commit(InboundBatch batch);
+  bool stopping() const;
   void report(const email::ImapError& err);
 
   email::ImapSession session_;
