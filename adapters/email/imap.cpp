@@ -423,7 +423,8 @@ std::optional<FetchedMessage> ImapSession::fetch(std::uint64_t uid, std::uint64_
       err = ImapError{ImapError::transient, "the mailbox was recreated while it was read (" + why + ")"};
       return std::nullopt;
     }
-    return m;  // expunged meanwhile: nothing to read
+    m.gone = true;  // expunged meanwhile: nothing to read
+    return m;
   }
   if (rc != CURLE_OK) {
     err = impl_->fail(config_, rc, mailbox());

@@ -66,6 +66,7 @@ struct FetchedMessage {
   std::uint64_t uid = 0;
   std::string raw;        // the whole RFC 5322 message (or its header, when truncated)
   bool truncated = false; // larger than max_message_bytes: only the header was fetched
+  bool gone = false;      // expunged since the search: raw is empty, nothing to read
 };
 
 class ImapSession {

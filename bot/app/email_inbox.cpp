@@ -194,12 +194,13 @@ bool EmailInbox::poll_once() {
         return false;
       }
       InboundBatch b;
-      if (!fetched->raw.empty()) {
+      if (!fetched->gone) {
         const email::ReceivedEmail mail = email::parse_received(fetched->raw);
-        if (!mail.problem.empty()) {
+        if (fetched->raw.empty() || !mail.problem.empty()) {
           std::lock_guard lk(mu_);
           ++stats_.unparsed;
-          spdlog::warn("email: message UID {} skipped, not readable as an email: {}", uid, mail.problem);
+          spdlog::warn("email: message UID {} skipped, not readable as an email: {}", uid,
+                       fetched->raw.empty() ? std::string("0 bytes") : mail.problem);
         } else {
           b = email_batch(*fetched, mail);
         }

@@ -155,9 +155,10 @@ void InboundWriter::run() {
     for (std::size_t i = 0; i < group.size(); ++i) {
       if (ok[i]) ++st.requests;
       else ++st.failed;
-      if (group[i].done) group[i].done(ok[i] != 0);
     }
     {
+      // Counted before anyone is answered: a submitter that reads stats()
+      // after its answer sees its own request in them.
       std::lock_guard lk(mu_);
       stats_.commits += st.commits;
       stats_.requests += st.requests;
@@ -168,6 +169,8 @@ void InboundWriter::run() {
       stats_.not_ours += st.not_ours;
       stats_.largest_group = std::max<std::uint64_t>(stats_.largest_group, group.size());
     }
+    for (std::size_t i = 0; i < group.size(); ++i)
+      if (group[i].done) group[i].done(ok[i] != 0);
     group.clear();
     if (stored && on_commit_) on_commit_();
   }

@@ -553,10 +553,9 @@ TEST_CASE("email_inbox: unreadable and empty messages are skipped and do not blo
   b.imap->deliver(reply("after-junk@example.fr", "lea.martin@example.fr", "Toujours là"));
   INFO(b.imap->log_tail());
   REQUIRE(inbox->poll_once());
-  // The 0-byte message is skipped but not counted as unparsed: the IMAP
-  // client gives it as an empty FetchedMessage, exactly like a message
-  // expunged between the search and the fetch (nothing to read either).
-  CHECK(inbox->stats().unparsed == 2);
+  // All three are counted (a message expunged between the search and the
+  // fetch is not: FetchedMessage::gone).
+  CHECK(inbox->stats().unparsed == 3);
   CHECK(inbox->stats().fetched == 4);
   CHECK(b.stored() == 1);
   CHECK(b.count("SELECT COUNT(*) FROM inbound_message WHERE provider_id = 'after-junk@example.fr'") == 1);
@@ -565,7 +564,7 @@ TEST_CASE("email_inbox: unreadable and empty messages are skipped and do not blo
   // Read again from the start: the junk is skipped again, nothing doubles.
   auto again = b.inbox(start);
   REQUIRE(again->poll_once());
-  CHECK(again->stats().unparsed == 2);
+  CHECK(again->stats().unparsed == 3);
   CHECK(b.stored() == 1);
 }
 

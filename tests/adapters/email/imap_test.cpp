@@ -170,6 +170,7 @@ TEST_CASE("imap session: fetch returns the exact bytes, an expunged UID is empty
   CHECK(m.uid == 2);
   CHECK(m.raw == reply(2));
   CHECK_FALSE(m.truncated);
+  CHECK_FALSE(m.gone);
   CHECK(ok(s.fetch(1, st.uidvalidity, err), err, server).raw == reply(1));
 
   // A UID that never existed.
@@ -177,6 +178,7 @@ TEST_CASE("imap session: fetch returns the exact bytes, an expunged UID is empty
   m = ok(s.fetch(77, st.uidvalidity, err), err, server);
   CHECK(m.uid == 77);
   CHECK(m.raw.empty());
+  CHECK(m.gone);
   CHECK(err.message == "untouched");
 
   // Expunged elsewhere (staff, another client) after the search, while the
@@ -185,6 +187,7 @@ TEST_CASE("imap session: fetch returns the exact bytes, an expunged UID is empty
   err = untouched;
   m = ok(s.fetch(1, st.uidvalidity, err), err, server);
   CHECK(m.raw.empty());
+  CHECK(m.gone);
   CHECK_FALSE(m.truncated);
   CHECK(err.message == "untouched");
 
