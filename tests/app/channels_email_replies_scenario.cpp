@@ -90,14 +90,7 @@ Learner learner(std::string id, std::string first, std::string last, std::string
   return l;
 }
 
-std::string crlf(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
+using test::crlf;
 
 // Léa answers from her personal Gmail address (not the one we know):
 // quoted-printable UTF-8, Gmail's attribution wrapped over two lines, the

@@ -73,14 +73,7 @@ struct Service {
   ~Service() { kill_now(); }
 };
 
-std::string crlf(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
+using test::crlf;
 
 std::string learner_email(int i) { return "apprenant" + std::to_string(i) + "@example.fr"; }
 

@@ -71,14 +71,7 @@ plan = "mail"
 // Dovecot dates messages by the real clock (SEARCH SINCE): so does the reader here.
 Timestamp wall() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
-std::string crlf(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
+using test::crlf;
 
 // A plain reply. `in_reply_to` empty: none (the From address finds the learner).
 std::string reply(const std::string& message_id, const std::string& from, const std::string& text,
@@ -137,18 +130,8 @@ Message-ID: )" + bounced_id + R"(
 )");
 }
 
-// A port nothing listens on (bound, then closed).
-int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+// A port nothing listens on (free a moment ago).
+int closed_port() { return test::free_loopback_port(); }
 
 // Léa (with a case and our relaunch email pending), a Dovecot mailbox and
 // the writer; inboxes are made by the test.

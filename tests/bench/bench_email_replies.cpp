@@ -34,14 +34,7 @@ long peak_rss_kib() {
   return u.ru_maxrss;
 }
 
-std::string crlf(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
+using test::crlf;
 
 std::string gmail_reply(int i) {
   const std::string n = std::to_string(i);

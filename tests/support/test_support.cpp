@@ -114,4 +114,14 @@ int free_loopback_port() {
   return ntohs(a.sin_port);
 }
 
+std::string crlf(std::string_view lf) {
+  std::string out;
+  out.reserve(lf.size() + lf.size() / 16);
+  for (char c : lf) {
+    if (c == '\n') out += '\r';
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace relance::test

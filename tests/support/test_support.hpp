@@ -45,6 +45,8 @@ std::string shell_quote(std::string_view s);
 // A port nobody listens on right now on 127.0.0.1. Racy by nature (another
 // process may take it first): servers started on it must be retried.
 int free_loopback_port();
+// LF line ends as CRLF (a message as an IMAP server or an SMTP client sends it).
+std::string crlf(std::string_view lf);
 
 // "2026-11-23T10:00:00Z" -> Timestamp (throws on bad input).
 Timestamp utc(std::string_view iso);

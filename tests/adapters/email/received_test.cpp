@@ -18,14 +18,7 @@ using Kind = ReceivedEmail::Kind;
 
 namespace {
 
-std::string crlf(std::string_view lf) {
-  std::string out;
-  for (char c : lf) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
+using test::crlf;
 
 // The fixture as written (LF) and as an IMAP server sends it (CRLF).
 std::vector<std::string> line_end_variants(std::string_view lf) { return {std::string(lf), crlf(lf)}; }
