@@ -7,6 +7,8 @@
 // header values) belong to their parent and are never unref'd here.
 #include "adapters/email/received.hpp"
 
+#include "adapters/common/utf8.hpp"
+
 #include <gmime/gmime.h>
 
 #include <algorithm>
@@ -133,101 +135,6 @@ std::string join_lines(const std::vector<std::string_view>& lines, std::size_t b
   return out;
 }
 
-void append_utf8(std::string& out, char32_t c) {
-  if (c == 0 || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
-    out += replacement;
-  } else if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
-
-// Length of the well-formed UTF-8 sequence at s[i] (Unicode Table 3-7), 0 if
-// it is not one (overlong, surrogate, above U+10FFFF, truncated).
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const auto c = b(0);
-  if (c < 0x80) return 1;
-  std::size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF)
-    n = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else
-    return 0;
-  if (i + n > s.size()) return 0;
-  if (b(1) < lo || b(1) > hi) return 0;
-  for (std::size_t k = 2; k < n; ++k)
-    if ((b(k) & 0xC0) != 0x80) return 0;
-  return n;
-}
-
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto n = utf8_sequence(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
-
-// Invalid sequences become U+FFFD (one per bad byte).
-std::string make_valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    const auto n = utf8_sequence(s, i);
-    if (n == 0) {
-      out += replacement;
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
-
-// windows-1252's 0x80..0x9F (undefined ones as U+FFFD); HTML maps &#128;..&#159;
-// the same way (WHATWG "numeric character reference end state").
-constexpr char32_t c1_as_windows_1252[32] = {
-    0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
-
-// Decoded here rather than by iconv: it is the fallback for every unreadable
-// body, so it must not depend on the gconv modules installed.
-std::string from_windows_1252(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size() + bytes.size() / 4);
-  for (const char ch : bytes) {
-    const auto b = static_cast<unsigned char>(ch);
-    if (b < 0x80)
-      out += ch;
-    else
-      append_utf8(out, b < 0xA0 ? c1_as_windows_1252[b - 0x80] : static_cast<char32_t>(b));
-  }
-  return out;
-}
-
 // Converts with iconv; an undecodable byte becomes U+FFFD and decoding goes on
 // (g_convert would stop at the first one). nullopt: iconv does not know `from`.
 std::optional<std::string> iconv_to_utf8(std::string_view bytes, const char* from) {
@@ -256,7 +163,7 @@ std::optional<std::string> iconv_to_utf8(std::string_view bytes, const char* fro
   g_iconv(cd, nullptr, nullptr, &o, &o_left);  // flush stateful encodings (ISO-2022-JP)
   out.append(buf.data(), static_cast<std::size_t>(o - buf.data()));
   g_iconv_close(cd);
-  return make_valid_utf8(out);
+  return text::make_valid_utf8(out);
 }
 
 // Body bytes in their declared charset to UTF-8. As browsers do (WHATWG
@@ -267,13 +174,13 @@ std::string to_utf8(std::string_view bytes, std::string_view charset) {
   const std::string cs = lower(trim(charset));
   const bool unlabelled = cs.empty() || cs == "us-ascii" || cs == "ascii" || cs == "unknown-8bit" ||
                           cs == "x-unknown" || cs == "utf-8" || cs == "utf8" || cs == "default";
-  if (unlabelled && valid_utf8(bytes)) return std::string(bytes);
-  if (cs.starts_with("utf-8") || cs == "utf8") return make_valid_utf8(bytes);
+  if (unlabelled && text::is_valid_utf8(bytes)) return std::string(bytes);
+  if (cs.starts_with("utf-8") || cs == "utf8") return text::make_valid_utf8(bytes);
   if (unlabelled || cs == "iso-8859-1" || cs == "iso8859-1" || cs == "latin1" || cs == "l1" ||
       cs == "iso_8859-1" || cs == "cp819" || cs == "windows-1252" || cs == "cp1252")
-    return from_windows_1252(bytes);
+    return text::windows_1252_to_utf8(bytes);
   if (auto s = iconv_to_utf8(bytes, g_mime_charset_iconv_name(cs.c_str()))) return *s;
-  return valid_utf8(bytes) ? std::string(bytes) : from_windows_1252(bytes);
+  return text::is_valid_utf8(bytes) ? std::string(bytes) : text::windows_1252_to_utf8(bytes);
 }
 
 std::string normalize_newlines(std::string_view s) {
@@ -308,7 +215,7 @@ std::string tidy_lines(std::string_view s) {
 // A header value on one line: controls become spaces, valid UTF-8, trimmed.
 std::string header_text(const char* v) {
   if (!v) return {};
-  std::string s = make_valid_utf8(v);
+  std::string s = text::make_valid_utf8(v);
   for (auto& c : s)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   return std::string(trim(s));
@@ -401,12 +308,17 @@ std::size_t decode_entity(std::string_view html, std::size_t i, std::string& out
     std::uint32_t v = 0;
     const auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, hex ? 16 : 10);
     if (digits.empty() || ec != std::errc{} || p != digits.data() + digits.size()) return 0;
-    append_utf8(out, v >= 0x80 && v <= 0x9F ? c1_as_windows_1252[v - 0x80] : static_cast<char32_t>(v));
+    // &#0; is U+FFFD, &#128;..&#159; are windows-1252 (WHATWG "numeric
+    // character reference end state").
+    const char32_t c = v == 0      ? char32_t(0xFFFD)
+                       : v <= 0xFF ? text::windows_1252_char(static_cast<unsigned char>(v))
+                                   : static_cast<char32_t>(v);
+    text::append_utf8(out, c);
     return semi - i + 1;
   }
   for (const auto& e : named_entities)
     if (e.name == body) {
-      if (e.code) append_utf8(out, e.code);
+      if (e.code) text::append_utf8(out, e.code);
       return semi - i + 1;
     }
   return 0;
@@ -841,7 +753,7 @@ std::string leaf_text(GMimeObject* o) {
     auto* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
     if (!inner) return {};
     GChars s{g_mime_object_to_string(GMIME_OBJECT(inner), nullptr)};
-    return s ? normalize_newlines(make_valid_utf8(s.get())) : std::string{};
+    return s ? normalize_newlines(text::make_valid_utf8(s.get())) : std::string{};
   }
   return {};
 }
@@ -1211,7 +1123,7 @@ ReceivedEmail parse_received(std::string_view raw) {
     // "delayed" (still retrying), "delivered", "relayed", "expanded": the mail
     // system talking, not the learner, and not a failure either.
     r.kind = failed ? ReceivedEmail::Kind::bounce : ReceivedEmail::Kind::auto_reply;
-    if (failed) r.bounce_detail = cap_utf8(make_valid_utf8(detail), 2000);
+    if (failed) r.bounce_detail = cap_utf8(text::make_valid_utf8(detail), 2000);
   } else if (is_type(g_mime_message_get_mime_part(msg.get()), "multipart", "report")) {
     report = true;  // read receipts (disposition-notification) and the like
     r.kind = ReceivedEmail::Kind::auto_reply;
@@ -1256,7 +1168,7 @@ ReceivedEmail parse_received(std::string_view raw) {
     r.quote_removed = html_quote_dropped || stripped != text;
     text = std::string(trim(stripped));
   }
-  r.text = cap_utf8(make_valid_utf8(text), max_text);
+  r.text = cap_utf8(text::make_valid_utf8(text), max_text);
   return r;
 }
 

@@ -1,6 +1,7 @@
 // Fuzz target: CSV bytes as an administrator's Excel or Moodle produces them.
 // Decoding, separator detection and reading must end in records or a clear
 // error with a line number, never a crash.
+#include "adapters/common/utf8.hpp"
 #include "adapters/lms/csv/csv_reader.hpp"
 #include "adapters/lms/csv/encoding.hpp"
 #include "adapters/lms/csv/relative_time.hpp"
@@ -16,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (d.error_line < 0) std::abort();
     return 0;
   }
-  if (!relance::csv::is_valid_utf8(d.text)) std::abort();  // decoding yields UTF-8
+  if (!relance::text::is_valid_utf8(d.text)) std::abort();  // decoding yields UTF-8
   const char sep = relance::csv::detect_separator(d.text);
   if (sep != ',' && sep != ';' && sep != '\t') std::abort();
   relance::csv::Reader reader(d.text, sep);

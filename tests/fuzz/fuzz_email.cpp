@@ -2,8 +2,8 @@
 // mail client, mailer daemon or spammer. Reading it must end in a message,
 // an auto-reply or a bounce (or a stated problem), never a crash, with text
 // staff can be shown: valid UTF-8, within the size limit.
+#include "adapters/common/utf8.hpp"
 #include "adapters/email/received.hpp"
-#include "adapters/lms/csv/encoding.hpp"
 
 #include <cstdint>
 #include <cstdlib>
@@ -13,8 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using relance::email::ReceivedEmail;
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   const ReceivedEmail m = relance::email::parse_received(bytes);
-  if (!relance::csv::is_valid_utf8(m.text) || m.text.size() > relance::email::max_text) std::abort();
-  if (!relance::csv::is_valid_utf8(m.subject) || !relance::csv::is_valid_utf8(m.from_name)) std::abort();
+  if (!relance::text::is_valid_utf8(m.text) || m.text.size() > relance::email::max_text) std::abort();
+  if (!relance::text::is_valid_utf8(m.subject) || !relance::text::is_valid_utf8(m.from_name)) std::abort();
   if (m.kind != ReceivedEmail::Kind::bounce && !m.bounced_ids.empty()) std::abort();
   for (const auto& r : m.refs)
     if (r.empty() || r.front() == '<' || r.back() == '>') std::abort();

@@ -17,10 +17,7 @@ struct Decoded {
 };
 
 // UTF-8 when the bytes are valid UTF-8 (with or without BOM), UTF-16 when a
-// UTF-16 BOM says so, Windows-1252 otherwise. Converted with iconv.
+// UTF-16 BOM says so, Windows-1252 otherwise. UTF-16 converted with iconv.
 Decoded decode_to_utf8(std::string_view bytes);
-
-// Strict: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool is_valid_utf8(std::string_view bytes);
 
 }  // namespace relance::csv

@@ -3,88 +3,18 @@
 // converter per request.
 #include "adapters/sms/kannel/kannel.hpp"
 
+#include "adapters/common/utf8.hpp"
+
 #include <algorithm>
-#include <array>
 #include <cctype>
-#include <cstdint>
 
 namespace relance::sms::kannel {
 
 namespace {
 
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out.push_back(char(c));
-  } else if (c < 0x800) {
-    out.push_back(char(0xC0 | (c >> 6)));
-    out.push_back(char(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(char(0xE0 | (c >> 12)));
-    out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(char(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(char(0xF0 | (c >> 18)));
-    out.push_back(char(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(char(0x80 | (c & 0x3F)));
-  }
-}
+using text::append_utf8;
 
 constexpr char32_t replacement = 0xFFFD;
-
-// Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  const auto n = s.size();
-  auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  while (i < n) {
-    const unsigned char c = at(i);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    if (at(i + 1) < lo || at(i + 1) > hi) return false;
-    for (std::size_t k = 2; k < len; ++k)
-      if (at(i + k) < 0x80 || at(i + k) > 0xBF) return false;
-    i += len;
-  }
-  return true;
-}
-
-// Windows-1252's 0x80-0x9F (where ISO-8859-1 has C1 controls, never text in
-// an SMS); 0 marks the five unassigned positions.
-constexpr std::array<char16_t, 32> cp1252_high = {
-    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
-
-std::string from_windows_1252(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() * 2);
-  for (unsigned char c : s) {
-    if (c >= 0x80 && c <= 0x9F)
-      append_utf8(out, cp1252_high[c - 0x80] ? cp1252_high[c - 0x80] : replacement);
-    else
-      append_utf8(out, c);
-  }
-  return out;
-}
 
 // ISO-8859-15 is Latin-1 with eight positions changed, among them the
 // French œ/Œ/Ÿ and €.
@@ -154,14 +84,14 @@ std::string to_utf8(std::string_view bytes, std::string_view charset, int coding
   if (cs == "UTF-16BE" || cs == "UTF-16" || cs == "UCS-2" || cs == "UCS-2BE" || (cs.empty() && coding == 2))
     return from_utf16be(bytes);
   if (cs == "WINDOWS-1252" || cs == "CP1252" || cs == "ISO-8859-1" || cs == "LATIN1" || cs == "ISO_8859-1")
-    return from_windows_1252(bytes);
+    return text::windows_1252_to_utf8(bytes);
   if (cs == "ISO-8859-15" || cs == "LATIN9") return from_iso_8859_15(bytes);
   // UTF-8, GSM (Kannel hands 7-bit text over as UTF-8 already), 8-BIT
   // binary data from a handset app (UTF-8 in practice, Latin-1 from old
   // ones), or a charset we do not know: UTF-8 when it is, else Windows-1252,
   // never a refusal (Kannel would not send the message again).
-  if (valid_utf8(bytes)) return std::string(bytes);
-  return from_windows_1252(bytes);
+  if (text::is_valid_utf8(bytes)) return std::string(bytes);
+  return text::windows_1252_to_utf8(bytes);
 }
 
 }  // namespace relance::sms::kannel

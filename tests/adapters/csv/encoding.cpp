@@ -1,10 +1,11 @@
 // Encoding detection and conversion to UTF-8.
+#include "adapters/common/utf8.hpp"
 #include "adapters/lms/csv/encoding.hpp"
 
 #include <catch2/catch.hpp>
 
 using relance::csv::decode_to_utf8;
-using relance::csv::is_valid_utf8;
+using relance::text::is_valid_utf8;
 
 TEST_CASE("encoding: plain UTF-8 stays as it is", "[csv][encoding]") {
   const auto d = decode_to_utf8("Pr\xC3\xA9nom;Nom\n\xC3\x89lodie;Fran\xC3\xA7ois\n");
