@@ -34,44 +34,7 @@ namespace {
 
 constexpr int total = 300;
 
-struct Service {
-  pid_t pid = -1;
-  Service(const std::string& config, const std::filesystem::path& log) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    std::vector<std::string> args{RELANCE_BINARY, "--config", config, "serve"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    REQUIRE(posix_spawn(&pid, RELANCE_BINARY, &fa, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  void kill_now() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      int st = 0;
-      waitpid(pid, &st, 0);
-      pid = -1;
-    }
-  }
-  // SIGTERM; true when it exited by itself with status 0.
-  bool stop() {
-    if (pid <= 0) return false;
-    ::kill(pid, SIGTERM);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    pid = -1;
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-  }
-  bool running() {
-    if (pid <= 0) return false;
-    int st = 0;
-    return waitpid(pid, &st, WNOHANG) == 0;
-  }
-  ~Service() { kill_now(); }
-};
+using Service = test::ServiceProcess;
 
 using test::crlf;
 

@@ -5,15 +5,20 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace relance::test {
 
@@ -122,6 +127,45 @@ std::string crlf(std::string_view lf) {
     out += c;
   }
   return out;
+}
+
+ServiceProcess::ServiceProcess(const std::string& config, const std::filesystem::path& log) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  std::vector<std::string> args{RELANCE_BINARY, "--config", config, "serve"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, RELANCE_BINARY, &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error(std::string("cannot start ") + RELANCE_BINARY + ": " + std::strerror(rc));
+  pid_ = pid;
+}
+
+void ServiceProcess::kill_now() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int st = 0;
+  waitpid(pid_, &st, 0);
+  pid_ = -1;
+}
+
+bool ServiceProcess::stop() {
+  if (pid_ <= 0) return false;
+  ::kill(pid_, SIGTERM);
+  int st = 0;
+  waitpid(pid_, &st, 0);
+  pid_ = -1;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+bool ServiceProcess::running() {
+  if (pid_ <= 0) return false;
+  int st = 0;
+  return waitpid(pid_, &st, WNOHANG) == 0;
 }
 
 }  // namespace relance::test

@@ -45,6 +45,21 @@ std::string shell_quote(std::string_view s);
 // A port nobody listens on right now on 127.0.0.1. Racy by nature (another
 // process may take it first): servers started on it must be retried.
 int free_loopback_port();
+// The real `relance --config <config> serve` as a child process, its stdout
+// and stderr appended to `log` (crash tests SIGKILL it mid-work).
+class ServiceProcess {
+public:
+  ServiceProcess(const std::string& config, const std::filesystem::path& log);  // throws if it cannot start
+  ~ServiceProcess() { kill_now(); }
+  ServiceProcess(const ServiceProcess&) = delete;
+  ServiceProcess& operator=(const ServiceProcess&) = delete;
+  void kill_now();  // SIGKILL, reaped
+  bool stop();      // SIGTERM, reaped; true when it exited with status 0
+  bool running();   // not exited yet
+private:
+  int pid_ = -1;
+};
+
 // LF line ends as CRLF (a message as an IMAP server or an SMTP client sends it).
 std::string crlf(std::string_view lf);
 
