@@ -13,6 +13,18 @@ const std::vector<Migration>& migrations() {
 
 int latest_schema_version() { return migrations().empty() ? 0 : migrations().back().version; }
 
+std::string explicit_reason(const Migration& m) {
+  const auto marker = m.sql.find("-- explicit:");
+  if (marker != std::string::npos) {
+    auto begin = m.sql.find_first_not_of(' ', marker + 12);
+    auto end = m.sql.find('\n', marker);
+    if (begin == std::string::npos || begin > end) begin = end;
+    return m.sql.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+  }
+  if (m.sql.find("DROP TABLE") != std::string::npos) return "it rebuilds a table";
+  return "";
+}
+
 namespace {
 
 int open_flags(Database::Mode m) {
@@ -59,6 +71,27 @@ std::vector<int> Database::migrate() {
     applied.push_back(m.version);
   }
   return applied;
+}
+
+std::vector<int> Database::ensure_schema() {
+  const int v = schema_version();
+  if (v == latest_schema_version()) return {};
+  if (v == 0) {
+    // A database relance never used: nothing to upgrade, only to create. A
+    // file that has tables but no version is not ours: refuse it.
+    const int tables = db_.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").getInt();
+    if (tables == 0) return migrate();
+    throw std::runtime_error(path_.string() + ": not a relance database (it has tables but no schema version)");
+  }
+  if (v > latest_schema_version()) return migrate();  // throws: newer than this relance
+  for (const auto& m : migrations()) {
+    if (m.version <= v) continue;
+    if (const std::string why = explicit_reason(m); !why.empty())
+      throw std::runtime_error(path_.string() + ": schema version " + std::to_string(v) + ", this relance needs " +
+                               std::to_string(latest_schema_version()) + "; the upgrade " + m.name + " must be run " +
+                               "explicitly (" + why + "): back the database up, then run `relance migrate`");
+  }
+  return migrate();
 }
 
 void Database::require_current_schema() {

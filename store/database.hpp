@@ -18,6 +18,10 @@ struct Migration {
 // Migrations compiled in from store/migrations/NNNN_*.sql, in order.
 const std::vector<Migration>& migrations();
 int latest_schema_version();
+// Why applying `m` must be an explicit step, or "" when it may run at start:
+// a migration that rebuilds a table (DROP TABLE), or one that says so in a
+// line "-- explicit: <reason>".
+std::string explicit_reason(const Migration& m);
 
 class Database {
 public:
@@ -38,6 +42,12 @@ public:
   // Throws a clear error when the schema is not current (serve refuses to
   // run on an unmigrated database rather than half-working).
   void require_current_schema();
+  // What every verb that uses the database calls first: a new, empty
+  // database gets the schema; an older schema is upgraded when every pending
+  // migration only adds (tables, columns, indexes, backfilled values); an
+  // upgrade that rebuilds a table waits for an explicit `relance migrate`
+  // (after a backup), with the reason. Returns the versions applied.
+  std::vector<int> ensure_schema();
 
   // synchronous=FULL for durability by default; NORMAL is WAL-safe against
   // application crashes but may lose the last commits on power loss.

@@ -461,10 +461,11 @@ std::vector<Case> CaseRepo::in_period(Timestamp from, Timestamp to) {
 
 std::int64_t RelaunchRepo::insert(Relaunch& r) {
   SQLite::Statement q(db_.sql(),
-                      "INSERT INTO relaunch (case_id, at, actor, means, result, comment, step, automatic) "
-                      "VALUES (?,?,?,?,?,?,?,?)");
+                      "INSERT INTO relaunch (case_id, at, actor, means, result, comment, step, automatic, outbox_id) "
+                      "VALUES (?,?,?,?,?,?,?,?,?)");
   SQLite::bind(q, r.case_id, to_unix(r.at), r.actor, std::string(to_string(r.means)), std::string(to_string(r.result)),
                r.comment, r.step, r.automatic ? 1 : 0);
+  if (r.outbox_id) q.bind(9, r.outbox_id);
   q.exec();
   r.id = db_.sql().getLastInsertRowid();
   return r.id;
@@ -472,7 +473,7 @@ std::int64_t RelaunchRepo::insert(Relaunch& r) {
 
 namespace {
 
-constexpr const char* relaunch_columns = "id, case_id, at, actor, means, result, comment, step, automatic";
+constexpr const char* relaunch_columns = "id, case_id, at, actor, means, result, comment, step, automatic, outbox_id";
 
 Relaunch read_relaunch(SQLite::Statement& q) {
   Relaunch r;
@@ -485,10 +486,36 @@ Relaunch read_relaunch(SQLite::Statement& q) {
   r.comment = q.getColumn(6).getString();
   r.step = q.getColumn(7).getInt();
   r.automatic = q.getColumn(8).getInt() != 0;
+  r.outbox_id = q.getColumn(9).isNull() ? 0 : q.getColumn(9).getInt64();
   return r;
 }
 
 }  // namespace
+
+bool RelaunchRepo::settle(std::int64_t outbox_id, Result result, Timestamp at, std::string_view comment) {
+  // Forward only: queued -> sent -> delivered | failed; queued -> not_sent.
+  // A report arriving late never takes a message back to an earlier state.
+  // `at` moves only while the message had not left: a relaunch happened when
+  // it was sent, whatever the provider reports afterwards.
+  const char* from = "";
+  switch (result) {
+    case Result::sent: from = "('queued')"; break;
+    case Result::delivered: from = "('queued','sent')"; break;
+    case Result::failed: from = "('queued','sent')"; break;
+    case Result::not_sent: from = "('queued')"; break;
+    default: return false;
+  }
+  SQLite::Statement q(db_.sql(), std::string("UPDATE relaunch SET result = ?, "
+                                             "at = CASE WHEN result = 'queued' THEN ? ELSE at END, "
+                                             "comment = CASE WHEN ? <> '' THEN ? ELSE comment END "
+                                             "WHERE outbox_id = ? AND automatic = 1 AND result IN ") + from);
+  q.bind(1, std::string(to_string(result)));
+  q.bind(2, to_unix(at));
+  q.bind(3, std::string(comment));
+  q.bind(4, std::string(comment));
+  q.bind(5, outbox_id);
+  return q.exec() > 0;
+}
 
 std::vector<Relaunch> RelaunchRepo::for_case(std::int64_t case_id) {
   SQLite::Statement q(db_.sql(), std::string("SELECT ") + relaunch_columns + " FROM relaunch WHERE case_id = ? ORDER BY at, id");
@@ -924,10 +951,17 @@ DeliveryUpdate OutboxRepo::record_delivery(std::optional<std::int64_t> id, std::
   return u;
 }
 
-void OutboxRepo::begin_attempt(std::int64_t id) {
-  SQLite::Statement q(db_.sql(), "UPDATE outbox SET started = started + 1 WHERE id = ?");
+bool OutboxRepo::begin_attempt(std::int64_t id) {
+  SQLite::Statement q(db_.sql(), "UPDATE outbox SET started = started + 1 WHERE id = ? AND status = 'pending'");
   q.bind(1, id);
-  q.exec();
+  return q.exec() > 0;
+}
+
+bool OutboxRepo::cancel_unstarted(std::int64_t id, std::string_view reason) {
+  SQLite::Statement q(db_.sql(),
+                      "UPDATE outbox SET status = 'cancelled', last_error = ? WHERE id = ? AND status = 'pending' AND started = 0");
+  SQLite::bind(q, std::string(reason), id);
+  return q.exec() > 0;
 }
 
 std::optional<std::string> ChatThreadRepo::root(std::string_view network, std::string_view destination,

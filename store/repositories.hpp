@@ -93,6 +93,9 @@ class RelaunchRepo {
 public:
   explicit RelaunchRepo(Database& db) : db_(db) {}
   std::int64_t insert(Relaunch& r);
+  // What became of the message a bot relaunch is (sent, delivered, failed,
+  // not_sent), at `at`. Forward only; false when nothing changed.
+  bool settle(std::int64_t outbox_id, Result result, Timestamp at, std::string_view comment = {});
   std::vector<Relaunch> for_case(std::int64_t case_id);
   // Every relaunch of the cases CaseRepo::in_period(from, to) returns, per
   // case, in the order they were made; one statement.
@@ -177,8 +180,11 @@ public:
   std::vector<OutboxItem> for_case(std::int64_t case_id);
   // Pending rows of a channel in creation order (the order of each room's queue).
   std::vector<OutboxItem> pending_in_order(std::string_view channel, int limit);
-  // Commit this before a send: a crash after it means "maybe sent".
-  void begin_attempt(std::int64_t id);
+  // Commit this before a send: a crash after it means "maybe sent". False
+  // when the row is no longer pending (cancelled meanwhile): do not send.
+  bool begin_attempt(std::int64_t id);
+  // Cancels a pending row no send has begun on (one begun may be out).
+  bool cancel_unstarted(std::int64_t id, std::string_view reason);
   // Learner messages: sent through `provider` (its message id, if it gave one).
   void mark_sent_via(std::int64_t id, Timestamp at, std::string_view provider, std::string_view remote_id);
   // Not now (quiet hours): next attempt at `t`, the attempt count unchanged.

@@ -666,6 +666,33 @@ void apply_env_overrides(Config& c) {
   if (auto v = env("RELANCE_IMAP_PASSWORD")) c.email.imap.password = v;
 }
 
+ChannelSet learner_channels(const Config& c) {
+  ChannelSet set;
+  set.sms = c.sms.enabled();
+  set.email = c.email.enabled;
+  set.matrix = c.matrix.enabled && c.matrix.learners;
+  return set;
+}
+
+std::vector<std::string> unconfigured_channel_warnings(const Config& c) {
+  const ChannelSet on = learner_channels(c);
+  std::vector<std::string> out;
+  std::set<std::string> plans;
+  for (const auto& p : c.policies) {
+    if (!plans.insert(p.plan.id).second) continue;  // a plan shared by policies: said once
+    for (std::size_t i = 0; i < p.plan.steps.size(); ++i) {
+      const Step& s = p.plan.steps[i];
+      if (s.action != StepAction::message_learner || on.has(s.means)) continue;
+      const std::string means(to_string(s.means));
+      const std::string section = s.means == Means::matrix ? "[matrix] (with learners = true)" : "[" + means + "]";
+      out.push_back("plan '" + p.plan.id + "' step " + std::to_string(i + 1) + (s.name.empty() ? "" : " ('" + s.name + "')") +
+                    " sends " + means + " to learners, but " + section +
+                    " is not configured: nothing will be sent; staff get a task to do it by hand instead");
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> missing_secrets(const Config& c) {
   std::vector<std::string> out;
   if (c.mattermost.enabled) {

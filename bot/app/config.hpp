@@ -200,6 +200,14 @@ void apply_env_overrides(Config& c);
 // "mattermost: no bot token (bot_token or RELANCE_MATTERMOST_TOKEN)". Empty
 // when everything needed is there.
 std::vector<std::string> missing_secrets(const Config& c);
+// The learner channels this configuration can send on: [sms] with a
+// gateway, [email], [matrix] with learners on.
+ChannelSet learner_channels(const Config& c);
+// One line per plan step that messages learners on a channel that is not
+// configured (such a step becomes a staff task): "plan \"ladder\" step 1:
+// sms, but [sms] is not configured: staff get a task instead". check-config
+// prints them; serve, scan and import log them as warnings.
+std::vector<std::string> unconfigured_channel_warnings(const Config& c);
 // The effective configuration as TOML, secrets masked.
 std::string describe(const Config& c);
 

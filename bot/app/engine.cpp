@@ -113,10 +113,12 @@ Params Engine::case_params(const Case& c, const Learner& l) const {
 void Engine::commit_outcome(Case& c, const Learner& l, Outcome& out, std::string_view actor, Timestamp now) {
   if (c.id == 0) cases_.insert(c);
   else cases_.update(c);
-  if (out.relaunch) {
+  // A staff relaunch is stored now; a bot relaunch once its message is in
+  // the outbox, linked to it (the dispatcher settles it: sent, failed...).
+  if (out.relaunch && !out.relaunch->automatic) {
     out.relaunch->case_id = c.id;
     relaunches_.insert(*out.relaunch);
-    if (!out.relaunch->automatic) tasks_.complete_for_case(c.id, actor, now);
+    tasks_.complete_for_case(c.id, actor, now);
   }
   if (!is_active(c.state)) tasks_.complete_for_case(c.id, actor, now);
   if (!c.assignee.empty() || !is_active(c.state)) escalations_.clear(c.id);
@@ -145,7 +147,12 @@ void Engine::commit_outcome(Case& c, const Learner& l, Outcome& out, std::string
             item.learner_key = l.key;
             item.dedupe_key = "case:" + std::to_string(c.id) + ":step:" + std::to_string(eff.step) + ":" + item.channel;
             item.not_before = eff.not_before;
-            outbox_.enqueue(item);
+            const auto queued = outbox_.enqueue(item);
+            if (out.relaunch && out.relaunch->automatic && out.relaunch->step == eff.step && queued) {
+              out.relaunch->case_id = c.id;
+              out.relaunch->outbox_id = *queued;
+              relaunches_.insert(*out.relaunch);
+            }
           } else if constexpr (std::is_same_v<T, StaffNotice>) {
             Params p = base;
             p.insert(eff.params.begin(), eff.params.end());
@@ -302,7 +309,7 @@ ScanReport Engine::scan(Timestamp now, bool dry_run) {
     for (std::size_t guard = 0; guard <= c.plan.steps.size() + 1; ++guard) {
       if (!is_active(c.state) || !c.next_due || *c.next_due > now) break;
       auto tx = begin_unless(dry_run, db_);
-      CaseContext ctx{l, zone_, config_.contact_window, now, config_.task_due};
+      CaseContext ctx{l, zone_, config_.contact_window, now, config_.task_due, learner_channels(config_)};
       Outcome out = advance(c, ctx);
       if (out.effects.empty() && c.next_due && *c.next_due <= now) break;  // no progress possible
       run_case(c, l, std::move(out));
@@ -317,7 +324,7 @@ ScanReport Engine::scan(Timestamp now, bool dry_run) {
     Case c = open_case(*learner, p, f.detection, now);
     {
       auto tx = begin_unless(dry_run, db_);
-      CaseContext ctx{*learner, zone_, config_.contact_window, now, config_.task_due};
+      CaseContext ctx{*learner, zone_, config_.contact_window, now, config_.task_due, learner_channels(config_)};
       Outcome out = start_case(c, p, ctx);
       run_case(c, *learner, std::move(out));
       if (tx) tx->commit();

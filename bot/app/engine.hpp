@@ -122,7 +122,12 @@ public:
                        std::string_view state, std::string_view detail, Timestamp now);
   // A learner message given up (refused by the gateway, opted out, no
   // address): the row keeps why, the journal and the case's thread say so.
+  // `cancelled`: given up before it could go (its relaunch is `not_sent`).
   void learner_message_failed(const store::OutboxItem& item, std::string_view error, bool cancelled, Timestamp now);
+  // A learner message the gateway or server took at `at`: the outbox row,
+  // the relaunch it is (sent, at that time) and the journal, together.
+  void learner_message_sent(const store::OutboxItem& item, std::string_view provider, std::string_view remote_id,
+                            Timestamp at);
   // Consent change (opt_out true: no more SMS), logged with how and the words.
   void record_sms_consent(std::int64_t learner_key, bool opt_out, std::string_view via, std::string_view message,
                           Timestamp now);

@@ -411,7 +411,11 @@ Table build_register(Engine& engine, const Period& period, Timestamp now) {
     for (const Relaunch& r : ri == relaunches.end() ? none : ri->second) {
       const std::string day = format_day(local_date(r.at, zone));
       dates.push_back(day);
-      means.push_back(means_text(text, r.means));
+      // A message relance sent says what became of it: sent (the date it
+      // left), delivered, or never out (queued, failed, not sent).
+      means.push_back(r.automatic ? text("register.bot_means", {{"means", means_text(text, r.means)},
+                                                                {"status", text("register.delivery." + std::string(to_string(r.result)))}})
+                                  : means_text(text, r.means));
       if (!r.comment.empty()) comments.push_back(text("register.comment_entry", {{"date", day}, {"comment", r.comment}}));
     }
     comments.push_back(outcome_text(text, c, zone));

@@ -184,7 +184,26 @@ Received Engine::receive_message(const IncomingMessage& m, Timestamp now) {
   // may close the case as resumed (and says so after the reply).
   enqueue_staff(case_id, learner_key, policy, role, c ? "alert.learner_reply" : "alert.learner_reply_nocase", std::move(p),
                 dedupe, now);
-  record_activity(learner->key, Source::message, std::min(m.sent_at.value_or(now), now), now, "learner");
+  // When it counts from: an email's Date: header is the sender's claim (a
+  // wrong clock, or forged): it is stored, but the reply counts from when
+  // relance read it from the mailbox (within poll_seconds of its arrival).
+  // A gateway's timestamp comes from the operator: taken, never in the future.
+  const Timestamp at = m.channel == "email" ? now : std::min(m.sent_at.value_or(now), now);
+  record_activity(learner->key, Source::message, at, now, "learner");
+  // Whatever the policy counts as activity, an answer means a person is in
+  // the conversation: the cases still open stop relaunching automatically.
+  // A relaunch still waiting in the outbox (quiet hours) would now read as
+  // if nobody had noticed the answer: it is withdrawn, and says why.
+  for (Case open : cases_.active_for_learner(learner->key)) {
+    Outcome out = learner_answered(open, m.channel, now);
+    if (out.effects.empty()) continue;
+    commit_outcome(open, *learner, out, "learner", now);
+    for (const auto& o : outbox_.for_case(open.id)) {
+      if (o.status != "pending" || o.channel.rfind("staff", 0) == 0) continue;
+      const std::string why = text("reason.answered_first");
+      if (outbox_.cancel_unstarted(o.id, why)) relaunches_.settle(o.id, Result::not_sent, now, why);
+    }
+  }
   return Received::reply;
 }
 
@@ -206,7 +225,9 @@ void Engine::record_sms_consent(std::int64_t learner_key, bool opt_out, std::str
 void Engine::record_delivery(std::optional<std::int64_t> outbox_id, std::string_view provider, std::string_view remote_id,
                              std::string_view state, std::string_view detail, Timestamp now) {
   const auto u = outbox_.record_delivery(outbox_id, provider, remote_id, state, detail, now);
+  if (u.changed && u.delivery == "delivered") relaunches_.settle(u.outbox_id, Result::delivered, now);
   if (!u.changed || u.delivery != "failed") return;
+  relaunches_.settle(u.outbox_id, Result::failed, now, detail);
   auto item = outbox_.get(u.outbox_id);
   if (!item) return;
   journal_.append({0, now, std::string(provider), "message.undelivered", u.learner_key, u.case_id,
@@ -222,9 +243,21 @@ void Engine::record_delivery(std::optional<std::int64_t> outbox_id, std::string_
                 "delivery:" + std::to_string(u.outbox_id) + ":failed", now);
 }
 
+void Engine::learner_message_sent(const store::OutboxItem& item, std::string_view provider, std::string_view remote_id,
+                                  Timestamp at) {
+  outbox_.mark_sent_via(item.id, at, provider, remote_id);
+  if (relaunches_.settle(item.id, Result::sent, at))
+    journal_.append({0, at, "relance", "message.sent", item.learner_key, item.case_id,
+                     item.channel + " via " + std::string(provider)});
+}
+
 void Engine::learner_message_failed(const store::OutboxItem& item, std::string_view error, bool cancelled, Timestamp now) {
   if (cancelled) outbox_.cancel(item.id, error);
   else outbox_.mark_failed(item.id, error);
+  // Cancelled before any attempt: it never left (not_sent). Cancelled after
+  // attempts, or refused: it failed.
+  relaunches_.settle(item.id, cancelled && item.attempts == 0 && item.started == 0 ? Result::not_sent : Result::failed, now,
+                     error);
   journal_.append({0, now, "relance", cancelled ? "message.cancelled" : "message.failed", item.learner_key, item.case_id,
                    item.channel + ": " + std::string(error)});
   std::optional<Case> c = item.case_id ? cases_.get(*item.case_id) : std::nullopt;

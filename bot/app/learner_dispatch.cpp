@@ -96,7 +96,7 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
     if (ch.channel == "sms" && item.started > item.attempts && (item.delivery == "progress" || item.delivery == "delivered")) {
       // Sent before a crash or a lost answer: the gateway's report proves it.
       store::WriteTransaction tx(engine.db());
-      outbox.mark_sent_via(item.id, now, item.provider.empty() ? "sms" : item.provider, item.remote_id);
+      engine.learner_message_sent(item, item.provider.empty() ? "sms" : item.provider, item.remote_id, now);
       tx.commit();
       ++sent;
       co_return;
@@ -135,15 +135,16 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
       spdlog::warn("{}: message {} was being sent when relance stopped; sending it again", ch.channel, item.id);
     {
       store::WriteTransaction tx(engine.db());
-      outbox.begin_attempt(item.id);
+      const bool still_pending = outbox.begin_attempt(item.id);
       tx.commit();
+      if (!still_pending) co_return;  // cancelled while it waited (the learner answered first)
     }
     LearnerSendResult r = co_await ch.send(item, text, *learner);
     if (stopping && r.status == LearnerSendResult::Status::retry) co_return;
     const Timestamp after = clock();
     if (r.status == LearnerSendResult::Status::sent) {
       store::WriteTransaction tx(engine.db());
-      outbox.mark_sent_via(item.id, after, r.provider, r.remote_id);
+      engine.learner_message_sent(item, r.provider, r.remote_id, after);
       tx.commit();
       ++sent;
       spdlog::info("{}: message {} sent via {}", ch.channel, item.id, r.provider);

@@ -66,7 +66,8 @@ std::unique_ptr<Loaded> load(const std::string& config_path, bool migrate, std::
   }
   l->db = std::make_unique<store::Database>(l->config.database);
   if (migrate) l->db->migrate();
-  else l->db->require_current_schema();
+  else if (const auto applied = l->db->ensure_schema(); !applied.empty())
+    spdlog::info("{}: database schema created or upgraded to version {}", l->config.database.string(), applied.back());
   l->engine = std::make_unique<Engine>(l->config, *l->db, *l->zone, l->catalog);
   return l;
 }
@@ -191,6 +192,22 @@ void preview_message(Loaded& l, const std::string& key_arg, const std::string& l
     out << t.body << "\n---\n"
         << "+ version HTML (formatted_body) incluse / HTML version (formatted_body) included\n";
   }
+}
+
+// ---------------------------------------------------------------- check-config: templates
+
+// Every template a plan names must exist, in French at least: a missing one
+// would reach learners as "[learner.x.sms]".
+void check_plan_templates(const Config& c, const messages::Catalog& cat, const std::string& config_path) {
+  for (const auto& p : c.policies)
+    for (const auto& s : p.plan.steps) {
+      const std::string key = s.action == StepAction::message_learner
+                                  ? "learner." + s.template_key + (s.means == Means::sms ? ".sms" : ".email_body")
+                                  : "task." + s.template_key + ".script";
+      if (!cat.has("fr", key))
+        throw UsageError(config_path + ": policy '" + p.id + "', step '" + s.name + "': no message '" + key +
+                         "' in messages/fr");
+    }
 }
 
 // ---------------------------------------------------------------- check-config: SMS lengths
@@ -391,18 +408,10 @@ int main(int argc, char** argv) {
       } catch (const messages::CatalogError& e) {
         throw UsageError(e.what());
       }
-      // Every template a plan names must exist, in French at least.
-      for (const auto& p : c.policies)
-        for (const auto& s : p.plan.steps) {
-          const std::string key = s.action == StepAction::message_learner
-                                      ? "learner." + s.template_key + (s.means == Means::sms ? ".sms" : ".email_body")
-                                      : "task." + s.template_key + ".script";
-          if (!cat.has("fr", key))
-            throw UsageError(config_path + ": policy '" + p.id + "', step '" + s.name + "': no message '" + key +
-                             "' in messages/fr");
-        }
+      check_plan_templates(c, cat, config_path);
       std::cout << describe(c);
       for (const auto& w : cat.check()) std::cerr << "warning: messages: " << w << "\n";
+      for (const auto& w : unconfigured_channel_warnings(c)) std::cerr << "warning: " << w << "\n";
       if (auto missing = missing_secrets(c); !missing.empty()) {
         std::string all;
         for (const auto& m : missing) all += (all.empty() ? "" : "\n") + config_path + ": " + m;
@@ -443,6 +452,17 @@ int main(int argc, char** argv) {
     }
 
     auto l = load(config_path, false);
+    if (*serve || *imp || *scan) {
+      // What check-config refuses, the verbs that act refuse too: a missing
+      // template or an SMS that would be refused must not reach a learner.
+      check_plan_templates(l->config, l->catalog, config_path);
+      if (l->config.sms.enabled()) {
+        std::ostringstream ignored;  // check-config prints the details; here only the verdict matters
+        check_sms_gateway(l->config, ignored);
+        check_sms_lengths(l->config, l->catalog, ignored);
+      }
+      for (const auto& w : unconfigured_channel_warnings(l->config)) spdlog::warn("{}: {}", config_path, w);
+    }
     if (*preview) {
       preview_message(*l, pv_key, pv_learner, pv_channel, std::cout);
       return exit_ok;

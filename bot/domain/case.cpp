@@ -7,7 +7,8 @@ namespace relance {
 namespace {
 
 constexpr std::string_view state_names[] = {"open", "claimed", "in_progress", "resumed", "dropped_out", "closed"};
-constexpr std::string_view result_names[] = {"no_answer", "reached", "message_left", "resumed", "dropped_out", "other", "sent"};
+constexpr std::string_view result_names[] = {"no_answer", "reached", "message_left", "resumed", "dropped_out", "other",
+                                             "sent",      "queued",  "delivered",    "failed",  "not_sent"};
 
 Params step_params(const Step& s, int index) {
   return {{"step", s.name.empty() ? std::to_string(index + 1) : s.name},
@@ -18,7 +19,8 @@ Params step_params(const Step& s, int index) {
 
 // A learner who opted out of SMS is not reachable by SMS: the step becomes a
 // task for a person (a phone call), not a message that would be refused.
-bool reachable(const Learner& l, Means m) {
+bool reachable(const Learner& l, Means m, const ChannelSet& channels) {
+  if (!channels.has(m)) return false;
   switch (m) {
     case Means::sms: return !l.phone.empty() && !l.sms_opt_out;
     case Means::email: return !l.email.empty();
@@ -42,32 +44,42 @@ void run_step(Case& c, const CaseContext& ctx, Outcome& out) {
   // (a case opened on Saturday night must not get its "one day later" SMS on
   // Monday morning, seconds after the first).
   Timestamp step_at = ctx.now;
-  if (s.action == StepAction::message_learner && reachable(ctx.learner, s.means)) {
+  if (s.action == StepAction::message_learner && reachable(ctx.learner, s.means, ctx.channels)) {
     const Timestamp send_at = ctx.window.next_allowed(ctx.now, ctx.zone);
     step_at = send_at;
     out.effects.push_back(LearnerMessage{s.means, s.template_key, {}, send_at, index});
+    // Queued now; the dispatcher records when it leaves (sent), and the
+    // provider's report (delivered, failed) after that.
     Relaunch r;
-    r.at = send_at;
+    r.at = ctx.now;
     r.actor = "relance";
     r.means = s.means;
-    r.result = Result::sent;
+    r.result = Result::queued;
     r.step = index;
     r.automatic = true;
     out.relaunch = r;
     c.relaunches += 1;
     p["send_at"] = std::to_string(to_unix(send_at));
     out.effects.push_back(StaffNotice{s.role, "alert.step_sent", p, s.priority});
-    out.effects.push_back(JournalNote{"step.sent", "step " + std::to_string(index + 1) + " " + std::string(to_string(s.means))});
+    out.effects.push_back(JournalNote{"step.queued", "step " + std::to_string(index + 1) + " " + std::string(to_string(s.means))});
   } else {
     // A person must act: a call, or a message the bot cannot send (no phone
-    // or email on file), which becomes a task instead of silence.
+    // or email on file, or the channel is not configured), which becomes a
+    // task instead of silence.
     const bool fallback = s.action == StepAction::message_learner;
+    const bool no_channel = fallback && !ctx.channels.has(s.means);
     const Timestamp due = ctx.now + ctx.task_due;
     out.effects.push_back(StaffTask{s.role, index, s.means, s.template_key, due});
     p["due"] = std::to_string(to_unix(due));
-    out.effects.push_back(StaffNotice{s.role, fallback ? "alert.step_unreachable" : "alert.task", p, s.priority});
+    out.effects.push_back(StaffNotice{s.role,
+                                      no_channel ? "alert.step_no_channel"
+                                      : fallback ? "alert.step_unreachable"
+                                                 : "alert.task",
+                                      p, s.priority});
     out.effects.push_back(JournalNote{"step.task", "step " + std::to_string(index + 1) + " " + std::string(to_string(s.means)) +
-                                                     (fallback ? " (no contact details: task)" : "")});
+                                                     (no_channel ? " (channel not configured: task)"
+                                                      : fallback ? " (no contact details: task)"
+                                                                 : "")});
   }
   c.last_step_at = step_at;
   c.next_step += 1;
@@ -85,6 +97,10 @@ std::optional<CaseState> parse_case_state(std::string_view s) {
 
 std::string_view to_string(Result r) { return result_names[std::size_t(r)]; }
 
+bool reached_learner(const Relaunch& r) {
+  return !r.automatic || r.result == Result::sent || r.result == Result::delivered;
+}
+
 std::optional<Result> parse_result(std::string_view raw) {
   const std::string s = fold(raw);
   for (std::size_t i = 0; i < std::size(result_names); ++i)
@@ -97,7 +113,7 @@ std::optional<Result> parse_result(std::string_view raw) {
       {"message", Result::message_left}, {"messagerie", Result::message_left}, {"repondeur", Result::message_left},
       {"repris", Result::resumed}, {"reprise", Result::resumed}, {"reprend", Result::resumed},
       {"abandon", Result::dropped_out}, {"dropout", Result::dropped_out},
-      {"autre", Result::other}, {"envoye", Result::sent},
+      {"autre", Result::other},
   };
   for (const auto& a : aliases)
     if (s == a.name) return a.result;
@@ -269,6 +285,18 @@ Outcome sign_of_life(Case& c, Source source, Timestamp at, Timestamp now) {
                                     {{"source", std::string(to_string(source))}, {"at", std::to_string(to_unix(at))}},
                                     false});
   out.effects.push_back(JournalNote{"case.resumed_by_activity", std::string(to_string(source))});
+  return out;
+}
+
+Outcome learner_answered(Case& c, std::string_view channel, Timestamp now) {
+  Outcome out;
+  if (!is_active(c.state) || c.answered) return out;
+  c.answered = true;
+  c.next_due.reset();
+  if (c.state == CaseState::open || c.state == CaseState::claimed) c.state = CaseState::in_progress;
+  (void)now;
+  out.effects.push_back(StaffNotice{"", "alert.answered", {{"channel", std::string(channel)}}, false});
+  out.effects.push_back(JournalNote{"case.answered", std::string(channel) + " reply: automatic relaunches stopped"});
   return out;
 }
 

@@ -21,9 +21,14 @@ std::string_view to_string(CaseState s);
 std::optional<CaseState> parse_case_state(std::string_view s);
 inline bool is_active(CaseState s) { return s == CaseState::open || s == CaseState::claimed || s == CaseState::in_progress; }
 
-// The result of a relaunch (`résultat` in the register).
-// `sent`: a message the bot sent, whose answer is not known yet.
-enum class Result : std::uint8_t { no_answer, reached, message_left, resumed, dropped_out, other, sent };
+// The result of a relaunch (`résultat` in the register). Staff log the first
+// six. A message the bot sends goes through the last five, as they happen:
+// `queued` (in the outbox, not gone yet), `sent` (the gateway or server took
+// it, at that time), `delivered` (the provider reported it delivered),
+// `failed` (refused, undeliverable, or given up), `not_sent` (cancelled
+// before any attempt: the learner opted out, no address...). Only `sent` and
+// `delivered` reached the learner's channel (`reached_learner`).
+enum class Result : std::uint8_t { no_answer, reached, message_left, resumed, dropped_out, other, sent, queued, delivered, failed, not_sent };
 std::string_view to_string(Result r);
 // "injoignable"/"sans_reponse"/"no_answer", "joint"/"reached", "message"/"message_left",
 // "repris"/"reprise"/"resumed", "abandon"/"dropout", "autre"/"other".
@@ -41,7 +46,13 @@ struct Relaunch {
   std::string comment;
   int step = -1;
   bool automatic = false;
+  std::int64_t outbox_id = 0;  // the message a bot relaunch is, once queued (0: none)
 };
+
+// Whether a relaunch counts as made: every relaunch staff logged; a bot
+// message only once it left (sent or delivered). A queued, failed or
+// cancelled message is no relaunch in the register's sense.
+bool reached_learner(const Relaunch& r);
 
 struct Case {
   std::int64_t id = 0;
@@ -68,6 +79,7 @@ struct CaseContext {
   const ContactWindow& window;
   Timestamp now;
   std::chrono::days task_due{2};  // a staff task is overdue after this
+  ChannelSet channels{};          // learner channels that can send
 };
 
 // A staff action that could not be applied, as data the app renders.
@@ -98,5 +110,10 @@ Outcome mark_resumed(Case& c, std::string_view actor, std::string_view comment, 
 Outcome mark_dropout(Case& c, std::string_view actor, std::string_view reason, Timestamp now);
 // A sign of life after the case's reference closes it as resumed.
 Outcome sign_of_life(Case& c, Source source, Timestamp at, Timestamp now);
+// The learner answered us (a reply on any channel, whatever the policy counts
+// as activity): a person is in the conversation, so no more automatic
+// relaunch and no automatic dropout; staff conclude (repris / abandon).
+// Nothing when the case is closed or already answered.
+Outcome learner_answered(Case& c, std::string_view channel, Timestamp now);
 
 }  // namespace relance

@@ -191,7 +191,8 @@ ParsedCommand parse_command(std::string_view line) {
       if (!means) return err("usage.log", "error.bad_means", t[2]);
       if (t.size() < 4) return err("usage.log", "error.missing_result");
       auto result = parse_result(t[3]);
-      if (!result || *result == Result::sent) return err("usage.log", "error.bad_result", t[3]);
+      // sent, queued, delivered...: the bot's own delivery states, not staff's.
+      if (!result || *result > Result::other) return err("usage.log", "error.bad_result", t[3]);
       return Command{LogCmd{std::get<std::int64_t>(id), *means, *result, join(t, 4)}};
     }
     case Verb::resumed: {

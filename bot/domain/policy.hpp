@@ -74,4 +74,15 @@ struct Policy {
   bool applies_to(const Learner& l) const;
 };
 
+// Which learner channels the installation can send on ([sms], [email],
+// Matrix): a step on a channel that is not configured becomes a staff task.
+struct ChannelSet {
+  bool sms = true;
+  bool email = true;
+  bool matrix = true;
+  bool has(Means m) const {
+    return m == Means::sms ? sms : m == Means::email ? email : m == Means::matrix ? matrix : false;
+  }
+};
+
 }  // namespace relance

@@ -22,7 +22,10 @@ ReturnStats return_stats(const std::vector<CaseHistory>& cases, std::chrono::day
     // read them in.
     std::vector<const Relaunch*> ordered;
     ordered.reserve(h.relaunches.size());
-    for (const Relaunch& r : h.relaunches) ordered.push_back(&r);
+    // A bot message counts once it left: queued, failed or cancelled ones
+    // never reached the learner and neither earn nor dilute the rate.
+    for (const Relaunch& r : h.relaunches)
+      if (reached_learner(r)) ordered.push_back(&r);
     std::stable_sort(ordered.begin(), ordered.end(), [](const Relaunch* a, const Relaunch* b) {
       return a->at != b->at ? a->at < b->at : a->id < b->id;
     });

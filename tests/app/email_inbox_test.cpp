@@ -37,7 +37,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* config_toml = R"(
+// Its plans message learners: SMS and email are configured (nothing is
+// sent: no dispatcher runs here), else their steps would be staff tasks.
+const std::string config_toml = std::string(R"(
 [organisation]
 name = "Organisme test"
 timezone = "Europe/Paris"
@@ -66,7 +68,7 @@ cohorts = ["bureautique"]
 sources = ["lms", "message"]
 days = 10
 plan = "mail"
-)";
+)") + std::string(test::learner_channels_toml);
 
 // Dovecot dates messages by the real clock (SEARCH SINCE): so does the reader here.
 Timestamp wall() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }

@@ -16,7 +16,9 @@ using relance::test::utc;
 
 namespace {
 
-const char* config_toml = R"(
+// Its plans message learners: SMS and email are configured (nothing is
+// sent: no dispatcher runs here), else their steps would be staff tasks.
+const std::string config_toml = std::string(R"(
 [organisation]
 name = "Organisme test"
 timezone = "Europe/Paris"
@@ -45,7 +47,7 @@ cohorts = ["bureautique"]
 sources = ["lms", "message"]
 days = 10
 plan = "mail"
-)";
+)") + std::string(test::learner_channels_toml);
 
 struct Scene {
   test::Fixture f{config_toml};
@@ -115,8 +117,10 @@ TEST_CASE("an email answering our relaunch names its learner even from another a
   CHECK(stored[0].sender == "lea.perso@gmail.com");
   CHECK(stored[0].kind == "reply");
   CHECK(stored[0].case_id == 1);
-  // The sign of life is when she wrote, and the case closes as resumed.
-  CHECK(s.count("SELECT last_message FROM learner WHERE id = 'L1'") == to_unix(s.now + std::chrono::hours(1)));
+  // The sign of life is when relance read it, not the Date: header it
+  // carries (the sender's clock, or a forgery), and the case closes as resumed.
+  CHECK(s.count("SELECT last_message FROM learner WHERE id = 'L1'") == to_unix(s.now + std::chrono::hours(2)));
+  CHECK(s.count("SELECT sent_at FROM inbound_message") == to_unix(s.now + std::chrono::hours(1)));  // kept, as claimed
   CHECK(s.count("SELECT COUNT(*) FROM learner_case WHERE state = 'resumed'") == 1);
   const auto posts = s.staff_posts();
   REQUIRE(posts.size() >= before + 2);

@@ -17,7 +17,9 @@ namespace {
 
 namespace chr = std::chrono;
 
-const char* config_toml = R"toml(
+// Its plans message learners: SMS and email are configured (nothing is
+// sent: no dispatcher runs here), else their steps would be staff tasks.
+const std::string config_toml = std::string(R"toml(
 [organisation]
 name = "Auto-école des Tilleuls"
 timezone = "Europe/Paris"
@@ -70,7 +72,7 @@ cohorts = ["permis-b"]
 sources = ["lesson", "booking", "lms", "visit", "call"]
 days = 90
 plan = "plan-001"
-)toml";
+)toml") + std::string(test::learner_channels_toml);
 
 void add(test::Fixture& f, std::string id, std::string first, std::string last, Timestamp last_lesson, Timestamp now) {
   Learner l;
@@ -99,6 +101,16 @@ std::string command(test::Fixture& f, std::string_view who, const std::string& l
   return r.text;
 }
 
+// What the dispatcher does when it runs at `t`: every learner message due
+// by then leaves (the gateway takes it at `t`).
+void dispatch(test::Fixture& f, Timestamp t) {
+  store::OutboxRepo outbox(*f.db);
+  store::WriteTransaction tx(*f.db);
+  for (const char* channel : {"sms", "email"})
+    for (const auto& item : outbox.ready(channel, t, 1000)) f.engine->learner_message_sent(item, "test", "", t);
+  tx.commit();
+}
+
 std::string run(const std::string& cmd) {
   std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
   REQUIRE(p);
@@ -121,6 +133,7 @@ TEST_CASE("register and stats after a month of procedure 001 run by the engine",
   add(f, "E003", "Zoé", "Martin", day0 - chr::days{85}, day0);  // crosses 90 days on day 5
 
   f.engine->scan(day(0));  // SMS to Élodie and Jérôme
+  dispatch(f, day(0));
   const auto elodie = case_of(f, "E001"), jerome = case_of(f, "E002");
 
   // Élodie is reached by phone, then comes back to a lesson.
@@ -133,8 +146,10 @@ TEST_CASE("register and stats after a month of procedure 001 run by the engine",
   }
 
   f.engine->scan(day(7));  // email to Jérôme; Zoé's case opens with its SMS
+  dispatch(f, day(7));
   const auto zoe = case_of(f, "E003");
   f.engine->scan(day(21));  // Jérôme: the management's call (a task); Zoé: the email
+  dispatch(f, day(21));
   command(f, "sophie", "relance " + std::to_string(jerome) + " tel injoignable \"messagerie pleine\"", day(21) + chr::hours(1));
   f.engine->scan(day(28));  // Jérôme: 7 days after the last step, declared a dropout
 
@@ -149,16 +164,16 @@ TEST_CASE("register and stats after a month of procedure 001 run by the engine",
     CHECK(app::export_register(*f.engine, out, {app::RegisterFormat::csv, chr::year{2026} / chr::March}, now) == 3);
     const std::string csv = test::read_file(out);
     INFO(csv);
-    CHECK(csv.find("\r\nÉlodie Lefèvre;E001;permis-b;22/11/2025;\"02/03/2026; 04/03/2026\";\"SMS; téléphone\";reprise;"
+    CHECK(csv.find("\r\nÉlodie Lefèvre;E001;permis-b;22/11/2025;\"02/03/2026; 04/03/2026\";\"SMS automatique (envoyé); téléphone\";reprise;"
                    "\"04/03/2026 : reprend lundi; promis; reprise constatée : leçon suivie le 07/03/2026\";" +
                    std::to_string(elodie) + ";Procédure 001 — auto-école;Marie (secrétariat);02/03/2026;07/03/2026\r\n") !=
           std::string::npos);
     CHECK(csv.find("\r\nJérôme Dupré;E002;permis-b;27/11/2025;\"02/03/2026; 09/03/2026; 23/03/2026\";"
-                   "\"SMS; email; téléphone\";abandon;"
+                   "\"SMS automatique (envoyé); email automatique (envoyé); téléphone\";abandon;"
                    "\"23/03/2026 : messagerie pleine; abandon déclaré après 3 relances sans réponse\";" +
                    std::to_string(jerome) + ";Procédure 001 — auto-école;Sophie (direction);02/03/2026;30/03/2026\r\n") !=
           std::string::npos);
-    CHECK(csv.find("\r\nZoé Martin;E003;permis-b;07/12/2025;\"09/03/2026; 23/03/2026\";\"SMS; email\";en cours;;" +
+    CHECK(csv.find("\r\nZoé Martin;E003;permis-b;07/12/2025;\"09/03/2026; 23/03/2026\";\"SMS automatique (envoyé); email automatique (envoyé)\";en cours;;" +
                    std::to_string(zoe) + ";Procédure 001 — auto-école;;09/03/2026;\r\n") != std::string::npos);
 
     const auto xlsx = f.dir / "suivi.xlsx";

@@ -287,7 +287,7 @@ TEST_CASE("register: XLSX for a month, read back from the file") {
   CHECK(cell('C') == "Permis B — mars");
   CHECK(cell('D') == excel_serial(chr::year{2025} / 12 / 1));
   CHECK(cell('E') == "02/03/2026; 05/03/2026");
-  CHECK(cell('F') == "SMS; téléphone");
+  CHECK(cell('F') == "SMS automatique (envoyé); téléphone");  // what became of the bot's message, then staff's call
   CHECK(cell('G') == "reprise");
   CHECK(cell('H') == "05/03/2026 : reprend lundi; a dit \"merci\"; reprise constatée : leçon suivie le 09/03/2026");
   CHECK(cell('I') == std::to_string(s.resumed));
@@ -298,7 +298,7 @@ TEST_CASE("register: XLSX for a month, read back from the file") {
 
   // Procedure 001's closing: the mention in the register.
   CHECK(sheet.at("E4") == "01/02/2026; 08/02/2026; 22/02/2026");
-  CHECK(sheet.at("F4") == "SMS; email; téléphone");
+  CHECK(sheet.at("F4") == "SMS automatique (envoyé); email automatique (envoyé); téléphone");
   CHECK(sheet.at("G4") == "abandon");
   CHECK(sheet.at("H4") == "22/02/2026 : messagerie pleine; abandon déclaré après 3 relances sans réponse");
   CHECK(sheet.at("M4") == excel_serial(chr::year{2026} / 3 / 1));  // local date, not UTC's 28 Feb
@@ -366,12 +366,12 @@ TEST_CASE("register: CSV for French Excel (BOM, semicolon separator, RFC 4180 qu
   CHECK(lines == 5);
   // The comment holding ';' and '"' is quoted, quotes doubled.
   CHECK(csv.find("Élodie Lefèvre;E001;Permis B — mars;01/12/2025;02/03/2026; 05/03/2026;") == std::string::npos);
-  CHECK(csv.find("Élodie Lefèvre;E001;Permis B — mars;01/12/2025;\"02/03/2026; 05/03/2026\";\"SMS; téléphone\";reprise;"
+  CHECK(csv.find("Élodie Lefèvre;E001;Permis B — mars;01/12/2025;\"02/03/2026; 05/03/2026\";\"SMS automatique (envoyé); téléphone\";reprise;"
                  "\"05/03/2026 : reprend lundi; a dit \"\"merci\"\"; reprise constatée : leçon suivie le 09/03/2026\";") !=
         std::string::npos);
   CHECK(csv.find(";abandon;\"22/02/2026 : messagerie pleine; abandon déclaré après 3 relances sans réponse\";") !=
         std::string::npos);
-  CHECK(csv.find("Zoé Martin;E003;Code — mars;20/12/2025;\"20/03/2026; 01/04/2026\";\"SMS; téléphone\";en cours;;") !=
+  CHECK(csv.find("Zoé Martin;E003;Code — mars;20/12/2025;\"20/03/2026; 01/04/2026\";\"SMS automatique (envoyé); téléphone\";en cours;;") !=
         std::string::npos);
   CHECK(csv.find("Lucas Petit") == std::string::npos);
 }
@@ -459,7 +459,7 @@ TEST_CASE("register: an English-speaking organisation gets English headers and r
   CHECK(app::export_register(*fx.engine, out, {app::RegisterFormat::csv, chr::year{2026} / chr::March}, export_time) == 4);
   const std::string csv = test::read_file(out);
   CHECK(csv.find("\xEF\xBB\xBFLearner;Identifier;Training/cohort;Date of last activity;Relaunch dates;Means used;") == 0);
-  CHECK(csv.find(";\"SMS; phone\";resumed;\"05/03/2026: reprend lundi; a dit \"\"merci\"\"; resumed: lesson attended on "
+  CHECK(csv.find(";\"automatic SMS (sent); phone\";resumed;\"05/03/2026: reprend lundi; a dit \"\"merci\"\"; resumed: lesson attended on "
                  "09/03/2026\";") != std::string::npos);
   CHECK(csv.find("messagerie pleine; dropout declared after 3 relaunches without answer") != std::string::npos);
   const std::string stats = app::render_stats(*fx.engine, chr::year{2026} / chr::March, export_time);

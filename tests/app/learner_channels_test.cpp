@@ -20,7 +20,9 @@ using relance::test::utc;
 
 namespace {
 
-const char* config_toml = R"(
+// Its plans message learners: SMS and email are configured (nothing is
+// sent: no dispatcher runs here), else their steps would be staff tasks.
+const std::string config_toml = std::string(R"(
 [organisation]
 name = "Organisme test"
 timezone = "Europe/Paris"
@@ -55,7 +57,7 @@ cohorts = ["permis-b"]
 sources = ["lesson", "lms", "message"]
 days = 90
 plan = "ladder"
-)";
+)") + std::string(test::learner_channels_toml);
 
 Learner learner(std::string id, std::string phone, Timestamp last_lesson) {
   Learner l;

@@ -257,7 +257,7 @@ TEST_CASE("000: day 10 opens a case and sends the reminder email - day 30 asks s
   CHECK(c.opened_at == local("2026-01-15T10:00"));
   CHECK(c.state == CaseState::open);
   CHECK(notice_keys(d10) == Strings{"alert.opened", "alert.step_sent"});
-  CHECK(journal_actions(d10) == Strings{"case.opened", "step.sent"});
+  CHECK(journal_actions(d10) == Strings{"case.opened", "step.queued"});
   const auto msgs = only<LearnerMessage>(d10);
   REQUIRE(msgs.size() == 1);
   CHECK(msgs[0].channel == Means::email);
@@ -271,7 +271,7 @@ TEST_CASE("000: day 10 opens a case and sends the reminder email - day 30 asks s
   CHECK(opened.params.at("days") == "10");
   REQUIRE(w.relaunches.size() == 1);
   CHECK(w.relaunches[0].automatic);
-  CHECK(w.relaunches[0].result == Result::sent);
+  CHECK(w.relaunches[0].result == Result::queued);
   CHECK(w.relaunches[0].means == Means::email);
   CHECK(c.relaunches == 1);
   CHECK(c.next_step == 1);
@@ -440,7 +440,7 @@ TEST_CASE("001: the full ladder with no answer ends in a declared dropout", "[do
   CHECK(n1[1].params.at("step") == "1re relance");
   CHECK(n1[1].params.at("step_number") == "1");
   CHECK(n1[1].params.at("means") == "sms");
-  CHECK(journal_actions(s1) == Strings{"case.opened", "step.sent"});
+  CHECK(journal_actions(s1) == Strings{"case.opened", "step.queued"});
   CHECK(*c.next_due == local("2026-04-14T10:00"));
 
   // Step 2, seven days later: email, by the teaching lead.
@@ -707,7 +707,10 @@ TEST_CASE("quiet hours: a learner step due Saturday 21:00 is sent Monday 08:00",
   REQUIRE(m1.size() == 1);
   CHECK(m1[0].not_before == local("2026-11-23T08:00"));
   REQUIRE(w.relaunches.size() == 1);
-  CHECK(w.relaunches[0].at == local("2026-11-23T08:00"));  // the register shows when it really goes
+  // Recorded as queued, at the time it was queued: the dispatcher records
+  // when it really goes (the register never shows a plan as a fact).
+  CHECK(w.relaunches[0].result == Result::queued);
+  CHECK(w.relaunches[0].at == local("2026-11-21T21:00"));
   CHECK(only<StaffNotice>(s1)[1].params.at("send_at") == std::to_string(to_unix(local("2026-11-23T08:00"))));
 
   // Step 2 counts its 7 days from when step 1 went out (Monday 08:00), not

@@ -38,12 +38,35 @@ sed "s|/var/lib/relance/relance.db|$work/relance.db|" "$root/deploy/relance.exam
 RELANCE_API_TOKEN=topsecret-api expect_code 0 "$bin" --config "$work/relance.toml" check-config
 grep -q 'api_token = "\*\*\*\*pi"' "$work/out" || fail "check-config masks the token"
 ! grep -q topsecret "$work/out" "$work/err" || fail "a secret leaked"
+# The example uses SMS and email steps with neither configured: said loudly.
+grep -q "warning: plan 'plan-001' step 1 ('1re relance') sends sms to learners, but \[sms\] is not configured" "$work/err" \
+  || { cat "$work/err"; fail "check-config warns about a plan step on a channel that is not configured"; }
 
-# Before `migrate`, commands refuse an unmigrated database (runtime error 1).
-expect_code 1 "$bin" --config "$work/relance.toml" scan --dry-run
+
+# A new database gets its schema from the first verb that uses it (no
+# `migrate` first); `migrate` then has nothing to do.
+expect_code 0 "$bin" --config "$work/relance.toml" scan --dry-run
+[ -s "$work/relance.db" ] || fail "scan created the database"
 expect_code 0 "$bin" --config "$work/relance.toml" migrate
+grep -q "schema \([0-9]*\) -> \1" "$work/out" || { cat "$work/out"; fail "migrate on a current database applies nothing"; }
+# `migrate` on a new database reports the versions it applied.
+sed "s|$work/relance.db|$work/other.db|" "$work/relance.toml" >"$work/other.toml"
+expect_code 0 "$bin" --config "$work/other.toml" migrate
 grep -q "schema 0 -> " "$work/out" || fail "migrate reports versions"
-expect_code 0 "$bin" --config "$work/relance.toml" migrate
+# A file that is not a relance database is refused, untouched.
+python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("CREATE TABLE notes (x)"); c.commit()' "$work/foreign.db"
+sed "s|$work/relance.db|$work/foreign.db|" "$work/relance.toml" >"$work/foreign.toml"
+expect_code 1 "$bin" --config "$work/foreign.toml" scan --dry-run
+grep -q "not a relance database" "$work/err" || { cat "$work/err"; fail "a foreign database is named as such"; }
+
+# What check-config refuses, the verbs that act refuse too (exit 2), before
+# touching anything: a plan naming a template that does not exist.
+sed 's|template = "ladder_1"|template = "no_such_template"|' "$work/relance.toml" >"$work/badtpl.toml"
+for verb in check-config scan import serve; do
+  args=(); [ "$verb" = import ] && args=("$work/none.csv")
+  expect_code 2 "$bin" --config "$work/badtpl.toml" "$verb" "${args[@]}"
+  grep -q "no message 'learner.no_such_template.sms'" "$work/err" || { cat "$work/err"; fail "$verb names the missing template"; }
+done
 
 expect_code 0 "$bin" --config "$work/relance.toml" scan --dry-run --now 2026-12-01T09:00 --format json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["dry_run"] is True and d["now"]=="2026-12-01T08:00:00Z", d' "$work/out" \

@@ -37,7 +37,8 @@ tmux -L "$sock" -u new-session -d -s demo -x 220 -y 60 \
 
 wait_for "apprenants fictifs importés"
 wait_for "Dossier #1 — Camille Martin"
-wait_for "SMS à Camille Martin programmé"
+# The demo configures no SMS gateway: the step is a task, nothing claims it was sent.
+wait_for "l'envoi de SMS n'est pas configuré, rien n'est parti"
 wait_for "Procédure 003"
 
 send "prendre 1"

@@ -778,3 +778,118 @@ TEST_CASE("inbound messages are seen once per source - kv stores small values", 
   kv_set(d.db, "scheduler.next_wake", "1790000600");
   CHECK(kv_get(d.db, "scheduler.next_wake") == "1790000600");
 }
+
+// ------------------------------------------------------------------ schema on first use
+
+namespace {
+
+// A database left at schema `version` by an older relance.
+void migrate_to(Database& db, int version) {
+  for (const auto& m : migrations()) {
+    if (m.version > version) break;
+    db.sql().exec(m.sql);
+    db.sql().exec("PRAGMA user_version=" + std::to_string(m.version));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the first verb on a new database creates its schema; a foreign file is refused untouched",
+          "[store][migrations][ensure_schema]") {
+  TempDir dir;
+  {
+    Database db(dir / "new.db");
+    const auto applied = db.ensure_schema();
+    CHECK(applied.size() == migrations().size());
+    CHECK(db.schema_version() == latest_schema_version());
+    CHECK(db.ensure_schema().empty());  // then nothing to do
+  }
+  {
+    Database foreign(dir / "foreign.db");
+    foreign.sql().exec("CREATE TABLE notes (x TEXT)");
+    CHECK_THROWS_WITH(foreign.ensure_schema(), Catch::Contains("foreign.db") && Catch::Contains("not a relance database"));
+    CHECK(foreign.schema_version() == 0);
+    CHECK(foreign.sql().execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").getInt() == 1);
+  }
+}
+
+TEST_CASE("an upgrade that rebuilds a table waits for `relance migrate`; one that only adds runs at start",
+          "[store][migrations][ensure_schema]") {
+  // Schema 4 rebuilds inbound_message: explicit.
+  const auto four = std::find_if(migrations().begin(), migrations().end(), [](const Migration& m) { return m.version == 4; });
+  REQUIRE(four != migrations().end());
+  CHECK(explicit_reason(*four) == "it rebuilds a table");
+  for (const auto& m : migrations())
+    if (m.version != 4) CHECK(explicit_reason(m).empty());
+  CHECK(explicit_reason(Migration{99, "0099_x.sql", "-- explicit: copies every journal line\nSELECT 1;"}) ==
+        "copies every journal line");
+
+  TempDir dir;
+  {
+    Database db(dir / "v3.db");
+    migrate_to(db, 3);
+    CHECK_THROWS_WITH(db.ensure_schema(), Catch::Contains("v3.db") && Catch::Contains("0004_email_replies.sql") &&
+                                              Catch::Contains("rebuilds a table") && Catch::Contains("relance migrate"));
+    CHECK(db.schema_version() == 3);  // untouched
+    db.migrate();
+    CHECK(db.schema_version() == latest_schema_version());
+  }
+  {
+    Database db(dir / "v4.db");
+    migrate_to(db, 4);
+    const auto applied = db.ensure_schema();
+    REQUIRE_FALSE(applied.empty());
+    CHECK(applied.front() == 5);
+    CHECK(db.schema_version() == latest_schema_version());
+  }
+}
+
+TEST_CASE("upgrading to schema 5 gives recorded bot relaunches what really became of their message",
+          "[store][migrations]") {
+  TempDir dir;
+  Database db(dir / "v4.db");
+  migrate_to(db, 4);
+  auto& sql = db.sql();
+  sql.exec("INSERT INTO learner (key, id, first_seen, updated_at) VALUES (1, 'L1', 0, 0)");
+  // Five cases, each with step 0 "sent" by the old code, and its SMS in five states.
+  struct Row { const char* status; const char* delivery; int attempts; const char* error; const char* want; };
+  const Row rows[] = {{"pending", "", 0, "", "queued"},
+                      {"sent", "", 1, "", "sent"},
+                      {"sent", "delivered", 1, "", "delivered"},
+                      {"failed", "", 3, "403 Forbidden", "failed"},
+                      {"cancelled", "", 0, "opted out of SMS", "not_sent"}};
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = std::to_string(i + 1);
+    sql.exec("INSERT INTO learner_case (id, learner_key, policy_id, plan, state, opened_at, activity_ref) VALUES (" + id +
+             ", 1, '001', '{}', 'open', 1000, 0)");
+    sql.exec(std::string("INSERT INTO outbox (id, created_at, channel, recipient, template, params, case_id, learner_key, "
+                         "dedupe_key, not_before, status, attempts, next_attempt, last_error, sent_at, delivery) VALUES (") +
+             id + ", 1000, 'sms', '+33612345678', 'learner.ladder_1', '{}', " + id + ", 1, 'case:" + id +
+             ":step:0:sms', 2000, '" + rows[i].status + "', " + std::to_string(rows[i].attempts) + ", 2000, '" +
+             rows[i].error + "', " + (std::string(rows[i].status) == "sent" ? "2042" : "NULL") + ", '" + rows[i].delivery + "')");
+    sql.exec("INSERT INTO relaunch (case_id, at, actor, means, result, step, automatic) VALUES (" + id +
+             ", 2000, 'relance', 'sms', 'sent', 0, 1)");
+  }
+  // And one staff relaunch, untouched.
+  sql.exec("INSERT INTO relaunch (case_id, at, actor, means, result, comment, step, automatic) "
+           "VALUES (1, 3000, 'marie', 'phone', 'reached', 'reprend lundi', 0, 0)");
+
+  db.ensure_schema();
+  RelaunchRepo repo(db);
+  for (int i = 0; i < 5; ++i) {
+    const auto rs = repo.for_case(i + 1);
+    const Relaunch& bot = rs.front();
+    INFO(rows[i].status << " " << rows[i].delivery);
+    CHECK(bot.automatic);
+    CHECK(to_string(bot.result) == rows[i].want);
+    CHECK(bot.outbox_id == i + 1);
+    // Sent: when it left; otherwise when it was queued.
+    CHECK(to_unix(bot.at) == (std::string(rows[i].status) == "sent" ? 2042 : 1000));
+    CHECK(bot.comment == rows[i].error);
+  }
+  const auto staff = repo.for_case(1).back();
+  CHECK_FALSE(staff.automatic);
+  CHECK(staff.result == Result::reached);
+  CHECK(staff.outbox_id == 0);
+  CHECK(staff.comment == "reprend lundi");
+}

@@ -95,6 +95,28 @@ id = "ladder"
   template = "ladder_3"
 )";
 
+// [sms] (Kannel) and [email] (SMTP) sections pointing at a closed loopback
+// port: for engine tests whose plans message learners, so that their steps
+// are queued (a plan step on a channel that is not configured becomes a staff
+// task). Nothing is sent: no dispatcher runs in those tests.
+inline constexpr std::string_view learner_channels_toml = R"(
+[sms]
+gateway = "kannel"
+[sms.kannel]
+sendsms_url = "http://127.0.0.1:9/cgi-bin/sendsms"
+username = "relance"
+password = "test-password"
+from = "12345"
+public_url = "http://127.0.0.1:9"
+secret = "0123456789abcdef0123"
+
+[email]
+smtp_url = "smtp://127.0.0.1:9"
+from = "Organisme test <relance@example.org>"
+require_tls = false
+reply_to = "secretariat@example.org"
+)";
+
 // Polls `cond` until true or the deadline passes (no blind sleeps in tests).
 bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
