@@ -21,7 +21,6 @@ std::string explicit_reason(const Migration& m) {
     if (begin == std::string::npos || begin > end) begin = end;
     return m.sql.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
   }
-  if (m.sql.find("DROP TABLE") != std::string::npos) return "it rebuilds a table";
   return "";
 }
 

@@ -18,9 +18,11 @@ struct Migration {
 // Migrations compiled in from store/migrations/NNNN_*.sql, in order.
 const std::vector<Migration>& migrations();
 int latest_schema_version();
-// Why applying `m` must be an explicit step, or "" when it may run at start:
-// a migration that rebuilds a table (DROP TABLE), or one that says so in a
-// line "-- explicit: <reason>".
+// Why applying `m` must be an explicit step, or "" when it may run at start.
+// Each migration runs in one transaction (a crash leaves the old schema), so
+// upgrades run at start by default; one that must wait for an administrator
+// (a long rewrite, a step outside the database) says so in a line
+// "-- explicit: <reason>".
 std::string explicit_reason(const Migration& m);
 
 class Database {
@@ -43,10 +45,10 @@ public:
   // run on an unmigrated database rather than half-working).
   void require_current_schema();
   // What every verb that uses the database calls first: a new, empty
-  // database gets the schema; an older schema is upgraded when every pending
-  // migration only adds (tables, columns, indexes, backfilled values); an
-  // upgrade that rebuilds a table waits for an explicit `relance migrate`
-  // (after a backup), with the reason. Returns the versions applied.
+  // database gets the schema; an older schema is upgraded, unless a pending
+  // migration is marked explicit (explicit_reason): then it waits for
+  // `relance migrate` (after a backup), with the reason. A file with tables
+  // but no schema version is not ours: refused. Returns the versions applied.
   std::vector<int> ensure_schema();
 
   // synchronous=FULL for durability by default; NORMAL is WAL-safe against
