@@ -486,7 +486,7 @@ int main(int argc, char** argv) {
           for (const auto& [role, n] : r.staff_roles) roles += (roles.empty() ? "" : ", ") + role + ": " + std::to_string(n);
           if (!roles.empty()) std::cout << " (" << roles << ")";
         }
-        if (!r.warnings.empty()) std::cout << ", " << r.warnings.size() << " warnings";
+        if (!r.warnings.empty()) std::cout << ", " << r.warnings.size() << (r.warnings.size() > 1 ? " warnings" : " warning");
         if (opts.dry_run && !r.already_imported) std::cout << " (dry run)";
         std::cout << "\n";
         for (const auto& e : r.row_errors) std::cerr << "  skipped: " << e << "\n";

@@ -2,6 +2,7 @@
 // "Rôles" column tells learners from teachers and managers (issue 17, item 3).
 #include "import_helpers.hpp"
 
+#include "adapters/lms/csv/moodle_participants.hpp"
 #include "bot/app/config.hpp"
 
 #include <catch2/catch.hpp>
@@ -123,4 +124,27 @@ TEST_CASE("import moodle roles: an empty student_roles list is refused by check-
   CHECK_THROWS_WITH(app::parse_config("[import.moodle]\nstudent_role = [\"Étudiant\"]\n", "r.toml"),
                     Catch::Contains("unknown key 'student_role'"));
   CHECK(app::parse_config("", "r.toml").moodle_export.student_roles == std::vector<std::string>{"Étudiant", "Student"});
+}
+
+TEST_CASE("import moodle roles: the roles column is found, a cell holds several roles", "[import][moodle][roles][csv]") {
+  const auto c = csv::find_moodle_columns({"Prénom / Nom", "Adresse de courriel", "Rôles", "Groupes", "Dernier accès au cours"});
+  REQUIRE(c);
+  CHECK(c->roles == 2);
+  CHECK(csv::find_moodle_columns({"First name", "Last name", "Roles", "Last access to course"})->roles == 2);
+  CHECK(csv::find_moodle_columns({"Prénom / Nom", "Dernier accès"})->roles == -1);
+
+  CHECK(csv::split_roles("Enseignant non éditeur, Étudiant") ==
+        std::vector<std::string>{"Enseignant non éditeur", "Étudiant"});
+  CHECK(csv::split_roles(" Gestionnaire ,, ") == std::vector<std::string>{"Gestionnaire"});
+  CHECK(csv::split_roles("").empty());
+
+  const std::vector<std::string> students{"Étudiant", "Student"};
+  CHECK(csv::has_student_role("Étudiant", students));
+  CHECK(csv::has_student_role("ETUDIANT", students));
+  CHECK(csv::has_student_role("student", students));
+  CHECK(csv::has_student_role("Enseignant non éditeur, Étudiant", students));
+  CHECK_FALSE(csv::has_student_role("Enseignant", students));
+  CHECK_FALSE(csv::has_student_role("Non-editing teacher, Manager", students));
+  CHECK_FALSE(csv::has_student_role("Aucun rôle", students));
+  CHECK_FALSE(csv::has_student_role("Étudiants du soir", students));  // whole names only
 }

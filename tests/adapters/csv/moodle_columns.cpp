@@ -67,26 +67,3 @@ TEST_CASE("full names: given name first, family name in capitals kept together",
   check("  Zoé   ", "Zoé", "");
   check("", "", "");
 }
-
-TEST_CASE("moodle columns: the roles column, and who is a student", "[csv][moodle][roles]") {
-  const auto c = find_moodle_columns({"Prénom / Nom", "Adresse de courriel", "Rôles", "Groupes", "Dernier accès au cours"});
-  REQUIRE(c);
-  CHECK(c->roles == 2);
-  CHECK(find_moodle_columns({"First name", "Last name", "Roles", "Last access to course"})->roles == 2);
-  CHECK(find_moodle_columns({"Prénom / Nom", "Dernier accès"})->roles == -1);
-
-  CHECK(split_roles("Enseignant non éditeur, Étudiant") ==
-        std::vector<std::string>{"Enseignant non éditeur", "Étudiant"});
-  CHECK(split_roles(" Gestionnaire ,, ") == std::vector<std::string>{"Gestionnaire"});
-  CHECK(split_roles("").empty());
-
-  const std::vector<std::string> students{"Étudiant", "Student"};
-  CHECK(has_student_role("Étudiant", students));
-  CHECK(has_student_role("ETUDIANT", students));
-  CHECK(has_student_role("student", students));
-  CHECK(has_student_role("Enseignant non éditeur, Étudiant", students));
-  CHECK_FALSE(has_student_role("Enseignant", students));
-  CHECK_FALSE(has_student_role("Non-editing teacher, Manager", students));
-  CHECK_FALSE(has_student_role("Aucun rôle", students));
-  CHECK_FALSE(has_student_role("Étudiants du soir", students));  // whole names only
-}
