@@ -17,12 +17,12 @@
 
 #include <algorithm>
 #include <array>
-#include <memory>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <sstream>
 
 namespace relance::app {
