@@ -1,6 +1,7 @@
 #include "bot/app/engine.hpp"
 
 #include "bot/app/export.hpp"
+#include "bot/app/phone.hpp"
 #include "bot/app/routing.hpp"
 
 #include <nlohmann/json.hpp>
@@ -622,6 +623,10 @@ Reply Engine::handle_command(std::string_view staff_id, std::string_view line, T
           auto last = l->activity.last_over(SourceSet::all());
           p["last_activity"] = last ? format_local(*last, zone_) : text("reply.never");
           std::string out = text("reply.show_header", p) + "\n" + text("reply.show_contact", p);
+          if (!l->phone_rejected.empty())  // what an import could not read as a number
+            out += "\n" + text(l->phone.empty() ? "reply.show_phone_rejected" : "reply.show_phone_rejected_kept",
+                               {{"phone_rejected", l->phone_rejected},
+                                {"reason", normalize_phone(l->phone_rejected).reason}});
           auto rs = relaunches_.for_case(c->id);
           for (const auto& r : rs)
             out += "\n" + text("reply.show_relaunch",
