@@ -85,7 +85,7 @@ HookReply MattermostHooks::handle_action(std::string_view json_body) const {
       out["update"] = std::move(update);
     }
   }
-  spdlog::info("mattermost action: {} on case {} by {} -> {}", action, case_id, user,
+  spdlog::debug("mattermost action: {} on case {} by {} -> {}", action, case_id, user,
                !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
   return reply(200, out);
 }
@@ -133,7 +133,7 @@ HookReply MattermostHooks::handle_command(std::string_view authorization_header,
   if (!answer.staff && t.empty())
     t = text_or(hooks_, "mattermost.error.not_staff", "Vous ne faites pas partie de l'équipe relance.");
   out["text"] = chat::escape_markdown(t);
-  spdlog::info("mattermost command by {} -> {}", *user, !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
+  spdlog::debug("mattermost command by {} -> {}", *user, !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
   return reply(200, out);
 }
 

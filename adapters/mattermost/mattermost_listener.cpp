@@ -308,7 +308,7 @@ asio::awaitable<void> MattermostListener::async_handle_post(const WirePost& post
   if (user.empty() || !hooks_.command) co_return;
   const auto answer = hooks_.command(chat::Network::mattermost, user, *line);
   ++stats_.commands;
-  spdlog::info("mattermost: command by @{} in {} -> {}", user, post.channel_id,
+  spdlog::debug("mattermost: command by @{} in {} -> {}", user, post.channel_id,
                !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
   co_await async_reply(post.channel_id, post.root_id.empty() ? post.id : post.root_id, chat::escape_markdown(answer.text));
 }
@@ -323,7 +323,7 @@ asio::awaitable<void> MattermostListener::async_handle_reaction(std::string user
   if (user.empty()) co_return;
   const auto answer = hooks_.command(chat::Network::mattermost, user, "prendre " + std::to_string(*case_id));
   ++stats_.commands;
-  spdlog::info("mattermost: :{}: by @{} on case {} -> {}", emoji, user, *case_id,
+  spdlog::debug("mattermost: :{}: by @{} on case {} -> {}", emoji, user, *case_id,
                !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
   if (channel_id.empty()) co_return;
   co_await async_reply(channel_id, post_id, "@" + user + " " + chat::escape_markdown(answer.text));

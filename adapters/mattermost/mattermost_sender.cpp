@@ -44,6 +44,13 @@ std::string send_body(const chat::Post& post, const std::string& action_url, con
 
 std::string edit_body(const chat::Edit& e, const chat::Hooks& hooks) { return patch_body(e, text_of(hooks)).dump(); }
 
+// No answer, or a proxy's 5xx: the server is down, not this post's fault.
+// The dispatcher says so once for the whole network and probes it.
+chat::SendResult with_reachability(chat::SendResult res, const net::HttpResult& r) {
+  res.unreachable = res.status == Status::retry && (!r.answered() || r.status >= 500);
+  return res;
+}
+
 }  // namespace
 
 MattermostSender::MattermostSender(boost::asio::any_io_executor ex, net::HttpClient& http, net::Pacer& pacer,
@@ -98,21 +105,29 @@ boost::asio::awaitable<chat::SendResult> MattermostSender::send(chat::Post post)
       }
     } else {
       // Without the listing we cannot tell: posting could make a double.
-      auto res = to_send_result(r, std::chrono::system_clock::now());
+      auto res = with_reachability(to_send_result(r, std::chrono::system_clock::now()), r);
       if (res.status == Status::sent) res.status = Status::retry;
       res.error = "looking for an earlier attempt: " + res.error;
-      spdlog::warn("mattermost: outbox {}: {}", post.outbox_id, res.error);
+      spdlog::debug("mattermost: outbox {}: {}", post.outbox_id, res.error);
       co_return res;
     }
   }
   auto r = co_await request(net::Method::post, "/posts", send_body(post, action_url_, config_.action_secret, hooks_));
-  auto res = to_send_result(r, std::chrono::system_clock::now());
+  auto res = with_reachability(to_send_result(r, std::chrono::system_clock::now()), r);
   if (res.status == Status::sent)
     spdlog::debug("mattermost: outbox {} posted as {}", post.outbox_id, res.remote_id);
   else
-    spdlog::warn("mattermost: outbox {} to {}: {} ({})", post.outbox_id, post.destination,
+    // The dispatcher logs what an administrator acts on (refusals, outages).
+    spdlog::debug("mattermost: outbox {} to {}: {} ({})", post.outbox_id, post.destination,
                  res.status == Status::retry ? "will retry" : "failed", res.error);
   co_return res;
+}
+
+boost::asio::awaitable<bool> MattermostSender::probe() {
+  // api/v4/system/ping answers 200 {"status":"OK"} without a token; a proxy
+  // in front of a stopped server answers 502.
+  auto r = co_await http_.async_request(net::Method::get, api_ + "/system/ping", {}, {}, options_.request_timeout);
+  co_return r.ok();
 }
 
 boost::asio::awaitable<chat::SendResult> MattermostSender::edit(chat::Edit e) {

@@ -36,6 +36,8 @@ public:
   chat::Network network() const override { return chat::Network::mattermost; }
   boost::asio::awaitable<chat::SendResult> send(chat::Post post) override;
   boost::asio::awaitable<chat::SendResult> edit(chat::Edit edit) override;
+  // GET /api/v4/system/ping (no token, not paced): 200 once the server is up.
+  boost::asio::awaitable<bool> probe() override;
 
   // public_url + action_path, or empty (no buttons) without a public_url.
   const std::string& action_url() const { return action_url_; }

@@ -9,6 +9,16 @@
 // and the post id is recorded in the same transaction as "sent" together
 // with the case's thread root, so a crash at any point neither loses a post
 // nor, with the adapter's lookup (Mattermost) or txnId (Matrix), doubles it.
+//
+// Answers to staff (rows "chat.answer", queued by Hooks::command_once with
+// the command) go before bulk posts, in a queue of their own per room; bulk
+// posts keep their order. A wake() while a post waits on a rate limit makes
+// the dispatcher look again, so a new answer does not wait for the backlog.
+// When the server does not answer (SendResult::unreachable), nothing more is
+// sent: the outage is logged once, the server probed (Sender::probe, every
+// 0.25 s growing to 1.5 s), and the queue resumes when it answers (logged
+// once). A room that cannot take posts (room_unusable: an encrypted Matrix
+// room) keeps them pending, and another staff room is told which cases wait.
 #pragma once
 
 #include "adapters/chat/chat.hpp"

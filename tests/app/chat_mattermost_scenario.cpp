@@ -367,3 +367,40 @@ TEST_CASE("mattermost: a rate-limited burst of 500 alerts, all delivered in orde
   check_once_in_order(rig, cases);
   CHECK(refused <= 10);
 }
+
+TEST_CASE("mattermost: after an outage the queued alerts go out as soon as the server answers, logged once",
+          "[chat][mattermost][scenario]") {
+  constexpr int cases = 5;
+  MmRig rig({}, cases);
+  rig.mm.set_down(502);
+  LogCapture logs;
+  {
+    Service svc(*rig.f.engine, rig.clock);
+    auto db = rig.db();
+    REQUIRE(wait_until([&] {
+      return db.count("SELECT COUNT(*) FROM outbox WHERE channel = 'staff.mattermost' AND started > 0") >= 1;
+    }, 20s));
+    // The outage lasts 6 s (the service keeps trying meanwhile).
+    const auto down_until = std::chrono::steady_clock::now() + 6s;
+    wait_until([&] { return std::chrono::steady_clock::now() >= down_until; }, 10s);
+    rig.mm.set_down(0);
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(wait_until([&] {
+      return db.count("SELECT COUNT(*) FROM outbox WHERE channel = 'staff.mattermost' AND status = 'sent'") == cases;
+    }, 60s));
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << "mattermost outage: the " << cases << " alerts went out " << took << " s after the server was back\n";
+    CHECK(took < 2.5);
+  }
+  INFO(logs.dump());
+  CHECK(logs.count(spdlog::level::warn, "mattermost: the server does not answer") == 1);
+  CHECK(logs.count(spdlog::level::info, "mattermost: the server answers again") == 1);
+  // No warning per post or per retry.
+  for (const auto& [level, text] : logs.lines())
+    if (level >= spdlog::level::warn) {
+      INFO(text);
+      CHECK(text.find("outbox") == std::string::npos);
+      CHECK(text.find("post ") == std::string::npos);
+    }
+  CHECK(rig.alerts().size() == cases);
+}

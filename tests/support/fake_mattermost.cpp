@@ -131,6 +131,7 @@ struct FakeMattermost::Impl {
   int fail_status = 0;
   int fail_count = 0;
   int drop_count = 0;
+  int down_status = 0;  // set_down: every REST call answers this
 
   std::map<const FakeWebSocket*, std::shared_ptr<Conn>> live;
   std::map<std::string, std::shared_ptr<Conn>> resumable;  // by connection_id
@@ -402,6 +403,11 @@ void FakeMattermost::fail_next(int status, int count) {
   impl_->fail_count = count;
 }
 
+void FakeMattermost::set_down(int status) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->down_status = status;
+}
+
 void FakeMattermost::drop_next(int count) {
   std::lock_guard lock(impl_->mutex);
   impl_->drop_count = count;
@@ -438,6 +444,13 @@ FakeResponse FakeMattermost::Impl::handle(const FakeRequest& req) {
   if (parts.size() == 3 && parts[0] == "hooks" && parts[1] == "commands") return hook(parts[2], req);
   if (parts.size() < 2 || parts[0] != "api" || parts[1] != "v4") return not_found();
 
+  if (down_status != 0)
+    return FakeResponse{down_status, "text/html", {}, "<html><body><h1>Bad Gateway</h1></body></html>", false, false,
+                        false};
+  // api4/system.go: ping needs no session (clients call it before logging in).
+  if (parts.size() == 4 && parts[2] == "system" && parts[3] == "ping" && req.method == "GET")
+    return FakeResponse{200, "application/json", {}, json{{"status", "OK"}, {"ActiveSearchBackend", "database"}}.dump(),
+                        false, false, false};
   if (drop_count > 0) {
     --drop_count;
     FakeResponse r;

@@ -5,6 +5,8 @@
 // per-connection `seq`, double-encoded posts and the reliable-WebSocket
 // resume; and Mattermost's side of integrations (button clicks, slash
 // commands), driven from tests. Built on FakeHttpServer (one server plumbing).
+// GET /api/v4/system/ping answers {"status":"OK"} without a token (how
+// clients check the server is up); set_down() puts a proxy's 502 in front.
 //
 // Not modelled (yet): teams and channel membership (the bot is in every
 // channel the test adds), files, dialogs, incoming webhooks, post metadata,
@@ -114,6 +116,10 @@ public:
   void fail_next(int status, int count = 1);
   // The next `count` REST calls get their connection closed, no answer.
   void drop_next(int count = 1);
+  // The server is down behind its proxy: every REST call (GET
+  // /api/v4/system/ping included) answers `status` with the proxy's page
+  // until set_down(0).
+  void set_down(int status);
   void drop_websockets();   // TCP closed, no close frame
   void close_websockets();  // a close frame
   void ping_websockets();
