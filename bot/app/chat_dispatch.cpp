@@ -23,6 +23,24 @@ namespace {
 
 std::string channel_of(chat::Network n) { return "staff." + std::string(chat::to_string(n)); }
 
+// How a staff command is typed on this network, as the texts show it ({cmd}).
+std::string command_prefix(Engine& engine, chat::Network network) {
+  if (network == chat::Network::matrix) return engine.config().matrix.command_prefix + " ";
+  // Mattermost: the slash command when it is set up, else a mention of the
+  // bot (its username as the listener last saw it).
+  if (!engine.config().mattermost.command_token.empty()) return "/relance ";
+  if (auto name = store::kv_get(engine.db(), std::string(chat::mattermost_bot_username_key)); name && !name->empty())
+    return "@" + *name + " ";
+  return "/relance ";
+}
+
+// A mention of who asked ({asker}): a Mattermost @username, a Matrix user id
+// (clients highlight their user's id in a message).
+std::string asker_mention(chat::Network network, std::string_view user) {
+  if (user.empty()) return {};
+  return (network == chat::Network::mattermost ? "@" : "") + std::string(user) + " ";
+}
+
 // The post for one outbox row: text rendered once, escaped per format.
 chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxItem& item) {
   const Params params = params_from_json(item.params_json);
@@ -34,7 +52,7 @@ chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxI
     store::ChatThreadRepo threads(engine.db());
     if (auto root = threads.root(chat::to_string(network), item.recipient, *item.case_id)) post.thread_root = *root;
   }
-  const std::string text = engine.render_outbox(item);
+  const std::string text = engine.render_outbox(item, chat_style(engine, network));
   post.markdown = chat::escape_markdown(text);
   post.plain = chat::escape_plain(text);
   post.html = chat::escape_html(text);
@@ -49,6 +67,14 @@ chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxI
 }
 
 }  // namespace
+
+messages::FillStyle chat_style(Engine& engine, chat::Network network, std::string_view asker) {
+  messages::FillStyle style;
+  style.mark_values = true;
+  style.literals[std::string(messages::command_prefix_param)] = command_prefix(engine, network);
+  style.literals[std::string(messages::asker_param)] = asker_mention(network, asker);
+  return style;
+}
 
 struct ChatDispatcher::State : std::enable_shared_from_this<State> {
   State(asio::any_io_executor ex, Engine& e, chat::Sender& s, std::function<Timestamp()> c)
@@ -187,6 +213,8 @@ void ChatDispatcher::wake() {
   state_->timer.cancel();
 }
 
+chat::Network ChatDispatcher::network() const { return state_->sender.network(); }
+
 std::int64_t ChatDispatcher::sent() const { return state_->sent; }
 std::int64_t ChatDispatcher::failed() const { return state_->failed; }
 
@@ -217,14 +245,16 @@ std::optional<chat::Edit> alert_status(Engine& engine, chat::Network network, st
     if (!root) continue;
     const auto& cat = engine.catalog();
     const auto& lang = engine.config().default_language;
+    const auto style = chat_style(engine, network);
     const std::string state_label = cat.render(lang, "state." + std::string(to_string(c->state)));
     std::string status;
-    if (!is_active(c->state)) status = cat.render(lang, "alert.status_closed", {{"state_label", state_label}});
+    if (!is_active(c->state)) status = cat.render(lang, "alert.status_closed", {{"state_label", state_label}}, style);
     else if (!c->assignee.empty()) {
       const StaffMember* s = engine.config().find_staff(c->assignee);
-      status = cat.render(lang, "alert.status_held", {{"holder", s ? s->name : c->assignee}, {"state_label", state_label}});
-    } else status = cat.render(lang, "alert.status_open");
-    const std::string text = engine.render_outbox(*root) + "\n" + status;
+      status = cat.render(lang, "alert.status_held", {{"holder", s ? s->name : c->assignee}, {"state_label", state_label}},
+                          style);
+    } else status = cat.render(lang, "alert.status_open", {}, style);
+    const std::string text = engine.render_outbox(*root, style) + "\n" + status;
     chat::Edit e;
     e.destination = t.destination;
     e.remote_id = t.root_remote_id;
@@ -237,19 +267,21 @@ std::optional<chat::Edit> alert_status(Engine& engine, chat::Network network, st
   return std::nullopt;
 }
 
-chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
-                            std::function<void(std::optional<std::int64_t>)> after_command) {
+chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, AfterCommand after_command) {
   chat::Hooks h;
-  h.command = [&engine, clock, after_command](chat::Network net, std::string_view user,
-                                              std::string_view line) -> chat::Answer {
+  // `updates_alert`: the caller's answer edits the alert on its network (a
+  // Mattermost button), so that network's alert is not edited a second time.
+  auto run = [&engine, clock, after_command](chat::Network net, std::string_view user, std::string_view line,
+                                             bool updates_alert) -> chat::Answer {
     const StaffMember* staff = engine.config().find_staff_by_chat(chat::to_string(net), user);
     if (!staff) {
       spdlog::warn("{}: command from {}, who is not configured staff: refused", chat::to_string(net), user);
       return {false, false,
-              engine.catalog().render(engine.config().default_language, "reply.not_staff", {{"user", std::string(user)}}),
+              engine.catalog().render(engine.config().default_language, "reply.not_staff", {{"user", std::string(user)}},
+                                      chat_style(engine, net)),
               std::nullopt};
     }
-    Reply r = engine.handle_command(staff->id, line, clock());
+    Reply r = engine.handle_command(staff->id, line, clock(), chat_style(engine, net, user));
     std::optional<std::int64_t> case_id;
     ParsedCommand parsed = parse_command(line);
     if (auto* cmd = std::get_if<Command>(&parsed))
@@ -258,8 +290,15 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
             if constexpr (requires { k.case_id; }) case_id = k.case_id;
           },
           *cmd);
-    if (after_command) after_command(r.ok ? case_id : std::nullopt);
-    return {true, r.ok, r.text, case_id};
+    if (after_command)
+      after_command(r.ok ? case_id : std::nullopt, updates_alert ? std::optional(net) : std::nullopt);
+    return {true, r.ok, r.text, case_id, r.personal};
+  };
+  h.command = [run](chat::Network net, std::string_view user, std::string_view line) {
+    return run(net, user, line, false);
+  };
+  h.click = [run](chat::Network net, std::string_view user, std::string_view line) {
+    return run(net, user, line, true);
   };
   h.case_of_post = [&engine](chat::Network net, std::string_view remote_id) {
     store::ChatThreadRepo threads(engine.db());
@@ -291,7 +330,7 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
       const Received r = engine.receive_message(m, clock());
       tx.commit();
       spdlog::info("{}: message from {} in {}: {}", chat::to_string(net), user, room, to_string(r));
-      if (r != Received::duplicate && after_command) after_command(std::nullopt);
+      if (r != Received::duplicate && after_command) after_command(std::nullopt, std::nullopt);
       return true;
     } catch (const std::exception& e) {
       spdlog::error("{}: message {} from {} not stored: {}", chat::to_string(net), event_id, user, e.what());
@@ -299,9 +338,14 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
     }
   };
   h.save = [&engine](std::string_view key, std::string_view value) { store::kv_set(engine.db(), key, value); };
+  // Adapters' own texts (messages/<lang>/<network>.toml) are not marked
+  // (adapters compare and compose them), but show commands as typed there.
   h.text = [&engine](std::string_view key, const std::vector<std::pair<std::string, std::string>>& params) {
     Params p(params.begin(), params.end());
-    return engine.catalog().render(engine.config().default_language, key, p);
+    messages::FillStyle style;
+    const auto net = key.rfind("matrix.", 0) == 0 ? chat::Network::matrix : chat::Network::mattermost;
+    style.literals[std::string(messages::command_prefix_param)] = command_prefix(engine, net);
+    return engine.catalog().render(engine.config().default_language, key, p, style);
   };
   return h;
 }
