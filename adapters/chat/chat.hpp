@@ -102,7 +102,14 @@ struct Answer {
   bool ok = true;            // false: refused / usage error
   std::string text;          // plain text; adapters escape/format it
   std::optional<std::int64_t> case_id;  // the case the command touched, if one
+  // It shows learners' details (dossier, liste): only the asker may read it
+  // (an ephemeral answer or a direct message, never a shared channel).
+  bool personal = false;
 };
+
+// Where the Mattermost listener keeps the bot's username (kv), for texts that
+// show "@<bot> prendre 42" when no slash command is set up.
+inline constexpr std::string_view mattermost_bot_username_key = "mattermost.bot_username";
 
 // What the app gives an adapter for inbound traffic. All run on the adapter's
 // executor thread (the app's single io_context), synchronously.
@@ -110,6 +117,10 @@ struct Hooks {
   // Runs a staff command line typed (or clicked: "prendre 42") by a chat
   // user: a Mattermost username (without @) or a Matrix user id.
   std::function<Answer(Network, std::string_view user, std::string_view line)> command;
+  // The same for a button click (Mattermost) whose answer updates the alert
+  // itself: the app does not edit that alert again on this network (one
+  // edit per click). Unset: `command` is used.
+  std::function<Answer(Network, std::string_view user, std::string_view line)> click;
   // The case whose alert (thread root) is this remote post / event, if any.
   std::function<std::optional<std::int64_t>(Network, std::string_view remote_id)> case_of_post;
   // The alert's current text for this case (after a claim through a button,

@@ -413,14 +413,24 @@ asio::awaitable<bool> MatrixSync::async_handle_learner_message(const std::string
   co_return stored;
 }
 
+namespace {
+
+// A room the configuration names (default_room, a route, allowed_rooms):
+// a staff room, private to staff.
+bool staff_room(const app::MatrixConfig& c, const std::string& room_id) {
+  if (room_id == c.default_room || std::find(c.allowed_rooms.begin(), c.allowed_rooms.end(), room_id) != c.allowed_rooms.end())
+    return true;
+  return std::any_of(c.routes.begin(), c.routes.end(), [&](const app::ChatRoute& r) { return r.target == room_id; });
+}
+
+}  // namespace
+
 bool MatrixSync::invite_allowed(const Invite& invite) const {
   const auto& c = session_->config();
-  auto in = [](const std::vector<std::string>& v, const std::string& x) {
-    return std::find(v.begin(), v.end(), x) != v.end();
-  };
-  if (!invite.inviter.empty() && in(c.allowed_inviters, invite.inviter)) return true;
-  if (in(c.allowed_rooms, invite.room_id) || invite.room_id == c.default_room) return true;
-  return std::any_of(c.routes.begin(), c.routes.end(), [&](const app::ChatRoute& r) { return r.target == invite.room_id; });
+  if (!invite.inviter.empty() &&
+      std::find(c.allowed_inviters.begin(), c.allowed_inviters.end(), invite.inviter) != c.allowed_inviters.end())
+    return true;
+  return staff_room(c, invite.room_id);
 }
 
 bool MatrixSync::first_time(const std::string& event_id) const {
@@ -449,6 +459,23 @@ asio::awaitable<void> MatrixSync::async_handle_message(const std::string& room_i
     // The answer may name learners: not in clear in an encrypted room.
     spdlog::warn("matrix: command from {} in encrypted room {} ignored", m.sender, room_id);
     spawn_report_encrypted(session_, room_id);
+    co_return;
+  }
+  if (!staff_room(session_->config(), room_id)) {
+    // Answers name learners and show their details: only in the configured
+    // staff rooms (a room a staff member invited the bot to, or a learner's
+    // direct room, may have other readers). Refused once per event, beside
+    // the loop (a rate-limited answer must not hold /sync).
+    if (!first_time(m.event_id)) co_return;
+    spdlog::warn("matrix: command from {} in {}, which is not a configured staff room: refused", m.sender, room_id);
+    asio::co_spawn(
+        session_->executor(),
+        [session = session_, room_id, root = m.thread_root, event_id = m.event_id]() -> asio::awaitable<void> {
+          auto r = co_await session->async_send_event(room_id, "m.room.message", txn_for_reply(event_id),
+                                                      reply_json(session->text("matrix.not_staff_room"), root, event_id));
+          if (r.status != chat::SendResult::Status::sent) spdlog::warn("matrix: answer in {}: {}", room_id, r.error);
+        },
+        asio::detached);
     co_return;
   }
   // In the thread the command was typed in, answering it.

@@ -65,8 +65,10 @@ HookReply MattermostHooks::handle_action(std::string_view json_body) const {
     spdlog::warn("mattermost action: unknown action '{}' or option for case {}", action, case_id);
     return refuse_click(text_or(hooks_, "mattermost.error.bad_request", "Action illisible : rien n'a été fait."));
   }
-  if (!hooks_.command) return refuse_click("relance is not ready");
-  const auto answer = hooks_.command(chat::Network::mattermost, user, *line);
+  const auto& run = hooks_.click ? hooks_.click : hooks_.command;
+  if (!run) return refuse_click("relance is not ready");
+  // The answer below carries the alert's update: the app does not edit it again.
+  const auto answer = run(chat::Network::mattermost, user, *line);
   json out = json::object();
   std::string ephemeral = answer.text;
   if (!answer.staff && ephemeral.empty())

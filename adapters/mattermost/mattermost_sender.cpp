@@ -82,6 +82,21 @@ boost::asio::awaitable<net::HttpResult> api_request(net::HttpClient& http, net::
   co_return r;
 }
 
+boost::asio::awaitable<net::HttpResult> api_posts_since(net::HttpClient& http, net::Pacer& pacer,
+                                                        const std::string& api, const std::string& bot_token,
+                                                        std::string channel_id, std::int64_t since,
+                                                        std::chrono::milliseconds timeout,
+                                                        std::function<bool(const std::string& body)> page) {
+  for (;;) {
+    auto r = co_await api_request(http, pacer, api, bot_token, net::Method::get,
+                                  "/channels/" + channel_id + "/posts?since=" + std::to_string(since), {}, timeout);
+    if (r.status != 200 || !page(r.body)) co_return r;
+    const auto next = next_since(decode_post_list(r.body), since);
+    if (!next) co_return r;
+    since = *next;
+  }
+}
+
 boost::asio::awaitable<net::HttpResult> MattermostSender::request(net::Method method, std::string path,
                                                                   std::string body) {
   return api_request(http_, pacer_, api_, config_.bot_token, method, std::move(path), std::move(body),
@@ -93,14 +108,21 @@ boost::asio::awaitable<chat::SendResult> MattermostSender::send(chat::Post post)
     // An earlier attempt may have been posted (a timeout, a crash before it
     // was recorded): look for our outbox id before posting again.
     const auto since = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(options_.maybe_sent_window).count();
-    auto r = co_await request(net::Method::get,
-                              "/channels/" + post.destination + "/posts?since=" + std::to_string(since), {});
+    // Every page of the window: in a busy channel our post may be past the
+    // first 1000 (it would then be posted twice).
+    std::optional<std::string> earlier;
+    const std::int64_t outbox_id = post.outbox_id;
+    auto r = co_await api_posts_since(http_, pacer_, api_, config_.bot_token, post.destination, since,
+                                      options_.request_timeout, [&earlier, outbox_id](const std::string& body) {
+                                        earlier = find_outbox_post(body, outbox_id);
+                                        return !earlier;
+                                      });
     if (r.status == 200) {
-      if (auto id = find_outbox_post(r.body, post.outbox_id)) {
-        spdlog::info("mattermost: outbox {} was already posted as {}", post.outbox_id, *id);
+      if (earlier) {
+        spdlog::info("mattermost: outbox {} was already posted as {}", post.outbox_id, *earlier);
         chat::SendResult found;
         found.status = Status::sent;
-        found.remote_id = *id;
+        found.remote_id = *earlier;
         co_return found;
       }
     } else {

@@ -40,6 +40,24 @@ std::string param(const Params& p, const char* key) {
   return it == p.end() ? std::string{} : it->second;
 }
 
+// How a staff command is typed on this network, as the texts show it ({cmd}).
+std::string command_prefix(Engine& engine, chat::Network network) {
+  if (network == chat::Network::matrix) return engine.config().matrix.command_prefix + " ";
+  // Mattermost: the slash command when it is set up, else a mention of the
+  // bot (its username as the listener last saw it).
+  if (!engine.config().mattermost.command_token.empty()) return "/relance ";
+  if (auto name = store::kv_get(engine.db(), std::string(chat::mattermost_bot_username_key)); name && !name->empty())
+    return "@" + *name + " ";
+  return "/relance ";
+}
+
+// A mention of who asked ({asker}): a Mattermost @username, a Matrix user id
+// (clients highlight their user's id in a message).
+std::string asker_mention(chat::Network network, std::string_view user) {
+  if (user.empty()) return {};
+  return (network == chat::Network::mattermost ? "@" : "") + std::string(user) + " ";
+}
+
 // The post for one outbox row: text rendered once, escaped per format.
 chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxItem& item) {
   const Params params = params_from_json(item.params_json);
@@ -55,7 +73,8 @@ chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxI
     post.thread_root = param(params, "_thread_root");
     post.reply_to = param(params, "_reply_to");
   }
-  const std::string text = urgent(item) ? param(params, "text") : engine.render_outbox(item);
+  // An answer was rendered (and styled for its network) when the command ran.
+  const std::string text = urgent(item) ? param(params, "text") : engine.render_outbox(item, chat_style(engine, network));
   post.markdown = chat::escape_markdown(text);
   post.plain = chat::escape_plain(text);
   post.html = chat::escape_html(text);
@@ -70,6 +89,14 @@ chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxI
 }
 
 }  // namespace
+
+messages::FillStyle chat_style(Engine& engine, chat::Network network, std::string_view asker) {
+  messages::FillStyle style;
+  style.mark_values = true;
+  style.literals[std::string(messages::command_prefix_param)] = command_prefix(engine, network);
+  style.literals[std::string(messages::asker_param)] = asker_mention(network, asker);
+  return style;
+}
 
 struct ChatDispatcher::State : std::enable_shared_from_this<State> {
   State(asio::any_io_executor ex, Engine& e, chat::Sender& s, std::function<Timestamp()> c)
@@ -335,6 +362,8 @@ void ChatDispatcher::wake() {
   state_->timer.cancel();
 }
 
+chat::Network ChatDispatcher::network() const { return state_->sender.network(); }
+
 std::int64_t ChatDispatcher::sent() const { return state_->sent; }
 std::int64_t ChatDispatcher::failed() const { return state_->failed; }
 
@@ -365,14 +394,16 @@ std::optional<chat::Edit> alert_status(Engine& engine, chat::Network network, st
     if (!root) continue;
     const auto& cat = engine.catalog();
     const auto& lang = engine.config().default_language;
+    const auto style = chat_style(engine, network);
     const std::string state_label = cat.render(lang, "state." + std::string(to_string(c->state)));
     std::string status;
-    if (!is_active(c->state)) status = cat.render(lang, "alert.status_closed", {{"state_label", state_label}});
+    if (!is_active(c->state)) status = cat.render(lang, "alert.status_closed", {{"state_label", state_label}}, style);
     else if (!c->assignee.empty()) {
       const StaffMember* s = engine.config().find_staff(c->assignee);
-      status = cat.render(lang, "alert.status_held", {{"holder", s ? s->name : c->assignee}, {"state_label", state_label}});
-    } else status = cat.render(lang, "alert.status_open");
-    const std::string text = engine.render_outbox(*root) + "\n" + status;
+      status = cat.render(lang, "alert.status_held", {{"holder", s ? s->name : c->assignee}, {"state_label", state_label}},
+                          style);
+    } else status = cat.render(lang, "alert.status_open", {}, style);
+    const std::string text = engine.render_outbox(*root, style) + "\n" + status;
     chat::Edit e;
     e.destination = t.destination;
     e.remote_id = t.root_remote_id;
@@ -387,17 +418,19 @@ std::optional<chat::Edit> alert_status(Engine& engine, chat::Network network, st
 
 namespace {
 
-// A staff command from a chat user (mapped to [[staff]]), run by the engine.
+// A staff command from a chat user (mapped to [[staff]]), run by the engine,
+// its answer styled for the network it is typed on ({cmd}, {asker}).
 chat::Answer run_chat_command(Engine& engine, chat::Network net, std::string_view user, std::string_view line,
                               Timestamp now) {
   const StaffMember* staff = engine.config().find_staff_by_chat(chat::to_string(net), user);
   if (!staff) {
     spdlog::warn("{}: command from {}, who is not configured staff: refused", chat::to_string(net), user);
     return {false, false,
-            engine.catalog().render(engine.config().default_language, "reply.not_staff", {{"user", std::string(user)}}),
+            engine.catalog().render(engine.config().default_language, "reply.not_staff", {{"user", std::string(user)}},
+                                    chat_style(engine, net)),
             std::nullopt};
   }
-  Reply r = engine.handle_command(staff->id, line, now);
+  Reply r = engine.handle_command(staff->id, line, now, chat_style(engine, net, user));
   std::optional<std::int64_t> case_id;
   ParsedCommand parsed = parse_command(line);
   if (auto* cmd = std::get_if<Command>(&parsed))
@@ -406,19 +439,27 @@ chat::Answer run_chat_command(Engine& engine, chat::Network net, std::string_vie
           if constexpr (requires { k.case_id; }) case_id = k.case_id;
         },
         *cmd);
-  return {true, r.ok, r.text, case_id};
+  return {true, r.ok, r.text, case_id, r.personal};
 }
 
 }  // namespace
 
-chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
-                            std::function<void(std::optional<std::int64_t>)> after_command) {
+chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, AfterCommand after_command) {
   chat::Hooks h;
-  h.command = [&engine, clock, after_command](chat::Network net, std::string_view user,
-                                              std::string_view line) -> chat::Answer {
+  // `updates_alert`: the caller's answer edits the alert on its network (a
+  // Mattermost button), so that network's alert is not edited a second time.
+  auto run = [&engine, clock, after_command](chat::Network net, std::string_view user, std::string_view line,
+                                             bool updates_alert) -> chat::Answer {
     chat::Answer a = run_chat_command(engine, net, user, line, clock());
-    if (after_command) after_command(a.ok ? a.case_id : std::nullopt);
+    if (after_command)
+      after_command(a.ok ? a.case_id : std::nullopt, updates_alert ? std::optional(net) : std::nullopt);
     return a;
+  };
+  h.command = [run](chat::Network net, std::string_view user, std::string_view line) {
+    return run(net, user, line, false);
+  };
+  h.click = [run](chat::Network net, std::string_view user, std::string_view line) {
+    return run(net, user, line, true);
   };
   // The command's effects, its event marked seen and its answer (an outbox
   // row of the room's network, sent before bulk posts) in one commit: killed
@@ -452,7 +493,7 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
       tx.commit();
     }
     // Wakes the dispatchers (the answer is waiting) and refreshes the alert.
-    if (after_command) after_command(a.ok ? a.case_id : std::nullopt);
+    if (after_command) after_command(a.ok ? a.case_id : std::nullopt, std::nullopt);
     return a;
   };
   h.case_of_post = [&engine](chat::Network net, std::string_view remote_id) {
@@ -485,7 +526,7 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
       const Received r = engine.receive_message(m, clock());
       tx.commit();
       spdlog::info("{}: message from {} in {}: {}", chat::to_string(net), user, room, to_string(r));
-      if (r != Received::duplicate && after_command) after_command(std::nullopt);
+      if (r != Received::duplicate && after_command) after_command(std::nullopt, std::nullopt);
       return true;
     } catch (const std::exception& e) {
       spdlog::error("{}: message {} from {} not stored: {}", chat::to_string(net), event_id, user, e.what());
@@ -493,9 +534,14 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
     }
   };
   h.save = [&engine](std::string_view key, std::string_view value) { store::kv_set(engine.db(), key, value); };
+  // Adapters' own texts (messages/<lang>/<network>.toml) are not marked
+  // (adapters compare and compose them), but show commands as typed there.
   h.text = [&engine](std::string_view key, const std::vector<std::pair<std::string, std::string>>& params) {
     Params p(params.begin(), params.end());
-    return engine.catalog().render(engine.config().default_language, key, p);
+    messages::FillStyle style;
+    const auto net = key.rfind("matrix.", 0) == 0 ? chat::Network::matrix : chat::Network::mattermost;
+    style.literals[std::string(messages::command_prefix_param)] = command_prefix(engine, net);
+    return engine.catalog().render(engine.config().default_language, key, p, style);
   };
   return h;
 }

@@ -41,6 +41,7 @@ public:
 
   void start();
   void stop();
+  chat::Network network() const;
   // Rows may be ready (a scan, a command): look now instead of at the next timer.
   void wake();
   // Re-renders the alerts of a case in this network's rooms (state, holder),
@@ -60,8 +61,16 @@ private:
 // reacted by chat users (mapped to [[staff]] members), thread lookups, alert
 // status, dedupe, small durable state and texts. `after_command` runs after
 // each command that changed something (wake the dispatchers, refresh alerts).
-chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
-                            std::function<void(std::optional<std::int64_t> case_id)> after_command);
+// `already_updated`: the network whose alert the command's answer updated
+// itself (a Mattermost button click), not to be edited again.
+using AfterCommand =
+    std::function<void(std::optional<std::int64_t> case_id, std::optional<chat::Network> already_updated)>;
+chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, AfterCommand after_command);
+
+// Staff texts for a chat network: values marked for escaping (only what came
+// from outside is escaped, adapters/chat/escape), {cmd} the command prefix
+// that works there, {asker} a mention of who asked (empty: nobody).
+messages::FillStyle chat_style(Engine& engine, chat::Network network, std::string_view asker = {});
 
 // The alert of `case_id` as posted in this network's room, with a status line
 // (waiting, held by, closed): what a button answer or a refresh edits.

@@ -8,6 +8,11 @@
 // GET /api/v4/system/ping answers {"status":"OK"} without a token (how
 // clients check the server is up); set_down() puts a proxy's 502 in front.
 //
+// Limits it enforces as the real server does: `GET /channels/{id}/posts?since=`
+// returns at most 1000 posts, the oldest of the window (observed on 5.36.1);
+// `per_page` at most 200; a message at most 16,383 characters; a bot token
+// cannot post ephemeral posts (403) unless bot_can_post_ephemeral.
+//
 // Not modelled (yet): teams and channel membership (the bot is in every
 // channel the test adds), files, dialogs, incoming webhooks, post metadata,
 // `before`/`after` paging, `mentions` in `posted`, menus' data sources,
@@ -123,6 +128,10 @@ public:
   void drop_websockets();   // TCP closed, no close frame
   void close_websockets();  // a close frame
   void ping_websockets();
+  // The server restarting behind its reverse proxy: while down, every REST
+  // call and WebSocket upgrade gets the proxy's 502 page, and the open
+  // WebSockets are dropped when it goes down. Posts and users are kept.
+  void set_down(bool down);
   // Forget every connection's state: the next resume gets a new connection_id.
   void forget_connections();
 

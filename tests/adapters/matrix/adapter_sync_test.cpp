@@ -267,3 +267,21 @@ TEST_CASE("matrix sync: the encryption notice is posted once per room, even by a
   REQUIRE(f.until([&] { return fresh.kv.count("matrix.e2ee_notice." + enc) == 1; }));
   CHECK(f.bot_events(enc).size() == 1);
 }
+
+TEST_CASE("matrix sync: a command outside the configured staff rooms is refused, not run",
+          "[matrix][adapter][sync]") {
+  Fixture f;
+  RunningSync s(f, f.session());
+  REQUIRE(s.batches(1));
+  // Staff invited the bot to a room of their own (joined: alice is staff),
+  // where others may read: its answers (learners' details) do not go there.
+  const auto elsewhere = f.hs.invite_to_new_room(f.alice, f.bot);
+  REQUIRE(f.until([&] { return f.hs.membership(elsewhere, f.bot) == "join"; }));
+  f.hs.send_text(elsewhere, f.alice, "!relance dossier 42");
+  REQUIRE(f.until([&] { return !f.bot_events(elsewhere).empty(); }));
+  CHECK_THAT(f.bot_events(elsewhere).back().content.value("body", ""), Catch::Contains("refusée"));
+  CHECK(f.th.commands.empty());
+  // In the staff room, as before.
+  f.hs.send_text(f.room, f.alice, "!relance dossier 42");
+  REQUIRE(f.until([&] { return f.th.commands.size() == 1; }));
+}
