@@ -81,11 +81,16 @@ bool Catalog::has(std::string_view lang, std::string_view key) const {
 }
 
 std::string Catalog::render(std::string_view lang, std::string_view key, const Params& params) const {
+  return render(lang, key, params, FillStyle{});
+}
+
+std::string Catalog::render(std::string_view lang, std::string_view key, const Params& params,
+                            const FillStyle& style) const {
   for (std::string_view l : {lang, std::string_view("fr")}) {
     auto li = texts_.find(l);
     if (li == texts_.end()) continue;
     auto ki = li->second.find(key);
-    if (ki != li->second.end()) return fill(ki->second, params);
+    if (ki != li->second.end()) return fill(ki->second, params, style);
   }
   return "[" + std::string(key) + "]";
 }
@@ -124,10 +129,14 @@ namespace {
 // characters — C0, DEL and the C1 range, where a terminal's escape sequences
 // live — become spaces, so no value can rewrite a staff terminal or forge
 // lines. Channel markup (Markdown, HTML) is escaped by each channel adapter.
+// The span marks (U+E000, U+E001) are dropped: only fill() may place them.
 void append_clean(std::string& out, std::string_view v) {
   for (std::size_t i = 0; i < v.size(); ++i) {
     const auto c = static_cast<unsigned char>(v[i]);
-    if (c < 0x20 || c == 0x7F) {
+    if (c == 0xEE && i + 2 < v.size() && static_cast<unsigned char>(v[i + 1]) == 0x80 &&
+        (static_cast<unsigned char>(v[i + 2]) == 0x80 || static_cast<unsigned char>(v[i + 2]) == 0x81)) {
+      i += 2;
+    } else if (c < 0x20 || c == 0x7F) {
       out += ' ';
     } else if (c == 0xC2 && i + 1 < v.size() && static_cast<unsigned char>(v[i + 1]) >= 0x80 &&
                static_cast<unsigned char>(v[i + 1]) <= 0x9F) {
@@ -141,9 +150,28 @@ void append_clean(std::string& out, std::string_view v) {
 
 }  // namespace
 
-std::string fill(std::string_view text, const Params& params) {
+std::string strip_marks(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    if (text.substr(i, value_begin.size()) == value_begin || text.substr(i, value_end.size()) == value_end) {
+      i += value_begin.size();
+      continue;
+    }
+    out += text[i++];
+  }
+  return out;
+}
+
+std::string fill(std::string_view text, const Params& params, const FillStyle& style) {
   std::string out;
   out.reserve(text.size() + 32);
+  // An empty span first: the text is marked even when the template has no
+  // value, so a chat escapes none of it.
+  if (style.mark_values) {
+    out.append(value_begin);
+    out.append(value_end);
+  }
   std::size_t i = 0;
   while (i < text.size()) {
     const auto open = text.find('{', i);
@@ -152,9 +180,17 @@ std::string fill(std::string_view text, const Params& params) {
     if (close == std::string_view::npos) break;
     out.append(text.substr(i, open - i));
     const std::string name(text.substr(open + 1, close - open - 1));
-    auto p = params.find(name);
-    if (p != params.end()) append_clean(out, p->second);
-    else out.append(text.substr(open, close - open + 1));
+    if (auto lit = style.literals.find(name); lit != style.literals.end()) {
+      out.append(lit->second);
+    } else if (auto p = params.find(name); p != params.end()) {
+      if (style.mark_values) out.append(value_begin);
+      append_clean(out, p->second);
+      if (style.mark_values) out.append(value_end);
+    } else if (name == command_prefix_param || name == asker_param) {
+      // The console's form: nothing before the command, nobody to name.
+    } else {
+      out.append(text.substr(open, close - open + 1));
+    }
     i = close + 1;
   }
   out.append(text.substr(i));

@@ -1,5 +1,7 @@
 #include "store/database.hpp"
 
+#include <sqlite3.h>
+
 #include <stdexcept>
 
 namespace relance::store {
@@ -98,6 +100,26 @@ void Database::require_current_schema() {
   if (v != latest_schema_version())
     throw std::runtime_error(path_.string() + ": schema version " + std::to_string(v) + ", expected " +
                              std::to_string(latest_schema_version()) + " (run `relance migrate`)");
+}
+
+WriteTransaction::WriteTransaction(Database& db)
+    : db_(db.sql()), nested_(sqlite3_get_autocommit(db.sql().getHandle()) == 0) {
+  db_.exec(nested_ ? "SAVEPOINT relance_nested" : "BEGIN IMMEDIATE");
+}
+
+WriteTransaction::~WriteTransaction() {
+  if (done_) return;
+  try {
+    if (nested_) db_.exec("ROLLBACK TO relance_nested; RELEASE relance_nested");
+    else db_.exec("ROLLBACK");
+  } catch (const std::exception&) {
+    // Nothing more to undo: SQLite already rolled back (an I/O error, a full disk).
+  }
+}
+
+void WriteTransaction::commit() {
+  db_.exec(nested_ ? "RELEASE relance_nested" : "COMMIT");
+  done_ = true;
 }
 
 }  // namespace relance::store

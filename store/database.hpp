@@ -61,13 +61,22 @@ private:
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.
+// Opened while another one is open on the same connection, it is a
+// SAVEPOINT inside it: its commit only keeps its writes for the outer
+// transaction, which alone makes them durable (a chat command is run,
+// marked seen and its answer queued in one commit).
 class WriteTransaction {
 public:
-  explicit WriteTransaction(Database& db) : tx_(db.sql(), SQLite::TransactionBehavior::IMMEDIATE) {}
-  void commit() { tx_.commit(); }
+  explicit WriteTransaction(Database& db);
+  ~WriteTransaction();
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+  void commit();
 
 private:
-  SQLite::Transaction tx_;
+  SQLite::Database& db_;
+  bool nested_ = false;
+  bool done_ = false;
 };
 
 }  // namespace relance::store

@@ -87,7 +87,7 @@ constexpr const char* period_case_ids =
 
 constexpr const char* learner_columns =
     "key, id, first_name, last_name, email, phone, cohort, start_date, language, status, first_seen, "
-    "last_lms, last_lesson, last_booking, last_visit, last_call, last_message, last_email, last_staff, matrix_id, sms_opt_out";
+    "last_lms, last_lesson, last_booking, last_visit, last_call, last_message, last_email, last_staff, matrix_id, sms_opt_out, phone_rejected";
 
 Learner read_learner(SQLite::Statement& q) {
   Learner l;
@@ -105,6 +105,7 @@ Learner read_learner(SQLite::Statement& q) {
   for (std::size_t i = 0; i < source_count; ++i) l.activity.last[i] = q.getColumn(int(11 + i)).getInt64();
   l.matrix_id = q.getColumn(19).getString();
   if (const auto t = q.getColumn(20).getInt64(); t > 0) l.sms_opt_out = from_unix(t);
+  l.phone_rejected = q.getColumn(21).getString();
   return l;
 }
 
@@ -118,11 +119,11 @@ struct LearnerRepo::Statements {
         insert(db,
                "INSERT INTO learner (id, first_name, last_name, email, phone, cohort, start_date, language, status, "
                "first_seen, updated_at, last_lms, last_lesson, last_booking, last_visit, last_call, last_message, "
-               "last_email, last_staff, matrix_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+               "last_email, last_staff, matrix_id, phone_rejected) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
         update(db,
                "UPDATE learner SET first_name=?, last_name=?, email=?, phone=?, cohort=?, start_date=?, language=?, "
                "updated_at=?, last_lms=?, last_lesson=?, last_booking=?, last_visit=?, last_call=?, last_message=?, "
-               "last_email=?, last_staff=?, matrix_id=? WHERE key=?") {}
+               "last_email=?, last_staff=?, matrix_id=?, phone_rejected=? WHERE key=?") {}
   SQLite::Statement find;
   SQLite::Statement insert;
   SQLite::Statement update;
@@ -153,6 +154,7 @@ LearnerRepo::Upserted LearnerRepo::upsert(Learner& l, Timestamp now) {
     ins.bind(11, to_unix(now));
     for (std::size_t i = 0; i < source_count; ++i) ins.bind(int(12 + i), l.activity.last[i]);
     ins.bind(20, l.matrix_id);
+    ins.bind(21, l.phone.empty() ? l.phone_rejected : std::string());
     ins.exec();
     l.key = db_.sql().getLastInsertRowid();
     return Upserted::inserted;
@@ -165,6 +167,10 @@ LearnerRepo::Upserted LearnerRepo::upsert(Learner& l, Timestamp now) {
   take(merged.last_name, l.last_name);
   take(merged.email, l.email);
   take(merged.phone, l.phone);
+  // A rejected value never erases a number on file (it says nothing about
+  // that number); it is kept beside it for staff. A valid number clears it.
+  if (!l.phone.empty()) merged.phone_rejected.clear();
+  else take(merged.phone_rejected, l.phone_rejected);
   take(merged.cohort, l.cohort);
   take(merged.matrix_id, l.matrix_id);
   if (!l.language.empty()) merged.language = l.language;
@@ -172,7 +178,8 @@ LearnerRepo::Upserted LearnerRepo::upsert(Learner& l, Timestamp now) {
   for (std::size_t i = 0; i < source_count; ++i)
     merged.activity.last[i] = std::max(stored.activity.last[i], l.activity.last[i]);
   const bool same = merged.first_name == stored.first_name && merged.last_name == stored.last_name &&
-                    merged.email == stored.email && merged.phone == stored.phone && merged.cohort == stored.cohort &&
+                    merged.email == stored.email && merged.phone == stored.phone &&
+                    merged.phone_rejected == stored.phone_rejected && merged.cohort == stored.cohort &&
                     merged.matrix_id == stored.matrix_id &&
                     merged.language == stored.language && merged.start_date == stored.start_date &&
                     merged.activity.last == stored.activity.last;
@@ -188,7 +195,8 @@ LearnerRepo::Upserted LearnerRepo::upsert(Learner& l, Timestamp now) {
   up.bind(8, to_unix(now));
   for (std::size_t i = 0; i < source_count; ++i) up.bind(int(9 + i), merged.activity.last[i]);
   up.bind(17, merged.matrix_id);
-  up.bind(18, merged.key);
+  up.bind(18, merged.phone_rejected);
+  up.bind(19, merged.key);
   up.exec();
   return Upserted::updated;
 }

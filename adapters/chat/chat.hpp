@@ -30,8 +30,11 @@ struct Post {
   std::string destination;      // Mattermost channel id / Matrix room id
   std::optional<std::int64_t> case_id;
   // The remote id of the case's first post in this destination (the thread
-  // root); empty when this post starts the case's thread.
+  // root); empty when this post starts the case's thread. For an answer to a
+  // command typed in a thread, that thread's root.
   std::string thread_root;
+  // An answer to a command: the message it answers (Matrix m.in_reply_to).
+  std::string reply_to;
   std::string markdown;         // Mattermost message
   std::string plain;            // Matrix body
   std::string html;             // Matrix formatted_body (org.matrix.custom.html)
@@ -57,6 +60,14 @@ struct SendResult {
   std::string remote_id;
   std::optional<std::chrono::milliseconds> retry_after;  // the server said when
   std::string error;                                     // for the log and the outbox row
+  // With retry: the server did not answer, or its proxy said it is down
+  // (5xx). The dispatcher stops sending to this network and probes it
+  // (Sender::probe) until it answers, instead of retrying every post.
+  bool unreachable = false;
+  // With retry: this destination cannot take posts as it is (an end-to-end
+  // encrypted Matrix room). The post stays pending, its room waits, and the
+  // dispatcher tells staff in another room which cases are waiting.
+  bool room_unusable = false;
 };
 
 // A post of an existing message to change in place (the alert's status line
@@ -79,6 +90,10 @@ public:
   virtual Network network() const = 0;
   virtual boost::asio::awaitable<SendResult> send(Post post) = 0;
   virtual boost::asio::awaitable<SendResult> edit(Edit edit) = 0;
+  // One cheap request that needs no rate-limit token (Matrix GET
+  // /_matrix/client/versions, Mattermost GET /api/v4/system/ping): true when
+  // the server answers as itself again after an outage.
+  virtual boost::asio::awaitable<bool> probe() = 0;
 };
 
 // A staff command's answer, for the chat user who typed or clicked it.
@@ -87,7 +102,14 @@ struct Answer {
   bool ok = true;            // false: refused / usage error
   std::string text;          // plain text; adapters escape/format it
   std::optional<std::int64_t> case_id;  // the case the command touched, if one
+  // It shows learners' details (dossier, liste): only the asker may read it
+  // (an ephemeral answer or a direct message, never a shared channel).
+  bool personal = false;
 };
+
+// Where the Mattermost listener keeps the bot's username (kv), for texts that
+// show "@<bot> prendre 42" when no slash command is set up.
+inline constexpr std::string_view mattermost_bot_username_key = "mattermost.bot_username";
 
 // What the app gives an adapter for inbound traffic. All run on the adapter's
 // executor thread (the app's single io_context), synchronously.
@@ -95,6 +117,10 @@ struct Hooks {
   // Runs a staff command line typed (or clicked: "prendre 42") by a chat
   // user: a Mattermost username (without @) or a Matrix user id.
   std::function<Answer(Network, std::string_view user, std::string_view line)> command;
+  // The same for a button click (Mattermost) whose answer updates the alert
+  // itself: the app does not edit that alert again on this network (one
+  // edit per click). Unset: `command` is used.
+  std::function<Answer(Network, std::string_view user, std::string_view line)> click;
   // The case whose alert (thread root) is this remote post / event, if any.
   std::function<std::optional<std::int64_t>(Network, std::string_view remote_id)> case_of_post;
   // The alert's current text for this case (after a claim through a button,
@@ -120,6 +146,20 @@ struct Hooks {
   // Whether `room` is a learner's direct room the bot opened (then messages
   // in it go to learner_message, not to the command parser).
   std::function<bool(Network, std::string_view room)> is_learner_room;
+  // A command typed in a room, answered durably: in one transaction the
+  // event is marked seen (first_seen(network, event_id)), the command is run
+  // and its answer queued in the outbox (to `to.room`, in `to.thread_root`,
+  // answering `to.reply_to`), so a crash never leaves a command run or seen
+  // but unanswered. nullopt: already seen, nothing done. When not set, the
+  // adapter uses first_seen + command and sends the answer itself.
+  struct AnswerTo {
+    std::string room;
+    std::string thread_root;
+    std::string reply_to;
+  };
+  std::function<std::optional<Answer>(Network, std::string_view user, std::string_view line,
+                                      std::string_view event_id, const AnswerTo& to)>
+      command_once;
 };
 
 }  // namespace relance::chat

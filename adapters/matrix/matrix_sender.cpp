@@ -23,6 +23,7 @@ asio::awaitable<std::optional<SendResult>> MatrixSender::async_refuse_encrypted(
     SendResult out{SendResult::Status::retry, {}, std::nullopt, "matrix: not logged in: " + login.error};
     // An administrator must act: do not hammer the homeserver meanwhile.
     if (login.fatal) out.retry_after = session_->options().auth_retry_after;
+    else out.unreachable = true;  // the homeserver did not answer the login
     co_return out;
   }
   const auto encrypted = co_await session_->async_is_encrypted(room_id);
@@ -30,9 +31,12 @@ asio::awaitable<std::optional<SendResult>> MatrixSender::async_refuse_encrypted(
     co_return SendResult{SendResult::Status::retry, {}, std::nullopt,
                          "matrix: could not tell whether " + room_id + " is encrypted"};
   if (!*encrypted) co_return std::nullopt;
-  spdlog::warn("matrix: not sending to {}: {}", room_id, e2ee_send_error);
+  spdlog::debug("matrix: not sending to {}: {}", room_id, e2ee_send_error);
   co_await session_->async_report_encrypted(room_id);
-  co_return SendResult{SendResult::Status::failed, {}, std::nullopt, std::string(e2ee_send_error)};
+  // Kept pending (not failed): the dispatcher says elsewhere what waits here.
+  SendResult out{SendResult::Status::retry, {}, std::nullopt, std::string(e2ee_send_error)};
+  out.room_unusable = true;
+  co_return out;
 }
 
 asio::awaitable<SendResult> MatrixSender::send(chat::Post post) {
@@ -45,7 +49,8 @@ asio::awaitable<SendResult> MatrixSender::send(chat::Post post) {
   if (r.status == SendResult::Status::sent)
     spdlog::debug("matrix: outbox {} sent to {} as {}", post.outbox_id, post.destination, r.remote_id);
   else
-    spdlog::warn("matrix: outbox {} to {}: {}", post.outbox_id, post.destination, r.error);
+    // The dispatcher logs what an administrator acts on (refusals, outages).
+    spdlog::debug("matrix: outbox {} to {}: {}", post.outbox_id, post.destination, r.error);
   co_return r;
 }
 

@@ -4,8 +4,10 @@
 // is answered with the first event instead of a second one.
 //
 // End-to-end encrypted rooms are refused: learner data never goes out in
-// clear there. send() returns failed ("end-to-end encrypted room: not
-// supported"), logs a warning, and the room gets one plain notice saying so.
+// clear there. send() returns retry with room_unusable ("end-to-end
+// encrypted room: not supported"): the post stays pending, the dispatcher
+// tells another staff room which cases wait, and the room gets one plain
+// notice saying why. Edits there fail (an alert's status line is best effort).
 #pragma once
 
 #include "adapters/chat/chat.hpp"
@@ -24,6 +26,7 @@ public:
   chat::Network network() const override { return chat::Network::matrix; }
   boost::asio::awaitable<chat::SendResult> send(chat::Post post) override;
   boost::asio::awaitable<chat::SendResult> edit(chat::Edit edit) override;
+  boost::asio::awaitable<bool> probe() override { return session_->async_probe(); }
 
 private:
   // nullopt: go ahead; else the result to return (encrypted room, or unknown yet).

@@ -116,9 +116,14 @@ asio::awaitable<LoginResult> MatrixSession::async_login() {
   } else if (r.fatal) {
     fatal_error_ = r.error;
     spdlog::error("matrix: {}", r.error);
-  } else {
+  } else if (!login_failing_) {
+    // Once per outage: the next tries (every send, the sync loop) only debug.
+    login_failing_ = true;
     spdlog::warn("matrix: login: {}", r.error);
+  } else {
+    spdlog::debug("matrix: login: {}", r.error);
   }
+  if (r.ok) login_failing_ = false;
   co_return r;
 }
 
@@ -249,6 +254,8 @@ asio::awaitable<chat::SendResult> MatrixSession::async_send_event(std::string ro
     if (r.not_logged_in) {
       SendResult out{SendResult::Status::retry, {}, std::nullopt, "matrix: not logged in: " + r.error};
       if (r.login_fatal) out.retry_after = options_.auth_retry_after;
+      // Not fatal: the login itself got no answer (the homeserver is down).
+      else out.unreachable = true;
       co_return out;
     }
     if (r.ok()) {
@@ -276,7 +283,9 @@ asio::awaitable<chat::SendResult> MatrixSession::async_send_event(std::string ro
         co_await async_sleep(ex_, backoff.next());
         continue;
       }
-      co_return SendResult{SendResult::Status::retry, {}, std::nullopt, "matrix: " + r.describe()};
+      SendResult out{SendResult::Status::retry, {}, std::nullopt, "matrix: " + r.describe()};
+      out.unreachable = true;
+      co_return out;
     }
     if (r.http.status == 401)
       co_return SendResult{SendResult::Status::retry, {}, options_.auth_retry_after, "matrix: " + r.describe()};
@@ -299,9 +308,11 @@ asio::awaitable<chat::SendResult> MatrixSession::async_send_event(std::string ro
       const auto encrypted = co_await async_is_encrypted(room_id);
       if (!encrypted || *encrypted) {
         if (encrypted) co_await async_report_encrypted(room_id);
-        co_return SendResult{encrypted ? SendResult::Status::failed : SendResult::Status::retry, {}, std::nullopt,
-                             encrypted ? "end-to-end encrypted room: not supported"
-                                       : "matrix: could not tell whether " + room_id + " is encrypted"};
+        SendResult out{SendResult::Status::retry, {}, std::nullopt,
+                       encrypted ? "end-to-end encrypted room: not supported"
+                                 : "matrix: could not tell whether " + room_id + " is encrypted"};
+        out.room_unusable = encrypted.has_value();
+        co_return out;
       }
       continue;
     }
@@ -309,6 +320,12 @@ asio::awaitable<chat::SendResult> MatrixSession::async_send_event(std::string ro
     // content... trying again will not change it.
     co_return SendResult{SendResult::Status::failed, {}, std::nullopt, "matrix: " + r.describe()};
   }
+}
+
+asio::awaitable<bool> MatrixSession::async_probe() {
+  // versions.yaml: public, no rate limit; a cheap "are you there".
+  auto r = co_await async_raw(net::Method::get, "/versions", {}, options_.request_timeout, false);
+  co_return r.ok();
 }
 
 asio::awaitable<std::optional<bool>> MatrixSession::async_is_encrypted(std::string room_id) {
@@ -339,11 +356,30 @@ asio::awaitable<void> MatrixSession::async_report_encrypted(std::string room_id)
                room_id);
   const std::string key = "matrix.e2ee_notice." + room_id;
   if (hooks_.load && hooks_.load(key)) co_return;
+  // Also remembered in the room's account data, on the homeserver: a new
+  // database (a reinstall, another device) does not post it a second time.
+  const std::string marker = "/v3/user/" + encode_segment(config_.user_id) + "/rooms/" + encode_segment(room_id) +
+                             "/account_data/" + std::string(e2ee_notice_type);
+  auto known = co_await async_call(net::Method::get, marker, {}, false);
+  if (known.ok()) {
+    if (hooks_.save) hooks_.save(key, "1");
+    co_return;
+  }
+  if (!known.http.answered() || known.http.status != 404) {
+    // Cannot tell (no answer, not logged in): ask again next time.
+    spdlog::debug("matrix: reading the encryption notice marker of {}: {}", room_id, known.describe());
+    e2ee_reported_.erase(room_id);
+    co_return;
+  }
   // The notice carries no learner data: it is the one thing sent in clear there.
   const std::string content = notice_content(text("matrix.e2ee_unsupported")).dump();
   auto r = co_await async_send_event(room_id, "m.room.message", txn_for_e2ee_notice(room_id), content);
   if (r.status == chat::SendResult::Status::sent) {
     if (hooks_.save) hooks_.save(key, "1");
+    nlohmann::json marker_content = nlohmann::json::object();
+    marker_content["event_id"] = r.remote_id;
+    auto put = co_await async_call(net::Method::put, marker, marker_content.dump(), false);
+    if (!put.ok()) spdlog::debug("matrix: saving the encryption notice marker of {}: {}", room_id, put.describe());
   } else {
     spdlog::error("matrix: could not post the encryption notice in {}: {}", room_id, r.error);
     if (r.status == chat::SendResult::Status::retry) e2ee_reported_.erase(room_id);  // try again next time

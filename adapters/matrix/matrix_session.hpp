@@ -39,7 +39,9 @@ namespace relance::matrix {
 inline constexpr std::string_view key_access_token = "matrix.access_token";  // "<user_id> <device_id> <token>"
 inline constexpr std::string_view key_next_batch = "matrix.next_batch";
 inline constexpr std::string_view key_filter = "matrix.filter";  // "<fingerprint> <filter_id>"
-// + "matrix.e2ee_notice.<room_id>" = "1" once the encryption notice is posted there.
+// + "matrix.e2ee_notice.<room_id>" = "1" once the encryption notice is posted there
+// (and on the homeserver, the room account data below, for a fresh store).
+inline constexpr std::string_view e2ee_notice_type = "org.relance.e2ee_notice";
 
 // Timings, all with production defaults; tests shorten the waits.
 struct MatrixOptions {
@@ -104,6 +106,10 @@ public:
   boost::asio::awaitable<chat::SendResult> async_send_event(std::string room_id, std::string type, std::string txn_id,
                                                             std::string content_json);
 
+  // GET /_matrix/client/versions (no token, not paced): true when the
+  // homeserver answers as itself (not a proxy's 502).
+  boost::asio::awaitable<bool> async_probe();
+
   // Whether a room is end-to-end encrypted: what /sync told, else
   // GET /rooms/{room}/state/m.room.encryption (200: yes, 404: no), cached.
   // nullopt: could not tell (no answer).
@@ -154,6 +160,7 @@ private:
   // The token in use was refused (401 M_UNKNOWN_TOKEN): only a password login helps.
   bool token_refused_ = false;
   bool refusal_logged_ = false;
+  bool login_failing_ = false;  // a login without an answer was logged already
   std::optional<LoginResult> last_login_;
 
   std::map<std::string, bool> encrypted_;

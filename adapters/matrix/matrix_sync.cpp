@@ -45,6 +45,54 @@ std::string reply_json(std::string_view text, std::string_view thread_root, std:
 
 std::string edit_json(const chat::Edit& e, const std::string& hint) { return edit_content(e, hint).dump(); }
 
+// Membership changes and notices run beside the sync loop, never inline:
+// under the homeserver's rate limit a join, a rejected invite or a notice
+// can wait for minutes, and /sync (staff commands) must not wait with it.
+asio::awaitable<CallResult> membership_call(std::shared_ptr<MatrixSession> session, net::Method method,
+                                            std::string path) {
+  // Off the loop, it may take its time: a rate-limited leave is tried again
+  // until the homeserver takes it (about an hour at most, then logged).
+  constexpr int attempts = 60;
+  net::Backoff backoff(session->options().backoff_initial, session->options().backoff_cap);
+  for (int attempt = 0;; ++attempt) {
+    auto r = co_await session->async_call(method, path, "{}", true);
+    const bool transient = !r.not_logged_in && (!r.http.answered() || r.http.status >= 500 || r.http.status == 429);
+    if (!transient || attempt + 1 >= attempts) co_return r;
+    if (r.http.status != 429) {  // a 429 is waited out by the Pacer
+      boost::system::error_code ec;
+      asio::steady_timer t(session->executor(), backoff.next());
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+}
+
+asio::awaitable<void> handle_invite(std::shared_ptr<MatrixSession> session, Invite invite, bool allowed) {
+  if (allowed) {
+    auto r = co_await membership_call(session, net::Method::post, join_path(invite.room_id));
+    if (!r.ok()) {
+      spdlog::error("matrix: could not join {} (invited by {}): {}", invite.room_id, invite.inviter, r.describe());
+      co_return;
+    }
+    spdlog::info("matrix: joined {} (invited by {})", invite.room_id, invite.inviter);
+    if (invite.encrypted) co_await session->async_report_encrypted(invite.room_id);
+    co_return;
+  }
+  // Spec "Room membership": rejecting an invite is leaving the room.
+  auto r = co_await membership_call(session, net::Method::post, leave_path(invite.room_id));
+  if (r.ok())
+    spdlog::info("matrix: rejected the invite to {} from {} (not an allowed inviter or room)", invite.room_id,
+                 invite.inviter);
+  else
+    spdlog::warn("matrix: rejecting the invite to {} from {}: {}", invite.room_id, invite.inviter, r.describe());
+}
+
+void spawn_report_encrypted(const std::shared_ptr<MatrixSession>& session, const std::string& room_id) {
+  asio::co_spawn(
+      session->executor(),
+      [session, room_id]() -> asio::awaitable<void> { co_await session->async_report_encrypted(room_id); },
+      asio::detached);
+}
+
 std::string sender_of(const TimelineEvent& e) {
   return std::visit([](const auto& x) { return x.sender; }, e);
 }
@@ -143,8 +191,19 @@ asio::awaitable<std::string> MatrixSync::async_run() {
       if (!initial) path += "&since=" + encode_query(since);
       auto r = co_await async_stoppable_call(net::Method::get, path, {}, o.sync_timeout + o.sync_slack);
       if (!r) break;
+      // One warning when syncing starts failing, one line when it works
+      // again; the retries in between are only debug.
+      auto failing = [&](const std::string& what) {
+        if (!failing_since_) {
+          failing_since_ = std::chrono::steady_clock::now();
+          spdlog::warn("matrix: sync: {}; retrying", what);
+        } else {
+          spdlog::debug("matrix: sync: {}", what);
+        }
+      };
       if (r->not_logged_in) {
         if (r->login_fatal) co_return r->error;
+        failing("not logged in: " + r->error);
         if (!co_await async_pause(backoff_.next())) break;
         continue;
       }
@@ -155,7 +214,7 @@ asio::awaitable<std::string> MatrixSync::async_run() {
           if (!session_->fatal_error().empty()) co_return session_->fatal_error();
         } else if (r->http.status == 429) {
           const auto wait = net::rate_signal(r->http, std::chrono::system_clock::now()).retry_after;
-          spdlog::warn("matrix: sync rate limited");
+          failing("rate limited");
           if (!co_await async_pause(wait ? *wait : backoff_.next())) break;
           continue;
         } else if (r->http.status == 400 || r->http.status == 404) {
@@ -164,7 +223,7 @@ asio::awaitable<std::string> MatrixSync::async_run() {
           filter_id_.clear();
           if (hooks.save) hooks.save(key_filter, "");
         } else {
-          spdlog::warn("matrix: sync: {}", r->describe());
+          failing(r->describe());
         }
         if (!co_await async_pause(backoff_.next())) break;
         continue;
@@ -181,16 +240,21 @@ asio::awaitable<std::string> MatrixSync::async_run() {
         if (!co_await async_pause(backoff_.next())) break;
         continue;
       }
+      if (failing_since_) {
+        const auto gap = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - *failing_since_);
+        spdlog::info("matrix: sync works again after {} s", gap.count());
+        failing_since_.reset();
+      }
       if (batch.skipped > 0) spdlog::warn("matrix: {} malformed event(s) skipped", batch.skipped);
-      const bool delivered = co_await async_handle(batch, initial);
+      const bool delivered = co_await async_handle(batch, initial, since);
       if (!delivered) {
         ++batches_;
         // A learner's message the app could not store: next_batch stays
         // where it was (in memory and in the store), and the same /sync is
-        // asked again after a backoff; what was handled is deduped then.
-        // (A gap so long that its room's timeline comes back `limited` would
-        // still skip older events; see async_handle.)
-        spdlog::warn("matrix: a learner's message could not be stored; this batch will be fetched again");
+        // asked again after a backoff; what was handled is deduped then
+        // (and a timeline that comes back `limited` is back-filled).
+        spdlog::warn("matrix: a learner's message (or events a limited timeline skipped) could not be handled; "
+                     "this batch will be fetched again");
         if (!co_await async_pause(backoff_.next())) break;
         continue;
       }
@@ -208,9 +272,10 @@ asio::awaitable<std::string> MatrixSync::async_run() {
   }
 }
 
-asio::awaitable<bool> MatrixSync::async_handle(const SyncBatch& batch, bool initial) {
+asio::awaitable<bool> MatrixSync::async_handle(const SyncBatch& batch, bool initial, const std::string& since) {
   bool delivered = true;
-  for (const auto& invite : batch.invites) co_await async_handle_invite(invite);
+  for (const auto& invite : batch.invites)
+    asio::co_spawn(session_->executor(), handle_invite(session_, invite, invite_allowed(invite)), asio::detached);
   for (const auto& room : batch.joined) {
     const auto learner = learner_room(room.room_id);
     if (!learner) {
@@ -226,20 +291,27 @@ asio::awaitable<bool> MatrixSync::async_handle(const SyncBatch& batch, bool init
         spdlog::warn("matrix: the learner's direct room {} is end-to-end encrypted: its messages cannot be read",
                      room.room_id);
       } else {
-        co_await session_->async_report_encrypted(room.room_id);
+        session_->set_encrypted(room.room_id, true);
+        spawn_report_encrypted(session_, room.room_id);
       }
     }
     if (initial) continue;  // old history: nothing to act on
-    if (room.limited)
-      // Not back-filled (GET /messages): after a long outage, older commands
-      // are stale anyway; staff repeat what they still want. In a learner's
-      // room, more than a timeline's worth of messages in one gap is lost
-      // the same way (50 messages, sync_filter).
-      spdlog::warn("matrix: {}: the server skipped older events (limited timeline); messages sent during "
-                   "the gap were not seen",
-                   room.room_id);
+    std::vector<TimelineEvent> timeline;
+    if (room.limited && !room.joined_here) {
+      // The server left events out (more arrived than the filter's limit,
+      // or a long gap): fetch them back to where the last sync stopped, so
+      // a command or a learner's message in the gap is not lost. A room we
+      // have just joined is limited by its history, not by a gap.
+      auto earlier = co_await async_backfill(room.room_id, room.prev_batch, since);
+      if (!earlier) {
+        delivered = false;  // the same /sync is asked again, and back-filled again
+        continue;
+      }
+      timeline = std::move(*earlier);
+    }
+    timeline.insert(timeline.end(), room.timeline.begin(), room.timeline.end());
     bool held_back = false;  // a learner's message was not stored: the later ones wait too, in order
-    for (const auto& ev : room.timeline) {
+    for (const auto& ev : timeline) {
       const std::string sender = sender_of(ev);
       const std::string id = id_of(ev);
       if (sender == session_->user_id() || id.empty()) continue;  // our own echo
@@ -256,6 +328,48 @@ asio::awaitable<bool> MatrixSync::async_handle(const SyncBatch& batch, bool init
     if (held_back) delivered = false;
   }
   co_return delivered;
+}
+
+asio::awaitable<std::optional<std::vector<TimelineEvent>>> MatrixSync::async_backfill(const std::string& room_id,
+                                                                                     const std::string& prev_batch,
+                                                                                     const std::string& since) {
+  std::vector<TimelineEvent> out;
+  if (prev_batch.empty()) {
+    spdlog::warn("matrix: {}: limited timeline without prev_batch: events in the gap cannot be fetched", room_id);
+    co_return out;
+  }
+  // message_pagination.yaml: from prev_batch backwards, `to` the token the
+  // last sync started from. Pages are bounded: a gap of weeks in a busy
+  // room is not worth replaying as commands.
+  constexpr int max_pages = 20;
+  const std::string filter = backfill_filter().dump();
+  std::string from = prev_batch;
+  int pages = 0, skipped = 0;
+  for (; pages < max_pages && !from.empty(); ++pages) {
+    std::string path = "/v3/rooms/" + encode_segment(room_id) + "/messages?dir=b&limit=100&from=" + encode_query(from) +
+                       "&filter=" + encode_query(filter);
+    if (!since.empty()) path += "&to=" + encode_query(since);
+    auto r = co_await async_stoppable_call(net::Method::get, path, {}, session_->options().request_timeout);
+    if (!r) co_return std::nullopt;  // stopping
+    if (!r->ok()) {
+      const bool transient = r->not_logged_in || !r->http.answered() || r->http.status >= 500 || r->http.status == 429;
+      spdlog::warn("matrix: {}: back-filling the events the sync skipped: {}{}", room_id, r->describe(),
+                   transient ? "; trying again" : "; they are lost");
+      if (transient) co_return std::nullopt;
+      break;
+    }
+    const json j = json::parse(r->http.body, nullptr, false);
+    auto page = parse_backfill_page(j, session_->user_id());
+    skipped += page.skipped;
+    out.insert(out.begin(), std::make_move_iterator(page.events.begin()), std::make_move_iterator(page.events.end()));
+    from = page.end;
+  }
+  if (pages == max_pages && !from.empty())
+    spdlog::warn("matrix: {}: more than {} pages of events were skipped by the sync; only the latest are read",
+                 room_id, max_pages);
+  if (skipped > 0) spdlog::warn("matrix: {} malformed event(s) skipped", skipped);
+  spdlog::debug("matrix: {}: {} event(s) back-filled after a limited timeline", room_id, out.size());
+  co_return out;
 }
 
 std::optional<bool> MatrixSync::learner_room(const std::string& room_id) const {
@@ -294,53 +408,29 @@ asio::awaitable<bool> MatrixSync::async_handle_learner_message(const std::string
   } catch (const std::exception& e) {
     spdlog::error("matrix: learner_message for {} in {} failed: {}", m.event_id, room_id, e.what());
   }
-  if (stored) spdlog::info("matrix: message from learner {} in {}", m.sender, room_id);
+  if (stored) spdlog::debug("matrix: message from learner {} in {}", m.sender, room_id);
   else spdlog::warn("matrix: message {} from learner {} not stored, it will be fetched again", m.event_id, m.sender);
   co_return stored;
 }
 
+namespace {
+
+// A room the configuration names (default_room, a route, allowed_rooms):
+// a staff room, private to staff.
+bool staff_room(const app::MatrixConfig& c, const std::string& room_id) {
+  if (room_id == c.default_room || std::find(c.allowed_rooms.begin(), c.allowed_rooms.end(), room_id) != c.allowed_rooms.end())
+    return true;
+  return std::any_of(c.routes.begin(), c.routes.end(), [&](const app::ChatRoute& r) { return r.target == room_id; });
+}
+
+}  // namespace
+
 bool MatrixSync::invite_allowed(const Invite& invite) const {
   const auto& c = session_->config();
-  auto in = [](const std::vector<std::string>& v, const std::string& x) {
-    return std::find(v.begin(), v.end(), x) != v.end();
-  };
-  if (!invite.inviter.empty() && in(c.allowed_inviters, invite.inviter)) return true;
-  if (in(c.allowed_rooms, invite.room_id) || invite.room_id == c.default_room) return true;
-  return std::any_of(c.routes.begin(), c.routes.end(), [&](const app::ChatRoute& r) { return r.target == invite.room_id; });
-}
-
-asio::awaitable<CallResult> MatrixSync::async_membership_call(net::Method method, std::string path) {
-  net::Backoff backoff(session_->options().backoff_initial, session_->options().backoff_cap);
-  for (int attempt = 0;; ++attempt) {
-    auto r = co_await session_->async_call(method, path, "{}", true);
-    const bool transient = !r.not_logged_in && (!r.http.answered() || r.http.status >= 500 || r.http.status == 429);
-    if (!transient || attempt + 1 >= std::max(1, session_->options().send_attempts) || stopping_) co_return r;
-    if (r.http.status != 429) {  // a 429 is waited out by the Pacer
-      boost::system::error_code ec;
-      asio::steady_timer t(session_->executor(), backoff.next());
-      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-  }
-}
-
-asio::awaitable<void> MatrixSync::async_handle_invite(const Invite& invite) {
-  if (invite_allowed(invite)) {
-    auto r = co_await async_membership_call(net::Method::post, join_path(invite.room_id));
-    if (!r.ok()) {
-      spdlog::error("matrix: could not join {} (invited by {}): {}", invite.room_id, invite.inviter, r.describe());
-      co_return;
-    }
-    spdlog::info("matrix: joined {} (invited by {})", invite.room_id, invite.inviter);
-    if (invite.encrypted) co_await session_->async_report_encrypted(invite.room_id);
-    co_return;
-  }
-  // Spec "Room membership": rejecting an invite is leaving the room.
-  auto r = co_await async_membership_call(net::Method::post, leave_path(invite.room_id));
-  if (r.ok())
-    spdlog::info("matrix: rejected the invite to {} from {} (not an allowed inviter or room)", invite.room_id,
-                 invite.inviter);
-  else
-    spdlog::warn("matrix: rejecting the invite to {} from {}: {}", invite.room_id, invite.inviter, r.describe());
+  if (!invite.inviter.empty() &&
+      std::find(c.allowed_inviters.begin(), c.allowed_inviters.end(), invite.inviter) != c.allowed_inviters.end())
+    return true;
+  return staff_room(c, invite.room_id);
 }
 
 bool MatrixSync::first_time(const std::string& event_id) const {
@@ -365,18 +455,32 @@ asio::awaitable<void> MatrixSync::async_handle_message(const std::string& room_i
   if (m.is_edit || m.msgtype != "m.text") co_return;
   auto line = command_line(m.body, session_->config().command_prefix);
   if (!line) co_return;
-  // Dedupe only what is acted upon: the store keeps one row per id.
-  if (!first_time(m.event_id)) co_return;
   if (auto enc = co_await session_->async_is_encrypted(room_id); enc && *enc) {
     // The answer may name learners: not in clear in an encrypted room.
     spdlog::warn("matrix: command from {} in encrypted room {} ignored", m.sender, room_id);
-    co_await session_->async_report_encrypted(room_id);
+    spawn_report_encrypted(session_, room_id);
     co_return;
   }
-  spdlog::info("matrix: command from {} in {}", m.sender, room_id);
-  const auto answer = run_command(m.sender, *line);
-  if (answer.text.empty()) co_return;
-  co_await async_reply(room_id, m.thread_root, m.event_id, m.event_id, answer.text);
+  if (!staff_room(session_->config(), room_id)) {
+    // Answers name learners and show their details: only in the configured
+    // staff rooms (a room a staff member invited the bot to, or a learner's
+    // direct room, may have other readers). Refused once per event, beside
+    // the loop (a rate-limited answer must not hold /sync).
+    if (!first_time(m.event_id)) co_return;
+    spdlog::warn("matrix: command from {} in {}, which is not a configured staff room: refused", m.sender, room_id);
+    asio::co_spawn(
+        session_->executor(),
+        [session = session_, room_id, root = m.thread_root, event_id = m.event_id]() -> asio::awaitable<void> {
+          auto r = co_await session->async_send_event(room_id, "m.room.message", txn_for_reply(event_id),
+                                                      reply_json(session->text("matrix.not_staff_room"), root, event_id));
+          if (r.status != chat::SendResult::Status::sent) spdlog::warn("matrix: answer in {}: {}", room_id, r.error);
+        },
+        asio::detached);
+    co_return;
+  }
+  // In the thread the command was typed in, answering it.
+  answer_once(m.sender, *line, m.event_id, chat::Hooks::AnswerTo{room_id, m.thread_root, m.event_id});
+  co_return;
 }
 
 asio::awaitable<void> MatrixSync::async_handle_reaction(const std::string& room_id, const Reaction& r) {
@@ -385,28 +489,55 @@ asio::awaitable<void> MatrixSync::async_handle_reaction(const std::string& room_
   if (!hooks.case_of_post) co_return;
   const auto case_id = hooks.case_of_post(chat::Network::matrix, r.target);
   if (!case_id) co_return;  // a reaction on anything but an alert
-  if (!first_time(r.event_id)) co_return;
-  spdlog::info("matrix: claim of case {} by {} (reaction)", *case_id, r.sender);
-  const auto answer = run_command(r.sender, "prendre " + std::to_string(*case_id));
-  // The alert is the case's thread root.
-  if (!answer.text.empty()) co_await async_reply(room_id, r.target, r.target, r.event_id, answer.text);
-  if (!answer.ok || !hooks.alert_status) co_return;
+  spdlog::debug("matrix: claim of case {} by {} (reaction)", *case_id, r.sender);
+  // The alert is the case's thread root: the confirmation goes there.
+  const auto answer = answer_once(r.sender, "prendre " + std::to_string(*case_id), r.event_id,
+                                  chat::Hooks::AnswerTo{room_id, r.target, r.target});
+  // With command_once the app refreshes the alert itself after the claim.
+  if (!answer || !answer->ok || hooks.command_once || !hooks.alert_status) co_return;
   auto edit = hooks.alert_status(chat::Network::matrix, *case_id);
   if (!edit) co_return;
   if (edit->destination.empty()) edit->destination = room_id;
   if (edit->remote_id.empty()) edit->remote_id = r.target;
-  const std::string txn = txn_for_edit(*edit);
-  auto sent = co_await session_->async_send_event(edit->destination, "m.room.message", txn,
-                                                  edit_json(*edit, session_->text("matrix.claim_hint")));
-  if (sent.status != chat::SendResult::Status::sent)
-    spdlog::warn("matrix: updating the alert of case {}: {}", *case_id, sent.error);
+  asio::co_spawn(
+      session_->executor(),
+      [session = session_, edit = std::move(*edit), case_id = *case_id]() -> asio::awaitable<void> {
+        auto sent = co_await session->async_send_event(edit.destination, "m.room.message", txn_for_edit(edit),
+                                                       edit_json(edit, session->text("matrix.claim_hint")));
+        if (sent.status != chat::SendResult::Status::sent)
+          spdlog::warn("matrix: updating the alert of case {}: {}", case_id, sent.error);
+      },
+      asio::detached);
 }
 
-asio::awaitable<void> MatrixSync::async_reply(std::string room_id, std::string thread_root, std::string in_reply_to,
-                                              std::string txn_key, std::string text) {
-  auto r = co_await session_->async_send_event(room_id, "m.room.message", txn_for_reply(txn_key),
-                                               reply_json(text, thread_root, in_reply_to));
-  if (r.status != chat::SendResult::Status::sent) spdlog::warn("matrix: answer in {}: {}", room_id, r.error);
+std::optional<chat::Answer> MatrixSync::answer_once(const std::string& user, const std::string& line,
+                                                    const std::string& event_id, const chat::Hooks::AnswerTo& to) {
+  const auto& hooks = session_->hooks();
+  spdlog::debug("matrix: command from {} in {}", user, to.room);
+  if (hooks.command_once) {
+    // Seen, run and answered (queued in the outbox) in one transaction.
+    try {
+      return hooks.command_once(chat::Network::matrix, user, line, event_id, to);
+    } catch (const std::exception& e) {
+      spdlog::error("matrix: command from {} failed: {}", user, e.what());
+      return std::nullopt;
+    }
+  }
+  // Dedupe only what is acted upon: the store keeps one row per id.
+  if (!first_time(event_id)) return std::nullopt;
+  auto answer = run_command(user, line);
+  if (!answer.text.empty()) {
+    // Sent beside the loop: a rate-limited answer must not hold /sync.
+    asio::co_spawn(
+        session_->executor(),
+        [session = session_, to, event_id, text = answer.text]() -> asio::awaitable<void> {
+          auto r = co_await session->async_send_event(to.room, "m.room.message", txn_for_reply(event_id),
+                                                      reply_json(text, to.thread_root, to.reply_to));
+          if (r.status != chat::SendResult::Status::sent) spdlog::warn("matrix: answer in {}: {}", to.room, r.error);
+        },
+        asio::detached);
+  }
+  return answer;
 }
 
 }  // namespace relance::matrix

@@ -108,6 +108,13 @@ std::optional<TimelineEvent> read_event(const json& ev) {
   return Unknown{id, sender, type};
 }
 
+// m.room.member of ourselves with membership join.
+bool is_own_join(const json& ev, std::string_view own_user_id) {
+  if (str(ev, "type") != "m.room.member" || str(ev, "state_key") != own_user_id) return false;
+  const json* content = member(ev, "content");
+  return content && str(*content, "membership") == "join";
+}
+
 }  // namespace
 
 std::string encode_segment(std::string_view s) { return percent_encode(s); }
@@ -175,7 +182,10 @@ json post_content(const chat::Post& post, std::string_view claim_hint) {
   // Always present (possibly empty): a client that sees m.mentions does not
   // fall back to scanning the body for the bot's name (spec "Mentions").
   c["m.mentions"] = json::object({{"user_ids", std::move(ids)}});
-  if (!post.thread_root.empty()) c["m.relates_to"] = thread_relation(post.thread_root, {});
+  if (!post.thread_root.empty())
+    c["m.relates_to"] = thread_relation(post.thread_root, post.reply_to);
+  else if (!post.reply_to.empty())
+    c["m.relates_to"] = json::object({{"m.in_reply_to", json::object({{"event_id", post.reply_to}})}});
   return c;
 }
 
@@ -278,11 +288,15 @@ json direct_updated(const json& m_direct, std::string_view user, std::string_vie
   return out;
 }
 
+json backfill_filter() {
+  json f = json::object();
+  f["types"] = json::array({"m.room.message", "m.reaction", "m.room.member", "m.room.encryption", "m.room.encrypted"});
+  return f;
+}
+
 json sync_filter(std::int64_t timeline_limit) {
   const json none = json::object({{"types", json::array()}});
-  json timeline = json::object();
-  timeline["types"] =
-      json::array({"m.room.message", "m.reaction", "m.room.member", "m.room.encryption", "m.room.encrypted"});
+  json timeline = backfill_filter();
   timeline["limit"] = timeline_limit;
   json room = json::object();
   room["timeline"] = std::move(timeline);
@@ -339,7 +353,9 @@ SyncBatch parse_sync(const json& j, std::string_view own_user_id) {
       if (const json* timeline = member(entry, "timeline")) {
         if (const json* limited = member(*timeline, "limited"); limited && limited->is_boolean())
           room.limited = limited->get<bool>();
+        room.prev_batch = str(*timeline, "prev_batch");
         for (const auto& ev : events_of(*timeline)) {
+          if (is_own_join(ev, own_user_id)) room.joined_here = true;
           auto e = read_event(ev);
           if (!e) {
             ++out.skipped;
@@ -352,6 +368,32 @@ SyncBatch parse_sync(const json& j, std::string_view own_user_id) {
       out.joined.push_back(std::move(room));
     }
   }
+  return out;
+}
+
+BackfillPage parse_backfill_page(const json& j, std::string_view own_user_id) {
+  BackfillPage out;
+  if (!j.is_object()) return out;
+  out.end = str(j, "end");
+  const json* chunk = member(j, "chunk");
+  if (chunk && chunk->is_array()) {
+    // dir=b: newest first. Stop at our own join: older events are history.
+    for (const auto& ev : *chunk) {
+      if (is_own_join(ev, own_user_id)) {
+        out.reached_own_join = true;
+        break;
+      }
+      auto e = read_event(ev);
+      if (!e) {
+        ++out.skipped;
+        continue;
+      }
+      out.events.push_back(std::move(*e));
+    }
+  }
+  std::reverse(out.events.begin(), out.events.end());
+  // message_pagination.yaml: no `end` (or an empty chunk) means no more.
+  if (out.reached_own_join || !chunk || !chunk->is_array() || chunk->empty()) out.end.clear();
   return out;
 }
 

@@ -134,6 +134,10 @@ struct JoinedRoom {
   bool encrypted = false;  // m.room.encryption in the state block or the timeline
   bool limited = false;    // the server left older events out (timeline.limited)
   std::vector<TimelineEvent> timeline;
+  std::string prev_batch;  // with limited: where GET /messages back-fills from
+  // Our own join is in this timeline: what a limited timeline left out came
+  // before we were there (history, not a gap).
+  bool joined_here = false;
 };
 
 struct SyncBatch {
@@ -147,6 +151,18 @@ struct SyncBatch {
 // Throws std::invalid_argument only when the answer itself is unusable (no
 // next_batch); a bad event is skipped and counted.
 SyncBatch parse_sync(const nlohmann::json& j, std::string_view own_user_id);
+
+// One page of GET /rooms/{id}/messages?dir=b (message_pagination.yaml),
+// read back to the events a limited /sync timeline left out.
+struct BackfillPage {
+  std::vector<TimelineEvent> events;  // oldest first, only those after our own join
+  std::string end;                    // the next page's `from`; empty: no more
+  bool reached_own_join = false;      // our join is in this page: nothing older concerns us
+  int skipped = 0;
+};
+BackfillPage parse_backfill_page(const nlohmann::json& j, std::string_view own_user_id);
+// The RoomEventFilter for that back-fill: the timeline types of sync_filter.
+nlohmann::json backfill_filter();
 
 // Reaction keys that claim a case: ✋ and ✅, with or without U+FE0F and with
 // any skin tone (U+1F3FB..U+1F3FF).

@@ -65,8 +65,10 @@ HookReply MattermostHooks::handle_action(std::string_view json_body) const {
     spdlog::warn("mattermost action: unknown action '{}' or option for case {}", action, case_id);
     return refuse_click(text_or(hooks_, "mattermost.error.bad_request", "Action illisible : rien n'a été fait."));
   }
-  if (!hooks_.command) return refuse_click("relance is not ready");
-  const auto answer = hooks_.command(chat::Network::mattermost, user, *line);
+  const auto& run = hooks_.click ? hooks_.click : hooks_.command;
+  if (!run) return refuse_click("relance is not ready");
+  // The answer below carries the alert's update: the app does not edit it again.
+  const auto answer = run(chat::Network::mattermost, user, *line);
   json out = json::object();
   std::string ephemeral = answer.text;
   if (!answer.staff && ephemeral.empty())
@@ -85,7 +87,7 @@ HookReply MattermostHooks::handle_action(std::string_view json_body) const {
       out["update"] = std::move(update);
     }
   }
-  spdlog::info("mattermost action: {} on case {} by {} -> {}", action, case_id, user,
+  spdlog::debug("mattermost action: {} on case {} by {} -> {}", action, case_id, user,
                !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
   return reply(200, out);
 }
@@ -133,7 +135,7 @@ HookReply MattermostHooks::handle_command(std::string_view authorization_header,
   if (!answer.staff && t.empty())
     t = text_or(hooks_, "mattermost.error.not_staff", "Vous ne faites pas partie de l'équipe relance.");
   out["text"] = chat::escape_markdown(t);
-  spdlog::info("mattermost command by {} -> {}", *user, !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
+  spdlog::debug("mattermost command by {} -> {}", *user, !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
   return reply(200, out);
 }
 

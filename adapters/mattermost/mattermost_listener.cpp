@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <random>
 
 namespace relance::mattermost {
 
@@ -75,12 +76,25 @@ std::optional<std::pair<std::string, std::string>> decode_me(const std::string& 
   return std::pair{j["id"].get<std::string>(), j.value("username", std::string{})};
 }
 
+std::string direct_channel_body(const std::string& a, const std::string& b) { return json::array({a, b}).dump(); }
+
+std::string decode_channel_id(const std::string& body) {
+  auto j = json::parse(body, nullptr, false);
+  return j.is_object() ? j.value("id", std::string{}) : std::string{};
+}
+
 std::string decode_username(const std::string& body) {
   auto j = json::parse(body, nullptr, false);
   return j.is_object() ? j.value("username", std::string{}) : std::string{};
 }
 
 }  // namespace
+
+milliseconds reconnect_delay(const ListenerOptions& o, milliseconds outage, int slow_attempts, double unit) {
+  if (outage < o.quick_window)
+    return std::max(milliseconds(1), milliseconds(static_cast<std::int64_t>(o.quick_retry.count() * (0.5 + unit / 2))));
+  return net::backoff_delay(std::max(0, slow_attempts), o.backoff_initial, o.backoff_cap, unit);
+}
 
 MattermostListener::MattermostListener(asio::any_io_executor ex, net::HttpClient& http, net::Pacer& pacer,
                                        const app::MattermostConfig& config, chat::Hooks hooks,
@@ -162,18 +176,31 @@ asio::awaitable<void> MattermostListener::run() {
   }
   // With a saved position, catch up on what came while relance was down.
   stream_ = StreamState(last_seen_ms_ > 0);
-  net::Backoff backoff(options_.backoff_initial, options_.backoff_cap);
+  std::minstd_rand rng(std::random_device{}());
+  std::optional<std::chrono::steady_clock::time_point> outage_since;
+  int slow_attempts = 0;
+  // Never in a tight loop: every attempt, even after a gap (which resumes at
+  // the missing seq when the server keeps a replay buffer), waits a little.
+  auto next_delay = [&] {
+    const auto now = std::chrono::steady_clock::now();
+    if (!outage_since) outage_since = now;
+    const auto outage = std::chrono::duration_cast<milliseconds>(now - *outage_since);
+    if (outage >= options_.quick_window) ++slow_attempts;
+    return reconnect_delay(options_, outage, slow_attempts - 1, std::uniform_real_distribution<double>(0, 1)(rng));
+  };
   while (!stopped_) {
     if (me_id_.empty() && !co_await async_who_am_i()) {
-      co_await async_sleep(backoff.next());
+      co_await async_sleep(next_delay());
       continue;
     }
     const auto outcome = co_await async_session();
     if (stopped_) break;
-    if (outcome != Outcome::no_session) backoff.reset();
-    // A gap reconnects soon too, resuming at the missing seq when the
-    // server keeps a replay buffer; never in a tight loop.
-    co_await async_sleep(backoff.next());
+    if (outcome != Outcome::no_session) {
+      // It was connected: an outage (if any) starts now.
+      outage_since.reset();
+      slow_attempts = 0;
+    }
+    co_await async_sleep(next_delay());
   }
   spdlog::info("mattermost: listener stopped");
 }
@@ -191,6 +218,8 @@ asio::awaitable<bool> MattermostListener::async_who_am_i() {
   }
   me_id_ = me->first;
   me_name_ = me->second;
+  // For texts that show how to write to the bot ({cmd} without a slash command).
+  if (hooks_.save && !me_name_.empty()) hooks_.save(chat::mattermost_bot_username_key, me_name_);
   spdlog::info("mattermost: connected as @{} ({})", me_name_, me_id_);
   co_return true;
 }
@@ -264,17 +293,22 @@ asio::awaitable<void> MattermostListener::async_resync() {
   channels.insert(channels.end(), direct_.begin(), direct_.end());
   std::size_t n = 0;
   for (const auto& ch : channels) {
-    auto r = co_await async_rest(net::Method::get, "/channels/" + ch + "/posts?since=" + std::to_string(since), {});
-    if (r.status != 200) {
-      spdlog::warn("mattermost: resync of channel {}: {}", ch, error_message(r));
-      continue;
-    }
+    // Every page (the server lists at most 1000 posts a call, the oldest):
+    // a command typed after the first 1000 posts of the window is answered too.
+    std::vector<std::vector<WirePost>> pages;
+    auto r = co_await api_posts_since(http_, pacer_, api_, config_.bot_token, ch, since, options_.request_timeout,
+                                      [&pages](const std::string& body) {
+                                        pages.push_back(decode_post_list(body));
+                                        return true;
+                                      });
+    if (r.status != 200) spdlog::warn("mattermost: resync of channel {}: {}", ch, error_message(r));
     const bool direct = direct_.count(ch) > 0;
-    for (const auto& p : decode_post_list(r.body)) {
-      if (p.create_at <= since) continue;  // an old post edited since: not new
-      ++n;
-      co_await async_handle_post(p, direct ? "D" : "O", {});
-    }
+    for (const auto& page : pages)
+      for (const auto& p : page) {
+        if (p.create_at <= since) continue;  // an old post edited since: not new
+        ++n;
+        co_await async_handle_post(p, direct ? "D" : "O", {});
+      }
   }
   ++stats_.resyncs;
   spdlog::info("mattermost: resynced {} channel(s) since {} ({} post(s) listed)", channels.size(), since, n);
@@ -308,9 +342,34 @@ asio::awaitable<void> MattermostListener::async_handle_post(const WirePost& post
   if (user.empty() || !hooks_.command) co_return;
   const auto answer = hooks_.command(chat::Network::mattermost, user, *line);
   ++stats_.commands;
-  spdlog::info("mattermost: command by @{} in {} -> {}", user, post.channel_id,
+  spdlog::debug("mattermost: command by @{} in {} -> {}", user, post.channel_id,
                !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
-  co_await async_reply(post.channel_id, post.root_id.empty() ? post.id : post.root_id, chat::escape_markdown(answer.text));
+  const std::string root = post.root_id.empty() ? post.id : post.root_id;
+  if (answer.personal && !direct) {
+    // Learners' details are not for every member of a channel: the answer
+    // goes to the asker in a direct message, the thread only says so.
+    const auto dm = co_await async_direct_channel(post.user_id);
+    if (!dm.empty()) {
+      direct_.insert(dm);
+      co_await async_reply(dm, {}, chat::escape_markdown(answer.text));
+    }
+    co_await async_reply(post.channel_id, root,
+                         "@" + user + " " +
+                             chat::escape_markdown(text_or(hooks_, "mattermost.private_answer",
+                                                           "Réponse envoyée en message privé.")));
+    co_return;
+  }
+  co_await async_reply(post.channel_id, root, chat::escape_markdown(answer.text));
+}
+
+asio::awaitable<std::string> MattermostListener::async_direct_channel(std::string user_id) {
+  // NOTES §2: idempotent, returns the existing DM channel.
+  auto r = co_await async_rest(net::Method::post, "/channels/direct", direct_channel_body(me_id_, user_id));
+  if (r.status != 200 && r.status != 201) {
+    spdlog::warn("mattermost: direct channel with {}: {}", user_id, error_message(r));
+    co_return std::string{};
+  }
+  co_return decode_channel_id(r.body);
 }
 
 asio::awaitable<void> MattermostListener::async_handle_reaction(std::string user_id, std::string post_id,
@@ -323,10 +382,11 @@ asio::awaitable<void> MattermostListener::async_handle_reaction(std::string user
   if (user.empty()) co_return;
   const auto answer = hooks_.command(chat::Network::mattermost, user, "prendre " + std::to_string(*case_id));
   ++stats_.commands;
-  spdlog::info("mattermost: :{}: by @{} on case {} -> {}", emoji, user, *case_id,
+  spdlog::debug("mattermost: :{}: by @{} on case {} -> {}", emoji, user, *case_id,
                !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
   if (channel_id.empty()) co_return;
-  co_await async_reply(channel_id, post_id, "@" + user + " " + chat::escape_markdown(answer.text));
+  // The claim's answer names the clicker itself ({asker}).
+  co_await async_reply(channel_id, post_id, chat::escape_markdown(answer.text));
 }
 
 asio::awaitable<void> MattermostListener::async_reply(std::string channel_id, std::string root_id,

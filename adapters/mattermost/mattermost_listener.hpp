@@ -10,7 +10,8 @@
 //
 // Inbound, it runs staff commands: a DM to the bot or a message starting
 // with @<bot> in a watched channel (default_channel + route targets),
-// answered in the same thread; and ✋/✅ reactions on a case's alert, which
+// answered in the same thread, except an answer with learners' details
+// (Answer::personal), sent to the asker in a direct message; and ✋/✅ reactions on a case's alert, which
 // claim it ("prendre <case>"). Its own posts and reactions are ignored, posts
 // are deduped by id (hooks.first_seen), so a resync never runs a command twice.
 #pragma once
@@ -42,6 +43,13 @@ struct ListenerSession;
 }
 
 struct ListenerOptions {
+  // Reconnecting: a server restart takes seconds (12 s measured on a real
+  // one), so for the first `quick_window` of an outage every attempt comes
+  // after quick_retry (jittered to half of it at least): relance hears again
+  // within about a second of the server being back. A longer outage backs
+  // off exponentially from backoff_initial up to backoff_cap.
+  std::chrono::milliseconds quick_retry{std::chrono::seconds{1}};
+  std::chrono::milliseconds quick_window{std::chrono::seconds{60}};
   std::chrono::milliseconds backoff_initial{std::chrono::seconds{1}};
   std::chrono::milliseconds backoff_cap{std::chrono::seconds{60}};
   std::chrono::milliseconds request_timeout{std::chrono::seconds{15}};
@@ -54,6 +62,12 @@ struct ListenerOptions {
   std::chrono::milliseconds resync_margin{std::chrono::seconds{60}};
   net::ClientOptions websocket;  // TLS options of the event stream; config.ca_file is added
 };
+
+// The wait before the next reconnect attempt, `outage` into an outage, with
+// `slow_attempts` attempts already made past the quick window; `unit` in
+// [0, 1) is the jitter. Pure, for the listener's loop and its tests.
+std::chrono::milliseconds reconnect_delay(const ListenerOptions& o, std::chrono::milliseconds outage, int slow_attempts,
+                                          double unit);
 
 class MattermostListener {
 public:
@@ -91,6 +105,7 @@ private:
   boost::asio::awaitable<void> async_handle_reaction(std::string user_id, std::string post_id, std::string emoji,
                                                      std::string channel_id);
   boost::asio::awaitable<std::string> async_username(const std::string& user_id);
+  boost::asio::awaitable<std::string> async_direct_channel(std::string user_id);
   boost::asio::awaitable<void> async_reply(std::string channel_id, std::string root_id, std::string message);
   boost::asio::awaitable<net::HttpResult> async_rest(net::Method method, std::string path, std::string body);
   boost::asio::awaitable<void> async_sleep(std::chrono::milliseconds d);

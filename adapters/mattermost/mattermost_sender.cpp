@@ -44,6 +44,13 @@ std::string send_body(const chat::Post& post, const std::string& action_url, con
 
 std::string edit_body(const chat::Edit& e, const chat::Hooks& hooks) { return patch_body(e, text_of(hooks)).dump(); }
 
+// No answer, or a proxy's 5xx: the server is down, not this post's fault.
+// The dispatcher says so once for the whole network and probes it.
+chat::SendResult with_reachability(chat::SendResult res, const net::HttpResult& r) {
+  res.unreachable = res.status == Status::retry && (!r.answered() || r.status >= 500);
+  return res;
+}
+
 }  // namespace
 
 MattermostSender::MattermostSender(boost::asio::any_io_executor ex, net::HttpClient& http, net::Pacer& pacer,
@@ -75,6 +82,21 @@ boost::asio::awaitable<net::HttpResult> api_request(net::HttpClient& http, net::
   co_return r;
 }
 
+boost::asio::awaitable<net::HttpResult> api_posts_since(net::HttpClient& http, net::Pacer& pacer,
+                                                        const std::string& api, const std::string& bot_token,
+                                                        std::string channel_id, std::int64_t since,
+                                                        std::chrono::milliseconds timeout,
+                                                        std::function<bool(const std::string& body)> page) {
+  for (;;) {
+    auto r = co_await api_request(http, pacer, api, bot_token, net::Method::get,
+                                  "/channels/" + channel_id + "/posts?since=" + std::to_string(since), {}, timeout);
+    if (r.status != 200 || !page(r.body)) co_return r;
+    const auto next = next_since(decode_post_list(r.body), since);
+    if (!next) co_return r;
+    since = *next;
+  }
+}
+
 boost::asio::awaitable<net::HttpResult> MattermostSender::request(net::Method method, std::string path,
                                                                   std::string body) {
   return api_request(http_, pacer_, api_, config_.bot_token, method, std::move(path), std::move(body),
@@ -86,33 +108,48 @@ boost::asio::awaitable<chat::SendResult> MattermostSender::send(chat::Post post)
     // An earlier attempt may have been posted (a timeout, a crash before it
     // was recorded): look for our outbox id before posting again.
     const auto since = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(options_.maybe_sent_window).count();
-    auto r = co_await request(net::Method::get,
-                              "/channels/" + post.destination + "/posts?since=" + std::to_string(since), {});
+    // Every page of the window: in a busy channel our post may be past the
+    // first 1000 (it would then be posted twice).
+    std::optional<std::string> earlier;
+    const std::int64_t outbox_id = post.outbox_id;
+    auto r = co_await api_posts_since(http_, pacer_, api_, config_.bot_token, post.destination, since,
+                                      options_.request_timeout, [&earlier, outbox_id](const std::string& body) {
+                                        earlier = find_outbox_post(body, outbox_id);
+                                        return !earlier;
+                                      });
     if (r.status == 200) {
-      if (auto id = find_outbox_post(r.body, post.outbox_id)) {
-        spdlog::info("mattermost: outbox {} was already posted as {}", post.outbox_id, *id);
+      if (earlier) {
+        spdlog::info("mattermost: outbox {} was already posted as {}", post.outbox_id, *earlier);
         chat::SendResult found;
         found.status = Status::sent;
-        found.remote_id = *id;
+        found.remote_id = *earlier;
         co_return found;
       }
     } else {
       // Without the listing we cannot tell: posting could make a double.
-      auto res = to_send_result(r, std::chrono::system_clock::now());
+      auto res = with_reachability(to_send_result(r, std::chrono::system_clock::now()), r);
       if (res.status == Status::sent) res.status = Status::retry;
       res.error = "looking for an earlier attempt: " + res.error;
-      spdlog::warn("mattermost: outbox {}: {}", post.outbox_id, res.error);
+      spdlog::debug("mattermost: outbox {}: {}", post.outbox_id, res.error);
       co_return res;
     }
   }
   auto r = co_await request(net::Method::post, "/posts", send_body(post, action_url_, config_.action_secret, hooks_));
-  auto res = to_send_result(r, std::chrono::system_clock::now());
+  auto res = with_reachability(to_send_result(r, std::chrono::system_clock::now()), r);
   if (res.status == Status::sent)
     spdlog::debug("mattermost: outbox {} posted as {}", post.outbox_id, res.remote_id);
   else
-    spdlog::warn("mattermost: outbox {} to {}: {} ({})", post.outbox_id, post.destination,
+    // The dispatcher logs what an administrator acts on (refusals, outages).
+    spdlog::debug("mattermost: outbox {} to {}: {} ({})", post.outbox_id, post.destination,
                  res.status == Status::retry ? "will retry" : "failed", res.error);
   co_return res;
+}
+
+boost::asio::awaitable<bool> MattermostSender::probe() {
+  // api/v4/system/ping answers 200 {"status":"OK"} without a token; a proxy
+  // in front of a stopped server answers 502.
+  auto r = co_await http_.async_request(net::Method::get, api_ + "/system/ping", {}, {}, options_.request_timeout);
+  co_return r.ok();
 }
 
 boost::asio::awaitable<chat::SendResult> MattermostSender::edit(chat::Edit e) {

@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 namespace relance::mattermost {
@@ -36,6 +37,8 @@ public:
   chat::Network network() const override { return chat::Network::mattermost; }
   boost::asio::awaitable<chat::SendResult> send(chat::Post post) override;
   boost::asio::awaitable<chat::SendResult> edit(chat::Edit edit) override;
+  // GET /api/v4/system/ping (no token, not paced): 200 once the server is up.
+  boost::asio::awaitable<bool> probe() override;
 
   // public_url + action_path, or empty (no buttons) without a public_url.
   const std::string& action_url() const { return action_url_; }
@@ -61,5 +64,14 @@ std::string text_or(const chat::Hooks& hooks, std::string_view key, std::string_
 boost::asio::awaitable<net::HttpResult> api_request(net::HttpClient& http, net::Pacer& pacer, const std::string& api,
                                                     const std::string& bot_token, net::Method method, std::string path,
                                                     std::string body, std::chrono::milliseconds timeout);
+// Every post of `channel_id` updated after `since`, over as many `since`
+// calls as the server's cap needs (since_listing_cap). `page` gets each
+// answer's body (a PostList) and returns false to stop early. Returns the
+// first failed answer, else the last one.
+boost::asio::awaitable<net::HttpResult> api_posts_since(net::HttpClient& http, net::Pacer& pacer,
+                                                        const std::string& api, const std::string& bot_token,
+                                                        std::string channel_id, std::int64_t since,
+                                                        std::chrono::milliseconds timeout,
+                                                        std::function<bool(const std::string& body)> page);
 
 }  // namespace relance::mattermost

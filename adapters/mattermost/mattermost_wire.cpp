@@ -299,6 +299,15 @@ std::vector<WirePost> decode_post_list(std::string_view body) {
   return out;
 }
 
+std::optional<std::int64_t> next_since(const std::vector<WirePost>& page, std::int64_t since) {
+  if (page.size() < since_listing_cap) return std::nullopt;
+  std::int64_t newest = since;
+  for (const auto& p : page) newest = std::max(newest, p.update_at);
+  if (newest - 1 > since) return newest - 1;
+  if (newest > since) return newest;
+  return std::nullopt;  // nothing newer than `since`: no progress possible
+}
+
 std::optional<std::string> command_line(std::string_view message, bool direct, std::string_view bot_username) {
   auto trim = [](std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))

@@ -123,6 +123,16 @@ std::optional<WirePost> decode_post(const nlohmann::json& j);
 // A PostList ({"order": [...], "posts": {...}}) oldest first.
 std::vector<WirePost> decode_post_list(std::string_view body);
 
+// GET /channels/{id}/posts?since=<ms> lists posts with update_at > since, but
+// at most this many, the oldest of the window (NOTES "Observed /
+// Reconnection"): a busy channel needs several calls.
+inline constexpr std::size_t since_listing_cap = 1000;
+// The `since` of the next call after `page` (a listing from `since`), or
+// nothing when `page` was the last. It steps back one millisecond so posts
+// sharing the page's newest update_at are listed again rather than missed
+// (callers dedupe), unless that would not move forward.
+std::optional<std::int64_t> next_since(const std::vector<WirePost>& page, std::int64_t since);
+
 // The command in a post addressed to the bot: a DM, or a message starting
 // with @<bot_username> (the mention removed). Nothing when it is neither.
 std::optional<std::string> command_line(std::string_view message, bool direct, std::string_view bot_username);

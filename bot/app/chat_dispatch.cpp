@@ -8,8 +8,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -23,6 +25,39 @@ namespace {
 
 std::string channel_of(chat::Network n) { return "staff." + std::string(chat::to_string(n)); }
 
+// An outbox row holding a command's answer, already rendered from messages/
+// when the command ran (params: text, _thread_root, _reply_to).
+constexpr std::string_view answer_template = "chat.answer";
+
+// Someone is waiting in the chat for these (a command's answer, a claim's
+// confirmation): they go before bulk posts (alerts, thread notes, digests),
+// which keep their own order. Under Synapse's stock rate limit (0.2
+// messages/s) a backlog of 40 alerts would otherwise hold an answer 3 min.
+bool urgent(const store::OutboxItem& item) { return item.template_key == answer_template; }
+
+std::string param(const Params& p, const char* key) {
+  auto it = p.find(key);
+  return it == p.end() ? std::string{} : it->second;
+}
+
+// How a staff command is typed on this network, as the texts show it ({cmd}).
+std::string command_prefix(Engine& engine, chat::Network network) {
+  if (network == chat::Network::matrix) return engine.config().matrix.command_prefix + " ";
+  // Mattermost: the slash command when it is set up, else a mention of the
+  // bot (its username as the listener last saw it).
+  if (!engine.config().mattermost.command_token.empty()) return "/relance ";
+  if (auto name = store::kv_get(engine.db(), std::string(chat::mattermost_bot_username_key)); name && !name->empty())
+    return "@" + *name + " ";
+  return "/relance ";
+}
+
+// A mention of who asked ({asker}): a Mattermost @username, a Matrix user id
+// (clients highlight their user's id in a message).
+std::string asker_mention(chat::Network network, std::string_view user) {
+  if (user.empty()) return {};
+  return (network == chat::Network::mattermost ? "@" : "") + std::string(user) + " ";
+}
+
 // The post for one outbox row: text rendered once, escaped per format.
 chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxItem& item) {
   const Params params = params_from_json(item.params_json);
@@ -34,7 +69,12 @@ chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxI
     store::ChatThreadRepo threads(engine.db());
     if (auto root = threads.root(chat::to_string(network), item.recipient, *item.case_id)) post.thread_root = *root;
   }
-  const std::string text = engine.render_outbox(item);
+  if (urgent(item)) {
+    post.thread_root = param(params, "_thread_root");
+    post.reply_to = param(params, "_reply_to");
+  }
+  // An answer was rendered (and styled for its network) when the command ran.
+  const std::string text = urgent(item) ? param(params, "text") : engine.render_outbox(item, chat_style(engine, network));
   post.markdown = chat::escape_markdown(text);
   post.plain = chat::escape_plain(text);
   post.html = chat::escape_html(text);
@@ -50,9 +90,25 @@ chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxI
 
 }  // namespace
 
+messages::FillStyle chat_style(Engine& engine, chat::Network network, std::string_view asker) {
+  messages::FillStyle style;
+  style.mark_values = true;
+  style.literals[std::string(messages::command_prefix_param)] = command_prefix(engine, network);
+  style.literals[std::string(messages::asker_param)] = asker_mention(network, asker);
+  return style;
+}
+
 struct ChatDispatcher::State : std::enable_shared_from_this<State> {
   State(asio::any_io_executor ex, Engine& e, chat::Sender& s, std::function<Timestamp()> c)
       : executor(ex), engine(e), sender(s), clock(std::move(c)), timer(ex), rng(std::random_device{}()) {}
+
+  // What became of one row's turn.
+  enum class Turn {
+    done,         // sent, or given up (its room's queue goes on)
+    later,        // its room waits (backoff, or the server's Retry-After)
+    unreachable,  // the server is down: every room waits, the server is probed
+    preempted,    // woken while waiting on a rate limit: the pass starts again (an answer may go first)
+  };
 
   asio::any_io_executor executor;
   Engine& engine;
@@ -65,11 +121,36 @@ struct ChatDispatcher::State : std::enable_shared_from_this<State> {
   bool woken = false;
   std::int64_t sent = 0;
   std::int64_t failed = 0;
+  // The outage in progress: logged once when it starts, once when a post
+  // goes out again. Between, the server is probed (Sender::probe), not sent to.
+  std::optional<std::chrono::steady_clock::time_point> outage_since;
+  milliseconds probe_interval{0};
+
+  // How often a room that could not take posts (encrypted) is tried again.
+  static constexpr std::chrono::minutes room_recheck{30};
+  static constexpr milliseconds probe_first{250};
+  static constexpr milliseconds probe_cap{1500};
 
   std::string channel() const { return channel_of(sender.network()); }
+  std::string_view network() const { return chat::to_string(sender.network()); }
 
-  // Sends one row; returns false when its room must wait (retry later).
-  asio::awaitable<bool> deliver(store::OutboxItem item) {
+  // Waits `d` unless stop() or wake() cut it short; true when woken.
+  asio::awaitable<bool> pause(std::chrono::steady_clock::duration d) {
+    if (woken || stopping) co_return woken;
+    timer.expires_after(d);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return woken;
+  }
+
+  void outage_over() {
+    if (!outage_since) return;
+    const auto took = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - *outage_since);
+    spdlog::info("{}: the server answers again after {} s; the waiting posts are going out", network(), took.count());
+    outage_since.reset();
+  }
+
+  asio::awaitable<Turn> deliver(store::OutboxItem item) {
     store::OutboxRepo outbox(engine.db());
     const chat::Network net = sender.network();
     // Transient trouble with a short wait asked (a 429) is retried here, in
@@ -83,7 +164,7 @@ struct ChatDispatcher::State : std::enable_shared_from_this<State> {
       }
       ++item.started;
       chat::SendResult r = co_await sender.send(post);
-      if (stopping) co_return false;
+      if (stopping) co_return Turn::later;
       const Timestamp now = clock();
       if (r.status == chat::SendResult::Status::sent) {
         store::WriteTransaction tx(engine.db());
@@ -94,32 +175,113 @@ struct ChatDispatcher::State : std::enable_shared_from_this<State> {
         }
         tx.commit();
         ++sent;
-        co_return true;
+        outage_over();
+        co_return Turn::done;
       }
       if (r.status == chat::SendResult::Status::failed) {
-        spdlog::error("{}: post {} to {} refused: {}", chat::to_string(net), item.id, item.recipient, r.error);
+        spdlog::error("{}: post {} to {} refused: {}", network(), item.id, item.recipient, r.error);
         store::WriteTransaction tx(engine.db());
         outbox.mark_failed(item.id, r.error);
         tx.commit();
         ++failed;
-        co_return true;  // the room's queue goes on: this post cannot be sent as is
+        outage_over();
+        co_return Turn::done;  // the room's queue goes on: this post cannot be sent as is
       }
+      if (r.room_unusable) {
+        // Pending, not failed: nothing is lost, and it goes out once the
+        // room can take it (looked at again now and then). Staff are told
+        // elsewhere which cases wait there.
+        store::WriteTransaction tx(engine.db());
+        outbox.mark_retry(item.id, now + room_recheck, r.error);
+        tell_room_unusable(item.recipient, r.error, now);
+        tx.commit();
+        outage_over();
+        co_return Turn::later;
+      }
+      if (r.unreachable) {
+        // Not this post's fault: the row keeps its place (due now), and the
+        // whole network waits for the server to answer a probe.
+        store::WriteTransaction tx(engine.db());
+        outbox.mark_retry(item.id, now, r.error);
+        tx.commit();
+        if (!outage_since) {
+          outage_since = std::chrono::steady_clock::now();
+          probe_interval = probe_first;
+          spdlog::warn("{}: the server does not answer ({}); posts wait until it does", network(),
+                       r.error);
+        }
+        co_return Turn::unreachable;
+      }
+      outage_over();
       if (r.retry_after && *r.retry_after <= milliseconds(10000)) {
-        asio::steady_timer t(executor, *r.retry_after);
-        co_await t.async_wait(asio::use_awaitable);
+        const bool woke = co_await pause(*r.retry_after);
+        if (woke) co_return Turn::preempted;
         continue;
       }
       const auto delay = r.retry_after ? *r.retry_after
                                        : net::backoff_delay(item.attempts, milliseconds(2000), milliseconds(600000),
                                                             std::uniform_real_distribution<double>(0, 1)(rng));
-      spdlog::warn("{}: post {} to {} not sent ({}); next attempt in {} s", chat::to_string(net), item.id, item.recipient,
-                   r.error, std::chrono::duration_cast<std::chrono::seconds>(delay).count());
+      spdlog::warn("{}: post {} to {} not sent ({}); next attempt in {} s", network(), item.id, item.recipient, r.error,
+                   std::chrono::duration_cast<std::chrono::seconds>(delay).count());
       store::WriteTransaction tx(engine.db());
       outbox.mark_retry(item.id, now + std::chrono::ceil<std::chrono::seconds>(delay), r.error);
       tx.commit();
-      co_return false;
+      co_return Turn::later;
     }
-    co_return false;
+    co_return Turn::later;
+  }
+
+  // A room that cannot take posts (an encrypted Matrix room): one notice in
+  // another staff room (this network's default or routed rooms, else the
+  // other network's, else the console) naming the cases waiting for it,
+  // posted again only when that list changes.
+  void tell_room_unusable(const std::string& room, const std::string& why, Timestamp now) {
+    store::OutboxRepo outbox(engine.db());
+    std::set<std::int64_t> cases;
+    for (const auto& row : outbox.pending_in_order(channel(), 100000))
+      if (row.recipient == room && row.case_id) cases.insert(*row.case_id);
+    std::string list;
+    for (auto id : cases) list += (list.empty() ? "#" : ", #") + std::to_string(id);
+    if (list.empty()) return;  // nothing of a case waits there (an answer, a notice)
+    const Config& cfg = engine.config();
+    std::vector<std::pair<std::string, std::string>> where;  // (channel, recipient)
+    auto add = [&](std::string_view net, const std::string& target) {
+      if (!target.empty() && target != room) where.emplace_back("staff." + std::string(net), target);
+    };
+    for (std::string_view net : {network(), std::string_view(network() == "matrix" ? "mattermost" : "matrix")}) {
+      const bool on = net == "matrix" ? cfg.matrix.enabled : cfg.mattermost.enabled;
+      if (!on) continue;
+      add(net, net == "matrix" ? cfg.matrix.default_room : cfg.mattermost.default_channel);
+      for (const auto& t : routed_targets(cfg, net)) add(net, t);
+    }
+    if (where.empty()) where.emplace_back("staff", "");  // the console
+    store::OutboxItem n;
+    n.created_at = now;
+    n.channel = where.front().first;
+    n.recipient = where.front().second;
+    n.template_key = "matrix.e2ee_waiting";
+    n.params_json = nlohmann::json{{"room", room}, {"cases", list}}.dump();
+    n.dedupe_key = "room_unusable:" + std::string(network()) + ":" + room + ":" + list;
+    n.not_before = now;
+    if (outbox.enqueue(n))
+      spdlog::warn("{}: room {} cannot take posts ({}); cases waiting for it: {}; staff told in {}", network(), room, why,
+                   list, n.recipient.empty() ? std::string("the console") : n.recipient);
+  }
+
+  // Until the server answers a probe: short first intervals (a restart is
+  // over in seconds), then at most probe_cap, so posts go out within about
+  // that long once it is back, whatever the outage lasted.
+  asio::awaitable<void> wait_for_server() {
+    bool back = false;
+    while (!stopping && !back) {
+      woken = false;  // new rows change nothing while the server is away
+      const milliseconds interval = probe_interval;
+      probe_interval = std::min(interval * 2, milliseconds(probe_cap));
+      co_await pause(interval);
+      if (stopping) break;
+      const bool answered = co_await sender.probe();
+      back = answered;
+    }
   }
 
   asio::awaitable<void> run() {
@@ -129,21 +291,32 @@ struct ChatDispatcher::State : std::enable_shared_from_this<State> {
       woken = false;
       std::optional<Timestamp> next;
       bool progressed = false;
+      bool unreachable = false;
       try {
         const Timestamp now = clock();
-        std::set<std::string> blocked;
-        for (auto& item : outbox.pending_in_order(channel(), 1000)) {
-          if (stopping) break;
-          if (blocked.count(item.recipient)) continue;
+        auto rows = outbox.pending_in_order(channel(), 1000);
+        std::stable_partition(rows.begin(), rows.end(), urgent);
+        // A room's answers and its bulk posts are two queues: an alert
+        // waiting on a backoff does not hold an answer back.
+        std::set<std::pair<std::string, bool>> blocked;
+        for (auto& item : rows) {
+          if (stopping || woken) break;  // new rows (an answer) may have to go first: look again
+          const std::pair<std::string, bool> queue{item.recipient, urgent(item)};
+          if (blocked.count(queue)) continue;
           if (item.next_attempt > now || item.not_before > now) {
-            blocked.insert(item.recipient);
+            blocked.insert(queue);
             const Timestamp at = std::max(item.next_attempt, item.not_before);
             if (!next || at < *next) next = at;
             continue;
           }
-          if (co_await deliver(item)) progressed = true;
-          else {
-            blocked.insert(item.recipient);
+          const Turn turn = co_await deliver(item);
+          if (turn == Turn::done) {
+            progressed = true;
+          } else if (turn == Turn::unreachable) {
+            unreachable = true;
+            break;
+          } else if (turn == Turn::later) {
+            blocked.insert(queue);
             if (auto again = outbox.get(item.id); again && again->status == "pending")
               if (!next || again->next_attempt < *next) next = again->next_attempt;
           }
@@ -153,12 +326,14 @@ struct ChatDispatcher::State : std::enable_shared_from_this<State> {
         next = clock() + std::chrono::seconds(30);
       }
       if (stopping) break;
+      if (unreachable) {
+        co_await wait_for_server();
+        continue;
+      }
       if (progressed || woken) continue;  // more may be waiting behind what was sent
       auto wait = std::chrono::steady_clock::duration(std::chrono::hours(1));
       if (next) wait = std::max<std::chrono::steady_clock::duration>(*next - clock(), std::chrono::milliseconds(200));
-      timer.expires_after(wait);
-      boost::system::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await pause(wait);
     }
     running = false;
   }
@@ -186,6 +361,8 @@ void ChatDispatcher::wake() {
   state_->woken = true;
   state_->timer.cancel();
 }
+
+chat::Network ChatDispatcher::network() const { return state_->sender.network(); }
 
 std::int64_t ChatDispatcher::sent() const { return state_->sent; }
 std::int64_t ChatDispatcher::failed() const { return state_->failed; }
@@ -217,14 +394,16 @@ std::optional<chat::Edit> alert_status(Engine& engine, chat::Network network, st
     if (!root) continue;
     const auto& cat = engine.catalog();
     const auto& lang = engine.config().default_language;
+    const auto style = chat_style(engine, network);
     const std::string state_label = cat.render(lang, "state." + std::string(to_string(c->state)));
     std::string status;
-    if (!is_active(c->state)) status = cat.render(lang, "alert.status_closed", {{"state_label", state_label}});
+    if (!is_active(c->state)) status = cat.render(lang, "alert.status_closed", {{"state_label", state_label}}, style);
     else if (!c->assignee.empty()) {
       const StaffMember* s = engine.config().find_staff(c->assignee);
-      status = cat.render(lang, "alert.status_held", {{"holder", s ? s->name : c->assignee}, {"state_label", state_label}});
-    } else status = cat.render(lang, "alert.status_open");
-    const std::string text = engine.render_outbox(*root) + "\n" + status;
+      status = cat.render(lang, "alert.status_held", {{"holder", s ? s->name : c->assignee}, {"state_label", state_label}},
+                          style);
+    } else status = cat.render(lang, "alert.status_open", {}, style);
+    const std::string text = engine.render_outbox(*root, style) + "\n" + status;
     chat::Edit e;
     e.destination = t.destination;
     e.remote_id = t.root_remote_id;
@@ -237,29 +416,85 @@ std::optional<chat::Edit> alert_status(Engine& engine, chat::Network network, st
   return std::nullopt;
 }
 
-chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
-                            std::function<void(std::optional<std::int64_t>)> after_command) {
+namespace {
+
+// A staff command from a chat user (mapped to [[staff]]), run by the engine,
+// its answer styled for the network it is typed on ({cmd}, {asker}).
+chat::Answer run_chat_command(Engine& engine, chat::Network net, std::string_view user, std::string_view line,
+                              Timestamp now) {
+  const StaffMember* staff = engine.config().find_staff_by_chat(chat::to_string(net), user);
+  if (!staff) {
+    spdlog::warn("{}: command from {}, who is not configured staff: refused", chat::to_string(net), user);
+    return {false, false,
+            engine.catalog().render(engine.config().default_language, "reply.not_staff", {{"user", std::string(user)}},
+                                    chat_style(engine, net)),
+            std::nullopt};
+  }
+  Reply r = engine.handle_command(staff->id, line, now, chat_style(engine, net, user));
+  std::optional<std::int64_t> case_id;
+  ParsedCommand parsed = parse_command(line);
+  if (auto* cmd = std::get_if<Command>(&parsed))
+    std::visit(
+        [&](const auto& k) {
+          if constexpr (requires { k.case_id; }) case_id = k.case_id;
+        },
+        *cmd);
+  return {true, r.ok, r.text, case_id, r.personal};
+}
+
+}  // namespace
+
+chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, AfterCommand after_command) {
   chat::Hooks h;
-  h.command = [&engine, clock, after_command](chat::Network net, std::string_view user,
-                                              std::string_view line) -> chat::Answer {
-    const StaffMember* staff = engine.config().find_staff_by_chat(chat::to_string(net), user);
-    if (!staff) {
-      spdlog::warn("{}: command from {}, who is not configured staff: refused", chat::to_string(net), user);
-      return {false, false,
-              engine.catalog().render(engine.config().default_language, "reply.not_staff", {{"user", std::string(user)}}),
-              std::nullopt};
+  // `updates_alert`: the caller's answer edits the alert on its network (a
+  // Mattermost button), so that network's alert is not edited a second time.
+  auto run = [&engine, clock, after_command](chat::Network net, std::string_view user, std::string_view line,
+                                             bool updates_alert) -> chat::Answer {
+    chat::Answer a = run_chat_command(engine, net, user, line, clock());
+    if (after_command)
+      after_command(a.ok ? a.case_id : std::nullopt, updates_alert ? std::optional(net) : std::nullopt);
+    return a;
+  };
+  h.command = [run](chat::Network net, std::string_view user, std::string_view line) {
+    return run(net, user, line, false);
+  };
+  h.click = [run](chat::Network net, std::string_view user, std::string_view line) {
+    return run(net, user, line, true);
+  };
+  // The command's effects, its event marked seen and its answer (an outbox
+  // row of the room's network, sent before bulk posts) in one commit: killed
+  // before it, the command comes back with the replayed /sync and runs then;
+  // after it, the answer goes out from the outbox.
+  h.command_once = [&engine, clock, after_command](chat::Network net, std::string_view user, std::string_view line,
+                                                   std::string_view event_id,
+                                                   const chat::Hooks::AnswerTo& to) -> std::optional<chat::Answer> {
+    const Timestamp now = clock();
+    chat::Answer a;
+    {
+      store::WriteTransaction tx(engine.db());
+      if (!store::first_seen(engine.db(), chat::to_string(net), event_id, now)) return std::nullopt;
+      a = run_chat_command(engine, net, user, line, now);  // its own transaction nests in this one
+      if (!a.text.empty()) {
+        nlohmann::json params = nlohmann::json::object();
+        params["text"] = a.text;
+        params["_thread_root"] = to.thread_root;
+        params["_reply_to"] = to.reply_to;
+        store::OutboxItem item;
+        item.created_at = now;
+        item.channel = channel_of(net);
+        item.recipient = to.room;
+        item.template_key = std::string(answer_template);
+        item.params_json = params.dump();
+        item.dedupe_key = "answer:" + std::string(chat::to_string(net)) + ":" + std::string(event_id);
+        item.not_before = now;
+        item.next_attempt = now;
+        store::OutboxRepo(engine.db()).enqueue(item);
+      }
+      tx.commit();
     }
-    Reply r = engine.handle_command(staff->id, line, clock());
-    std::optional<std::int64_t> case_id;
-    ParsedCommand parsed = parse_command(line);
-    if (auto* cmd = std::get_if<Command>(&parsed))
-      std::visit(
-          [&](const auto& k) {
-            if constexpr (requires { k.case_id; }) case_id = k.case_id;
-          },
-          *cmd);
-    if (after_command) after_command(r.ok ? case_id : std::nullopt);
-    return {true, r.ok, r.text, case_id};
+    // Wakes the dispatchers (the answer is waiting) and refreshes the alert.
+    if (after_command) after_command(a.ok ? a.case_id : std::nullopt, std::nullopt);
+    return a;
   };
   h.case_of_post = [&engine](chat::Network net, std::string_view remote_id) {
     store::ChatThreadRepo threads(engine.db());
@@ -291,7 +526,7 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
       const Received r = engine.receive_message(m, clock());
       tx.commit();
       spdlog::info("{}: message from {} in {}: {}", chat::to_string(net), user, room, to_string(r));
-      if (r != Received::duplicate && after_command) after_command(std::nullopt);
+      if (r != Received::duplicate && after_command) after_command(std::nullopt, std::nullopt);
       return true;
     } catch (const std::exception& e) {
       spdlog::error("{}: message {} from {} not stored: {}", chat::to_string(net), event_id, user, e.what());
@@ -299,9 +534,14 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
     }
   };
   h.save = [&engine](std::string_view key, std::string_view value) { store::kv_set(engine.db(), key, value); };
+  // Adapters' own texts (messages/<lang>/<network>.toml) are not marked
+  // (adapters compare and compose them), but show commands as typed there.
   h.text = [&engine](std::string_view key, const std::vector<std::pair<std::string, std::string>>& params) {
     Params p(params.begin(), params.end());
-    return engine.catalog().render(engine.config().default_language, key, p);
+    messages::FillStyle style;
+    const auto net = key.rfind("matrix.", 0) == 0 ? chat::Network::matrix : chat::Network::mattermost;
+    style.literals[std::string(messages::command_prefix_param)] = command_prefix(engine, net);
+    return engine.catalog().render(engine.config().default_language, key, p, style);
   };
   return h;
 }

@@ -9,6 +9,16 @@
 // and the post id is recorded in the same transaction as "sent" together
 // with the case's thread root, so a crash at any point neither loses a post
 // nor, with the adapter's lookup (Mattermost) or txnId (Matrix), doubles it.
+//
+// Answers to staff (rows "chat.answer", queued by Hooks::command_once with
+// the command) go before bulk posts, in a queue of their own per room; bulk
+// posts keep their order. A wake() while a post waits on a rate limit makes
+// the dispatcher look again, so a new answer does not wait for the backlog.
+// When the server does not answer (SendResult::unreachable), nothing more is
+// sent: the outage is logged once, the server probed (Sender::probe, every
+// 0.25 s growing to 1.5 s), and the queue resumes when it answers (logged
+// once). A room that cannot take posts (room_unusable: an encrypted Matrix
+// room) keeps them pending, and another staff room is told which cases wait.
 #pragma once
 
 #include "adapters/chat/chat.hpp"
@@ -31,6 +41,7 @@ public:
 
   void start();
   void stop();
+  chat::Network network() const;
   // Rows may be ready (a scan, a command): look now instead of at the next timer.
   void wake();
   // Re-renders the alerts of a case in this network's rooms (state, holder),
@@ -50,8 +61,16 @@ private:
 // reacted by chat users (mapped to [[staff]] members), thread lookups, alert
 // status, dedupe, small durable state and texts. `after_command` runs after
 // each command that changed something (wake the dispatchers, refresh alerts).
-chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock,
-                            std::function<void(std::optional<std::int64_t> case_id)> after_command);
+// `already_updated`: the network whose alert the command's answer updated
+// itself (a Mattermost button click), not to be edited again.
+using AfterCommand =
+    std::function<void(std::optional<std::int64_t> case_id, std::optional<chat::Network> already_updated)>;
+chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, AfterCommand after_command);
+
+// Staff texts for a chat network: values marked for escaping (only what came
+// from outside is escaped, adapters/chat/escape), {cmd} the command prefix
+// that works there, {asker} a mention of who asked (empty: nobody).
+messages::FillStyle chat_style(Engine& engine, chat::Network network, std::string_view asker = {});
 
 // The alert of `case_id` as posted in this network's room, with a status line
 // (waiting, held by, closed): what a button answer or a refresh edits.

@@ -1,5 +1,7 @@
 #include "bot/app/config.hpp"
 
+#include "adapters/lms/csv/moodle_participants.hpp"
+#include "adapters/lms/csv/text.hpp"
 #include "bot/app/zone.hpp"
 
 #include <toml++/toml.h>
@@ -317,6 +319,95 @@ void read_learner_channels(const Reader& r, const toml::table& root, Config& c, 
   }
 }
 
+// strptime formats of date columns: each must read a day of the month (a
+// format like "%m/%Y" would date every row to the 1st, silently).
+std::vector<std::string> date_formats(const Reader& r, const toml::table& t, std::string_view key) {
+  const auto formats = r.strings(t, key);
+  if (formats.empty()) r.fail(*t.get(key), "'" + std::string(key) + "' needs at least one format, e.g. \"%d/%m/%Y\"");
+  for (const auto& f : formats)
+    if (f.find("%d") == std::string::npos && f.find("%e") == std::string::npos && f.find("%F") == std::string::npos &&
+        f.find("%D") == std::string::npos)
+      r.fail(*t.get(key), "date format \"" + f + "\" reads no day (%d, %e, %F or %D): strptime formats such as "
+                          "\"%d/%m/%Y\" or \"%Y-%m-%d %H:%M\"");
+  return formats;
+}
+
+std::string source_choices() {
+  std::string s;
+  for (auto n : source_names) s += (s.empty() ? "" : ", ") + std::string(n);
+  return s;
+}
+
+// [import.generic] (its columns and activity columns) and [import.moodle].
+void read_import(const Reader& r, const toml::table& imp, Config& c) {
+  r.known_keys(imp, {"generic", "moodle"}, "[import]");
+  if (const auto* t = r.table(imp, "moodle")) {
+    r.known_keys(*t, {"student_roles"}, "[import.moodle]");
+    if (t->get("student_roles")) {
+      c.moodle_export.student_roles = r.strings(*t, "student_roles");
+      if (c.moodle_export.student_roles.empty())
+        r.fail(*t->get("student_roles"), "'student_roles' is empty: every participant would be skipped as staff "
+                                         "(the default is [\"Étudiant\", \"Student\"])");
+    }
+  }
+  const auto* t = r.table(imp, "generic");
+  if (!t) return;
+  r.known_keys(*t, {"columns", "activity", "default_source", "default_cohort", "date_formats"}, "[import.generic]");
+  auto& m = c.csv;
+  m.default_source = r.str(*t, "default_source", m.default_source);
+  if (!parse_source(m.default_source))
+    r.fail(*t->get("default_source"), "unknown source \"" + m.default_source + "\" (" + source_choices() + ")");
+  m.default_cohort = r.str(*t, "default_cohort", "");
+  if (t->get("date_formats")) m.date_formats = date_formats(r, *t, "date_formats");
+  const auto* cols = r.table(*t, "columns");
+  if (cols) {
+    r.known_keys(*cols, {"id", "first_name", "last_name", "full_name", "email", "phone", "matrix", "cohort",
+                         "start_date", "last_activity", "source"},
+                 "[import.generic.columns]");
+    m.id = r.str(*cols, "id", "");
+    m.first_name = r.str(*cols, "first_name", "");
+    m.last_name = r.str(*cols, "last_name", "");
+    m.full_name = r.str(*cols, "full_name", "");
+    m.email = r.str(*cols, "email", "");
+    m.phone = r.str(*cols, "phone", "");
+    m.matrix = r.str(*cols, "matrix", "");
+    m.cohort = r.str(*cols, "cohort", "");
+    m.start_date = r.str(*cols, "start_date", "");
+    m.last_activity = r.str(*cols, "last_activity", "");
+    m.source = r.str(*cols, "source", "");
+    if (m.id.empty() && m.email.empty()) r.fail(*cols, "the generic CSV mapping needs an 'id' or an 'email' column");
+  }
+  // "Date dernière leçon" = "lesson", or { source = "lesson", date_formats = [...] }.
+  if (const auto* act = r.table(*t, "activity")) {
+    if (!cols) r.fail(*act, "[import.generic.activity] needs [import.generic.columns] with an 'id' or an 'email' column");
+    std::set<std::string> seen;
+    if (!m.last_activity.empty()) seen.insert(csv::normalize_header(m.last_activity));
+    for (const auto& [k, v] : *act) {
+      ActivityColumn a;
+      a.column = std::string(k.str());
+      const std::string where = "[import.generic.activity] \"" + a.column + "\"";
+      if (csv::trim(a.column).empty()) r.fail(v, where + ": the column name is empty");
+      const toml::node* src = &v;
+      if (const auto* detail = v.as_table()) {
+        r.known_keys(*detail, {"source", "date_formats"}, where);
+        src = detail->get("source");
+        if (!src) r.fail(v, where + " needs a 'source' (" + source_choices() + ")");
+        if (detail->get("date_formats")) a.date_formats = date_formats(r, *detail, "date_formats");
+      }
+      if (!src->is_string())
+        r.fail(*src, where + " must name a source (\"lesson\") or be a table { source = \"lesson\", date_formats = [...] }");
+      const std::string name = src->as_string()->get();
+      const auto s = parse_source(name);
+      if (!s) r.fail(*src, where + ": unknown source \"" + name + "\" (" + source_choices() + ")");
+      a.source = *s;
+      if (!seen.insert(csv::normalize_header(a.column)).second)
+        r.fail(v, where + ": this column is already mapped (headers are compared without case or accents; "
+                          "'last_activity' counts)");
+      m.activity.push_back(std::move(a));
+    }
+  }
+}
+
 Config read(const toml::table& root, const std::string& name) {
   Reader r(name);
   Config c;
@@ -403,34 +494,7 @@ Config read(const toml::table& root, const std::string& name) {
     m.ca_file = r.str(*t, "ca_file", "");
     if (m.enabled && m.courses.empty()) r.fail(*t, "[moodle] needs at least one course id in 'courses'");
   }
-  if (const auto* imp = r.table(root, "import")) {
-    r.known_keys(*imp, {"generic"}, "[import]");
-    if (const auto* t = r.table(*imp, "generic")) {
-      r.known_keys(*t, {"columns", "default_source", "default_cohort", "date_formats"}, "[import.generic]");
-      auto& m = c.csv;
-      m.default_source = r.str(*t, "default_source", m.default_source);
-      if (!parse_source(m.default_source)) r.fail(*t->get("default_source"), "unknown source \"" + m.default_source + "\"");
-      m.default_cohort = r.str(*t, "default_cohort", "");
-      if (t->get("date_formats")) m.date_formats = r.strings(*t, "date_formats");
-      if (const auto* cols = r.table(*t, "columns")) {
-        r.known_keys(*cols, {"id", "first_name", "last_name", "full_name", "email", "phone", "matrix", "cohort",
-                             "start_date", "last_activity", "source"},
-                     "[import.generic.columns]");
-        m.id = r.str(*cols, "id", "");
-        m.first_name = r.str(*cols, "first_name", "");
-        m.last_name = r.str(*cols, "last_name", "");
-        m.full_name = r.str(*cols, "full_name", "");
-        m.email = r.str(*cols, "email", "");
-        m.phone = r.str(*cols, "phone", "");
-        m.matrix = r.str(*cols, "matrix", "");
-        m.cohort = r.str(*cols, "cohort", "");
-        m.start_date = r.str(*cols, "start_date", "");
-        m.last_activity = r.str(*cols, "last_activity", "");
-        m.source = r.str(*cols, "source", "");
-        if (m.id.empty() && m.email.empty()) r.fail(*cols, "the generic CSV mapping needs an 'id' or an 'email' column");
-      }
-    }
-  }
+  if (const auto* imp = r.table(root, "import")) read_import(r, *imp, c);
   if (const auto* t = r.table(root, "roles")) {
     for (const auto& [k, v] : *t) {
       if (!v.is_string()) r.fail(v, "a role's label must be a string, e.g. secretariat = \"Secrétariat\"");
@@ -777,6 +841,24 @@ std::string describe(const Config& c) {
     o << "\n[moodle]\nurl = " << quote(c.moodle.url) << "\ntoken = " << mask(c.moodle.token) << "\ncourses = [";
     for (std::size_t i = 0; i < c.moodle.courses.size(); ++i) o << (i ? ", " : "") << c.moodle.courses[i];
     o << "]\nroles = " << list(c.moodle.roles) << "\ninterval_minutes = " << c.moodle.interval.count() << "\n";
+  }
+  o << "\n[import.moodle]\nstudent_roles = " << list(c.moodle_export.student_roles) << "\n";
+  if (!c.csv.id.empty() || !c.csv.email.empty()) {
+    const auto& m = c.csv;
+    o << "\n[import.generic]\ndefault_source = " << quote(m.default_source) << "\ndefault_cohort = "
+      << quote(m.default_cohort) << "\ndate_formats = " << list(m.date_formats) << "\n[import.generic.columns]\n";
+    const std::pair<const char*, const std::string*> cols[] = {
+        {"id", &m.id},         {"first_name", &m.first_name}, {"last_name", &m.last_name},
+        {"full_name", &m.full_name}, {"email", &m.email},     {"phone", &m.phone},
+        {"matrix", &m.matrix}, {"cohort", &m.cohort},         {"start_date", &m.start_date},
+        {"last_activity", &m.last_activity}, {"source", &m.source}};
+    for (const auto& [key, value] : cols)
+      if (!value->empty()) o << key << " = " << quote(*value) << "\n";
+    if (!m.activity.empty()) o << "[import.generic.activity]\n";
+    for (const auto& a : m.activity) {
+      o << quote(a.column) << " = { source = " << quote(std::string(to_string(a.source)));
+      o << ", date_formats = " << list(a.date_formats.empty() ? m.date_formats : a.date_formats) << " }\n";
+    }
   }
   o << "\n[stats]\nreturn_window_days = " << c.return_window.count() << "\ntask_due_days = " << c.task_due.count() << "\n";
   if (!c.role_labels.empty()) {

@@ -46,6 +46,14 @@ struct StaffMember {
   std::string matrix;
 };
 
+// One column of activity dates in a generic CSV ([import.generic.activity]):
+// a driving school's export has one per sign of life (procedure 001).
+struct ActivityColumn {
+  std::string column;                     // the header, as configured
+  Source source = Source::lms;
+  std::vector<std::string> date_formats;  // empty: the mapping's date_formats
+};
+
 // Column mapping of the generic CSV import. Empty = column absent.
 struct CsvMapping {
   std::string id;
@@ -57,13 +65,22 @@ struct CsvMapping {
   std::string matrix;         // the learner's Matrix id, @localpart:server
   std::string cohort;
   std::string start_date;
-  std::string last_activity;
+  std::string last_activity;  // the single-column form: its source is `source` or default_source
   std::string source;         // column holding the source name, per row
   std::string default_source = "lms";  // when `source` is empty or absent
   std::string default_cohort;
   // Date formats accepted in date columns, strptime-like, tried in order.
   std::vector<std::string> date_formats{"%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
                                         "%Y-%m-%d", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"};
+  // Several activity columns, each with its source (sorted by column name).
+  std::vector<ActivityColumn> activity;
+};
+
+// Moodle's Participants export ([import.moodle]). The web-services poller
+// filters by role shortnames ([moodle] roles); the export shows role names
+// as the site displays them, which sites rename ("Stagiaire", "Apprenant").
+struct MoodleExportConfig {
+  std::vector<std::string> student_roles{"Étudiant", "Student"};
 };
 
 struct MoodleConfig {
@@ -176,6 +193,7 @@ struct Config {
   SmsConfig sms;
   EmailConfig email;
   CsvMapping csv;
+  MoodleExportConfig moodle_export;
   std::vector<StaffMember> staff;
   std::map<std::string, std::string> role_labels;  // role id -> "Secrétariat"
   std::vector<Policy> policies;       // plans resolved into each policy

@@ -1,6 +1,7 @@
 #include "bot/app/engine.hpp"
 
 #include "bot/app/export.hpp"
+#include "bot/app/phone.hpp"
 #include "bot/app/routing.hpp"
 
 #include <nlohmann/json.hpp>
@@ -448,7 +449,7 @@ void Engine::run_digest(Timestamp now, bool dry_run, ScanReport& rep) {
 
 // ------------------------------------------------------------------ rendering
 
-std::string Engine::render_outbox(const store::OutboxItem& item) const {
+std::string Engine::render_outbox(const store::OutboxItem& item, const messages::FillStyle& style) const {
   Params p = params_from_json(item.params_json);
   const std::string& lang = config_.default_language;
   auto label = [&](const char* raw, const char* out, const std::string& prefix) {
@@ -483,14 +484,19 @@ std::string Engine::render_outbox(const store::OutboxItem& item) const {
     shown["channel"] = item.channel;
     shown["recipient"] = item.recipient;
     shown["not_before_local"] = format_local(item.not_before, zone_);
-    return catalog_.render(lang, "alert.learner_message", shown);
+    return catalog_.render(lang, "alert.learner_message", shown, style);
   }
-  return catalog_.render(lang, item.template_key, p);
+  return catalog_.render(lang, item.template_key, p, style);
 }
 
 // ------------------------------------------------------------------ commands
 
-Reply Engine::handle_command(std::string_view staff_id, std::string_view line, Timestamp now) {
+Reply Engine::handle_command(std::string_view staff_id, std::string_view line, Timestamp now,
+                             const messages::FillStyle& style) {
+  // Every text of the answer in the style of where it goes (this shadows Engine::text).
+  const auto text = [&](std::string_view key, const Params& p = {}) {
+    return catalog_.render(config_.default_language, key, p, style);
+  };
   const StaffMember* staff = config_.find_staff(staff_id);
   if (!staff) return {false, text("reply.not_staff", {{"user", std::string(staff_id)}})};
   ParsedCommand parsed = parse_command(line);
@@ -585,7 +591,7 @@ Reply Engine::handle_command(std::string_view staff_id, std::string_view line, T
                                   {"due_local", format_local(t.due, zone_)}});
             }
             if (tasks.empty()) out += "\n" + text("reply.list_empty");
-            return {true, out};
+            return {true, out, true};
           }
           out = text(k.scope == ListScope::mine ? "reply.list_mine" : "reply.list_all");
           // A chat message holds a page, not a register (Mattermost stops at
@@ -610,7 +616,7 @@ Reply Engine::handle_command(std::string_view staff_id, std::string_view line, T
           else if (n == page)
             if (const auto total = cases_.count_active(who); total > page)
               out += "\n" + text("reply.list_more", {{"count", std::to_string(total - page)}});
-          return {true, out};
+          return {true, out, true};
         } else if constexpr (std::is_same_v<T, ShowCmd>) {
           auto c = cases_.get(k.case_id);
           if (!c) return {false, case_reply(k.case_id, "reply.not_found")};
@@ -622,6 +628,10 @@ Reply Engine::handle_command(std::string_view staff_id, std::string_view line, T
           auto last = l->activity.last_over(SourceSet::all());
           p["last_activity"] = last ? format_local(*last, zone_) : text("reply.never");
           std::string out = text("reply.show_header", p) + "\n" + text("reply.show_contact", p);
+          if (!l->phone_rejected.empty())  // what an import could not read as a number
+            out += "\n" + text(l->phone.empty() ? "reply.show_phone_rejected" : "reply.show_phone_rejected_kept",
+                               {{"phone_rejected", l->phone_rejected},
+                                {"reason", normalize_phone(l->phone_rejected).reason}});
           auto rs = relaunches_.for_case(c->id);
           for (const auto& r : rs)
             out += "\n" + text("reply.show_relaunch",
@@ -638,7 +648,7 @@ Reply Engine::handle_command(std::string_view staff_id, std::string_view line, T
                                    : text("reply.next_dropout", {{"due_local", format_local(*c->next_due, zone_)}});
             out += "\n" + text("reply.show_next", {{"next", next}});
           }
-          return {true, out};
+          return {true, out, true};
         } else if constexpr (std::is_same_v<T, StatsCmd>) {
           return {true, render_stats(*this, k.month, now)};
         } else if constexpr (std::is_same_v<T, ExportCmd>) {

@@ -42,6 +42,9 @@ struct ScanReport {
 struct Reply {
   bool ok = true;
   std::string text;
+  // It shows a learner's details (dossier, liste): for the asker's eyes only
+  // (a chat answers in private, never in a shared channel).
+  bool personal = false;
 };
 
 // A message a learner sent (SMS, Matrix DM, email), as its gateway reported it.
@@ -108,10 +111,13 @@ public:
   ScanReport scan(Timestamp now, bool dry_run = false);
 
   // --- staff commands (console, chat). Refuses non-staff. ---
-  Reply handle_command(std::string_view staff_id, std::string_view line, Timestamp now);
+  // `style`: how texts are rendered for where the answer goes (a chat marks
+  // values for escaping and gives {cmd} and {asker}); the console's by default.
+  Reply handle_command(std::string_view staff_id, std::string_view line, Timestamp now,
+                       const messages::FillStyle& style = {});
 
-  // Renders an outbox item's text for a staff channel.
-  std::string render_outbox(const store::OutboxItem& item) const;
+  // Renders an outbox item's text for a staff channel (`style` as above).
+  std::string render_outbox(const store::OutboxItem& item, const messages::FillStyle& style = {}) const;
 
   // --- learner channels (learner_channels.cpp); the caller holds a WriteTransaction ---
   // Stores a learner's message once per provider id; a reply is a sign of

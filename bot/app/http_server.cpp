@@ -55,10 +55,15 @@ using nlohmann::json;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-// A keep-alive connection may wait this long for its next request; a slow
-// client gets this long to send one or to read our answer.
-constexpr std::chrono::seconds idle_timeout{30};
+// A slow client gets this long to send its first request or to read our answer.
 constexpr std::chrono::seconds io_timeout{30};
+// A kept-alive connection waits this long for its next request, and at most
+// this many wait at once (past it, an answer closes its connection).
+// Clients that open a connection per request and leave it open (a
+// Mattermost slash command each) would otherwise hold a descriptor each:
+// 300 quick commands held 300 descriptors for 30 s.
+constexpr std::chrono::seconds keep_alive_idle{5};
+constexpr std::size_t max_idle_connections = 16;
 // After refusing an oversized body we read and drop what the client still
 // sends (so it sees our 413 rather than a reset), within these bounds.
 constexpr std::chrono::seconds drain_timeout{2};
@@ -550,11 +555,11 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> st, tcp::socket socke
   } unregister{*st, id};
 
   beast::flat_buffer buffer;
-  while (!st->stopping) {
+  for (bool first = true; !st->stopping; first = false) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(st->http().max_body_bytes);
     conn.idle = true;
-    conn.stream.expires_after(idle_timeout);
+    conn.stream.expires_after(first ? std::chrono::seconds(io_timeout) : std::chrono::seconds(keep_alive_idle));
     auto [ec, n] = co_await bhttp::async_read(conn.stream, buffer, parser, use_tuple);
     (void)n;
     conn.idle = false;
@@ -584,7 +589,9 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> st, tcp::socket socke
     else if (async_hook != st->async_hooks.end()) res = co_await handle_async_hook(*st, async_hook->second, req);
     else res = handle(*st, req);
     res.version(req.version());
-    res.keep_alive(req.keep_alive() && !st->stopping);
+    const auto idle = std::count_if(st->connections.begin(), st->connections.end(),
+                                    [](const auto& c) { return c.second->idle; });
+    res.keep_alive(req.keep_alive() && !st->stopping && std::size_t(idle) < max_idle_connections);
     spdlog::debug("http: {} {} -> {}", std::string_view(req.method_string()), std::string_view(req.target()),
                   res.result_int());
     if (!co_await write(conn.stream, res) || !res.keep_alive()) break;

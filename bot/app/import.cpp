@@ -16,11 +16,13 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <sstream>
 
 namespace relance::app {
@@ -42,20 +44,51 @@ std::string read_bytes(const fs::path& file) {
   return bytes;
 }
 
+std::string hex(const unsigned char* md, unsigned len) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned i = 0; i < len; ++i) {
+    out += digits[md[i] >> 4];
+    out += digits[md[i] & 15];
+  }
+  return out;
+}
+
 std::string sha256_hex(std::string_view bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1)
     throw std::runtime_error("sha256 (OpenSSL EVP_Digest) a échoué");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * len);
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return hex(md, len);
 }
+
+// sha256 of a sequence of values, each length-prefixed so that no two
+// sequences hash alike by moving a boundary.
+class Sha256Stream {
+public:
+  Sha256Stream() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
+      throw std::runtime_error("sha256 (OpenSSL EVP_DigestInit_ex) a échoué");
+  }
+  Sha256Stream& operator<<(std::string_view v) {
+    const std::string size = std::to_string(v.size()) + ":";
+    if (EVP_DigestUpdate(ctx_.get(), size.data(), size.size()) != 1 ||
+        EVP_DigestUpdate(ctx_.get(), v.data(), v.size()) != 1)
+      throw std::runtime_error("sha256 (OpenSSL EVP_DigestUpdate) a échoué");
+    return *this;
+  }
+  std::string hex_digest() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1)
+      throw std::runtime_error("sha256 (OpenSSL EVP_DigestFinal_ex) a échoué");
+    return hex(md, len);
+  }
+
+private:
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+};
 
 Timestamp file_mtime(const fs::path& file) {
   std::error_code ec;
@@ -93,17 +126,41 @@ std::string source_list() {
   return s;
 }
 
-// One row, fully validated, ready to write.
-struct Row {
-  Learner learner;
-  Source source = Source::lms;
-  std::optional<Timestamp> activity;
-};
-
 struct RowError {
   std::string field;
   std::string reason;
 };
+
+// One row, fully validated, ready to write.
+struct Row {
+  Learner learner;
+  // The newest activity per source the row shows (several columns may).
+  std::array<std::optional<Timestamp>, source_count> activity;
+  // Values left out of a row that is imported all the same.
+  std::vector<RowError> warnings;
+  // A Moodle participant without a student role: not a learner.
+  bool staff = false;
+  std::vector<std::string> roles;
+
+  void saw(Source s, Timestamp t) {
+    auto& a = activity[std::size_t(s)];
+    if (!a || *a < t) a = t;
+  }
+};
+
+// What the import made of a row, for the "already imported" check: the same
+// file read with another mapping must not pass for the same import.
+void add_to_reading(Sha256Stream& h, const Row& row) {
+  const Learner& l = row.learner;
+  if (row.staff) {
+    h << "staff";
+    return;
+  }
+  h << "learner" << l.id << l.first_name << l.last_name << l.email << l.phone << l.phone_rejected << l.matrix_id
+    << l.cohort << (l.start_date ? format_date(*l.start_date) : std::string()) << l.language;
+  for (std::size_t i = 0; i < source_count; ++i)
+    h << (row.activity[i] ? std::to_string(to_unix(*row.activity[i])) : std::string());
+}
 
 // Extra cells beyond the header are tolerated when empty (Excel's trailing
 // separators); a value there usually means a separator inside an unquoted
@@ -128,14 +185,16 @@ bool take_email(std::string_view raw, Learner& l, RowError& err) {
   return true;
 }
 
-bool take_phone(std::string_view raw, Learner& l, RowError& err) {
+// An unusable number loses the number, never the learner: without a phone
+// the plan's SMS steps become staff tasks, and staff see the rejected value.
+void take_phone(std::string_view raw, Row& row) {
   const auto p = normalize_phone(raw);
-  if (!p.ok()) {
-    err = {"phone", p.error};
-    return false;
+  if (p.ok()) {
+    row.learner.phone = p.e164;
+    return;
   }
-  l.phone = p.e164;
-  return true;
+  row.learner.phone_rejected = std::string(raw);
+  row.warnings.push_back({"phone", p.error + " ; apprenant importé sans ce numéro"});
 }
 
 // An empty cell leaves the stored id alone, as for every other field.
@@ -153,11 +212,21 @@ bool take_matrix(std::string_view raw, Learner& l, RowError& err) {
 
 class MoodleRows {
 public:
-  MoodleRows(const csv::MoodleColumns& cols, std::size_t width, Timestamp as_of, std::string cohort)
-      : cols_(cols), width_(width), as_of_(as_of), cohort_(std::move(cohort)) {}
+  MoodleRows(const csv::MoodleColumns& cols, std::size_t width, Timestamp as_of, std::string cohort,
+             const std::vector<std::string>& student_roles)
+      : cols_(cols), width_(width), as_of_(as_of), cohort_(std::move(cohort)), student_roles_(student_roles) {}
 
   bool parse(const csv::Record& r, Row& row, RowError& err) const {
     if (!check_width(r, width_, err)) return false;
+    // Teachers and managers are in the export too. Decided before anything
+    // else: a row that is not a learner's cannot stop the import. An empty
+    // cell says nothing (imported, as without the column); "Aucun rôle" is
+    // not a student role.
+    if (const auto roles = cell(r, cols_.roles); !roles.empty() && !csv::has_student_role(roles, student_roles_)) {
+      row.staff = true;
+      row.roles = csv::split_roles(roles);
+      return true;
+    }
     Learner& l = row.learner;
     if (cols_.full_name >= 0) {
       auto n = csv::split_full_name(cell(r, cols_.full_name));
@@ -167,7 +236,7 @@ public:
     if (cols_.first_name >= 0 && !cell(r, cols_.first_name).empty()) l.first_name = cell(r, cols_.first_name);
     if (cols_.last_name >= 0 && !cell(r, cols_.last_name).empty()) l.last_name = cell(r, cols_.last_name);
     if (!take_email(cell(r, cols_.email), l, err)) return false;
-    if (!take_phone(cell(r, cols_.phone), l, err)) return false;
+    take_phone(cell(r, cols_.phone), row);
 
     // Procedure 003: "no name at all means never logged in to the platform";
     // without an e-mail either, there is nobody to relaunch.
@@ -191,9 +260,8 @@ public:
         return false;
       }
       // "Jamais": the learner exists and has no platform activity at all.
-      if (!a.never) row.activity = as_of_ - chr::seconds{a.seconds_ago};
+      if (!a.never) row.saw(Source::lms, as_of_ - chr::seconds{a.seconds_ago});
     }
-    row.source = Source::lms;
     return true;
   }
 
@@ -202,51 +270,120 @@ private:
   std::size_t width_;
   Timestamp as_of_;
   std::string cohort_;
+  const std::vector<std::string>& student_roles_;
 };
 
 // ---------------------------------------------------------------- generic
+
+// A strptime format, and whether it reads a time of day: a date alone is a
+// whole day, not its midnight.
+struct DateFormat {
+  std::string format;
+  bool has_time = false;
+};
+
+std::vector<DateFormat> date_formats(const std::vector<std::string>& formats) {
+  std::vector<DateFormat> out;
+  for (const auto& f : formats) {
+    bool time = false;
+    for (std::size_t i = 0; i + 1 < f.size(); ++i) {
+      if (f[i] != '%') continue;
+      std::size_t j = i + 1;
+      if (f[j] == 'E' || f[j] == 'O') ++j;  // POSIX modifiers
+      if (j < f.size() && std::string_view("HIklMSTRrcsp").find(f[j]) != std::string_view::npos) time = true;
+      i = j;  // "%%" is a literal percent
+    }
+    out.push_back({f, time});
+  }
+  return out;
+}
+
+// A local wall-clock time read from a cell, and whether it was a date alone.
+struct LocalReading {
+  LocalTime at;
+  bool date_only = false;
+};
+
+std::optional<LocalReading> parse_local(std::string_view v, const std::vector<DateFormat>& formats) {
+  const std::string s(v);
+  for (const auto& f : formats) {
+    std::tm tm{};
+    const char* end = strptime(s.c_str(), f.format.c_str(), &tm);
+    if (!end) continue;
+    while (*end == ' ') ++end;
+    if (*end != '\0') continue;
+    const chr::year_month_day ymd{chr::year{tm.tm_year + 1900}, chr::month{unsigned(tm.tm_mon + 1)},
+                                  chr::day{unsigned(tm.tm_mday)}};
+    if (!ymd.ok()) continue;  // strptime takes 31/02
+    return LocalReading{LocalTime{chr::local_days{ymd}.time_since_epoch() + chr::hours{tm.tm_hour} +
+                                  chr::minutes{tm.tm_min} + chr::seconds{tm.tm_sec}},
+                        !f.has_time};
+  }
+  return std::nullopt;
+}
+
+std::string formats_hint(const std::vector<DateFormat>& formats) {
+  std::string s = " (formats acceptés : ";
+  for (std::size_t i = 0; i < formats.size(); ++i) s += (i ? ", " : "") + formats[i].format;
+  return s + ", ISO 8601)";
+}
+
+// One column of activity dates and the source its dates are signs of.
+struct ActivityReader {
+  std::string field;  // named in errors: "last_activity" or the configured header
+  int index = -1;
+  std::optional<Source> source;  // nullopt: the row's `source` column, else default_source
+  std::vector<DateFormat> formats;
+};
 
 class GenericRows {
 public:
   GenericRows(const CsvMapping& m, const csv::Record& header_record, const std::string& file, const ZoneRules& zone,
               Timestamp as_of, Timestamp now, std::string cohort)
-      : m_(m), width_(header_record.fields.size()), zone_(zone), as_of_(as_of), now_(now), cohort_(std::move(cohort)) {
+      : m_(m), width_(header_record.fields.size()), zone_(zone), as_of_(as_of), now_(now), cohort_(std::move(cohort)),
+        formats_(date_formats(m.date_formats)) {
     const auto& header = header_record.fields;
     const std::string where = file + ":" + std::to_string(header_record.line) + ": ";
     std::vector<std::string> norm;
     for (const auto& h : header) norm.push_back(csv::normalize_header(h));
-    auto column = [&](std::string_view key, const std::string& name) {
+    auto column = [&](std::string_view key, const std::string& name, std::string_view section) {
       if (name.empty()) return -1;
       const auto want = csv::normalize_header(name);
       const auto it = std::find(norm.begin(), norm.end(), want);
       if (it == norm.end()) {
         std::string present;
         for (const auto& h : header) present += (present.empty() ? "« " : ", « ") + std::string(csv::trim(h)) + " »";
-        throw ImportError(where + std::string(key) + ": colonne « " + name +
-                          " » absente de l'en-tête (attendue d'après [import.generic.columns] " + std::string(key) +
-                          " ; colonnes du fichier : " + present + ")");
+        throw ImportError(where + std::string(key) + ": colonne « " + name + " » absente de l'en-tête (attendue d'après " +
+                          std::string(section) + " ; colonnes du fichier : " + present + ")");
       }
       return int(it - norm.begin());
+    };
+    auto mapped = [&](std::string_view key, const std::string& name) {
+      return column(key, name, "[import.generic.columns] " + std::string(key));
     };
     if (m.id.empty() && m.email.empty())
       throw ImportError(where + "en-tête: fichier non reconnu : ce n'est pas un export « Participants » de Moodle (" +
                         csv::expected_moodle_headers() +
                         "), et la configuration ne décrit aucun CSV générique ([import.generic.columns] id ou email)");
-    id_ = column("id", m.id);
-    first_ = column("first_name", m.first_name);
-    last_ = column("last_name", m.last_name);
-    full_ = column("full_name", m.full_name);
-    email_ = column("email", m.email);
-    phone_ = column("phone", m.phone);
-    matrix_ = column("matrix", m.matrix);
-    cohort_col_ = column("cohort", m.cohort);
-    start_ = column("start_date", m.start_date);
-    activity_ = column("last_activity", m.last_activity);
-    source_col_ = column("source", m.source);
+    id_ = mapped("id", m.id);
+    first_ = mapped("first_name", m.first_name);
+    last_ = mapped("last_name", m.last_name);
+    full_ = mapped("full_name", m.full_name);
+    email_ = mapped("email", m.email);
+    phone_ = mapped("phone", m.phone);
+    matrix_ = mapped("matrix", m.matrix);
+    cohort_col_ = mapped("cohort", m.cohort);
+    start_ = mapped("start_date", m.start_date);
+    source_col_ = mapped("source", m.source);
     const auto d = parse_source(m.default_source);
     if (!d) throw ImportError(where + "source: source par défaut « " + m.default_source + " » inconnue (" + source_list() + ")");
     default_source_ = *d;
     if (cohort_.empty()) cohort_ = m.default_cohort;
+    if (!m.last_activity.empty())
+      activity_.push_back({"last_activity", mapped("last_activity", m.last_activity), std::nullopt, formats_});
+    for (const auto& a : m.activity)
+      activity_.push_back({a.column, column(a.column, a.column, "[import.generic.activity]"), a.source,
+                           a.date_formats.empty() ? formats_ : date_formats(a.date_formats)});
   }
 
   bool parse(const csv::Record& r, Row& row, RowError& err) const {
@@ -260,7 +397,7 @@ public:
     if (first_ >= 0 && !cell(r, first_).empty()) l.first_name = cell(r, first_);
     if (last_ >= 0 && !cell(r, last_).empty()) l.last_name = cell(r, last_);
     if (!take_email(cell(r, email_), l, err)) return false;
-    if (!take_phone(cell(r, phone_), l, err)) return false;
+    take_phone(cell(r, phone_), row);
     if (!take_matrix(cell(r, matrix_), l, err)) return false;
     l.id = std::string(cell(r, id_));
     if (l.id.empty()) l.id = l.email;
@@ -273,76 +410,71 @@ public:
     if (const auto v = cell(r, start_); !v.empty()) {
       // A calendar date, not an instant: no time zone conversion.
       std::optional<chr::sys_days> d;
-      if (const auto local = parse_local(v)) d = chr::sys_days{chr::floor<chr::days>(*local).time_since_epoch()};
+      if (const auto local = parse_local(v, formats_)) d = chr::sys_days{chr::floor<chr::days>(local->at).time_since_epoch()};
       else d = parse_iso_date(v);
       if (!d) {
-        err = {"start_date", "date « " + std::string(v) + " » illisible" + formats_hint()};
+        err = {"start_date", "date « " + std::string(v) + " » illisible" + formats_hint(formats_)};
         return false;
       }
       l.start_date = *d;
     }
 
-    row.source = default_source_;
+    Source row_source = default_source_;
     if (const auto v = cell(r, source_col_); !v.empty()) {
       const auto s = parse_source(v);
       if (!s) {
         err = {"source", "source « " + std::string(v) + " » inconnue (" + source_list() + ")"};
         return false;
       }
-      row.source = *s;
+      row_source = *s;
     }
 
-    if (const auto v = cell(r, activity_); !v.empty()) {
-      if (auto t = parse_date(v)) {
-        if (*t > now_ + future_tolerance) {
-          err = {"last_activity", "date « " + std::string(v) + " » dans le futur (jour et mois inversés ?)"};
-          return false;
-        }
-        row.activity = *t;
-      } else {
-        // Moodle-style relative values ("23 jours", "Jamais") are accepted
-        // too: people paste the Participants column into their own sheets.
-        const auto a = csv::parse_last_access(v);
-        if (!a.ok()) {
-          err = {"last_activity", "date « " + std::string(v) + " » illisible" + formats_hint()};
-          return false;
-        }
-        if (!a.never) row.activity = as_of_ - chr::seconds{a.seconds_ago};
-      }
+    for (const auto& a : activity_) {
+      const auto v = cell(r, a.index);
+      if (v.empty()) continue;
+      const auto t = read_activity(v, a, err);
+      if (!err.field.empty()) return false;
+      if (t) row.saw(a.source.value_or(row_source), *t);
     }
     return true;
   }
 
 private:
-  // The configured strptime formats, in order: a local wall-clock time.
-  std::optional<LocalTime> parse_local(std::string_view v) const {
-    const std::string s(v);
-    for (const auto& f : m_.date_formats) {
-      std::tm tm{};
-      const char* end = strptime(s.c_str(), f.c_str(), &tm);
-      if (!end) continue;
-      while (*end == ' ') ++end;
-      if (*end != '\0') continue;
-      const chr::year_month_day ymd{chr::year{tm.tm_year + 1900}, chr::month{unsigned(tm.tm_mon + 1)},
-                                    chr::day{unsigned(tm.tm_mday)}};
-      if (!ymd.ok()) continue;  // strptime takes 31/02
-      return LocalTime{chr::local_days{ymd}.time_since_epoch() + chr::hours{tm.tm_hour} + chr::minutes{tm.tm_min} +
-                       chr::seconds{tm.tm_sec}};
+  // A date of activity: a local time in one of the column's formats, ISO
+  // 8601, or a Moodle-style relative value ("23 jours", "Jamais": people
+  // paste the Participants column into their own sheets). nullopt with
+  // err.field empty: no activity ("Jamais").
+  std::optional<Timestamp> read_activity(std::string_view v, const ActivityReader& a, RowError& err) const {
+    std::optional<Timestamp> t;
+    bool date_only = false;
+    if (const auto local = parse_local(v, a.formats)) {
+      date_only = local->date_only;
+      t = date_only ? zone_.to_utc(chr::floor<chr::days>(local->at)) : zone_.to_utc(local->at);
+    } else if (const auto iso = parse_iso_time(v, zone_)) {
+      date_only = v.size() == 10;  // "2026-11-20"
+      t = iso;
+    } else {
+      const auto rel = csv::parse_last_access(v);
+      if (!rel.ok()) {
+        err = {a.field, "date « " + std::string(v) + " » illisible" + formats_hint(a.formats)};
+        return std::nullopt;
+      }
+      if (rel.never) return std::nullopt;
+      return as_of_ - chr::seconds{rel.seconds_ago};
     }
-    return std::nullopt;
-  }
-
-  // Times without an offset are the organisation's local time; ISO 8601
-  // with "Z" or an offset is taken as written.
-  std::optional<Timestamp> parse_date(std::string_view v) const {
-    if (const auto local = parse_local(v)) return zone_.to_utc(*local);
-    return parse_iso_time(v, zone_);
-  }
-
-  std::string formats_hint() const {
-    std::string s = " (formats acceptés : ";
-    for (std::size_t i = 0; i < m_.date_formats.size(); ++i) s += (i ? ", " : "") + m_.date_formats[i];
-    return s + ", ISO 8601)";
+    // For a date alone, the day has to have begun.
+    if (*t > now_ + future_tolerance) {
+      err = {a.field, "date « " + std::string(v) + " » dans le futur (jour et mois inversés ?)"};
+      return std::nullopt;
+    }
+    if (date_only) {
+      // Whatever happened that day happened by its end (the next local
+      // midnight, less a second), or by now when the day is today: a lesson
+      // dated the 20th must not make the 20th look like a day without one.
+      const auto day = chr::floor<chr::days>(zone_.to_local(*t));
+      t = std::min(zone_.to_utc(day + chr::days{1}) - chr::seconds{1}, now_);
+    }
+    return t;
   }
 
   const CsvMapping& m_;
@@ -351,9 +483,11 @@ private:
   Timestamp as_of_;
   Timestamp now_;
   std::string cohort_;
+  std::vector<DateFormat> formats_;
+  std::vector<ActivityReader> activity_;
   Source default_source_ = Source::lms;
   int id_ = -1, first_ = -1, last_ = -1, full_ = -1, email_ = -1, phone_ = -1, matrix_ = -1, cohort_col_ = -1,
-      start_ = -1, activity_ = -1, source_col_ = -1;
+      start_ = -1, source_col_ = -1;
 };
 
 bool mapping_configured(const CsvMapping& m) { return !m.id.empty() || !m.email.empty(); }
@@ -362,11 +496,13 @@ bool mapping_configured(const CsvMapping& m) { return !m.id.empty() || !m.email.
 bool mapping_matches(const CsvMapping& m, const std::vector<std::string>& header) {
   std::vector<std::string> norm;
   for (const auto& h : header) norm.push_back(csv::normalize_header(h));
+  auto present = [&](const std::string& name) {
+    return name.empty() || std::find(norm.begin(), norm.end(), csv::normalize_header(name)) != norm.end();
+  };
   for (const std::string* name : {&m.id, &m.first_name, &m.last_name, &m.full_name, &m.email, &m.phone, &m.matrix,
                                   &m.cohort, &m.start_date, &m.last_activity, &m.source})
-    if (!name->empty() && std::find(norm.begin(), norm.end(), csv::normalize_header(*name)) == norm.end())
-      return false;
-  return true;
+    if (!present(*name)) return false;
+  return std::all_of(m.activity.begin(), m.activity.end(), [&](const ActivityColumn& a) { return present(a.column); });
 }
 
 }  // namespace
@@ -426,27 +562,20 @@ ImportReport import_csv(Engine& engine, const fs::path& file, const ImportOption
   std::optional<MoodleRows> moodle_rows;
   std::optional<GenericRows> generic_rows;
   if (is_moodle)
-    moodle_rows.emplace(*moodle, header.fields.size(), as_of, opts.cohort.empty() ? mapping.default_cohort : opts.cohort);
+    moodle_rows.emplace(*moodle, header.fields.size(), as_of, opts.cohort.empty() ? mapping.default_cohort : opts.cohort,
+                        engine.config().moodle_export.student_roles);
   else
     generic_rows.emplace(mapping, header, name, engine.zone(), as_of, now, opts.cohort);
 
+  // What this import makes of the file, row by row: with the bytes' hash,
+  // the key of "already imported". Hashing the outcome rather than the
+  // settings that led to it covers them all (mapping, formats, roles,
+  // cohort, time zone, reference time) and nothing else.
+  Sha256Stream reading;
+  reading << rep.format;
+
   store::WriteTransaction tx(engine.db());
   auto& sql = engine.db().sql();
-  {
-    // Checked inside the transaction: two imports of the same file at once
-    // cannot both pass it.
-    SQLite::Statement q(sql, "SELECT format, rows FROM import_log WHERE sha256 = ? AND as_of = ?");
-    q.bind(1, sha);
-    q.bind(2, to_unix(as_of));
-    if (q.executeStep()) {
-      rep.already_imported = true;
-      rep.format = q.getColumn(0).getString();
-      rep.rows = q.getColumn(1).getInt();
-      rep.unchanged = rep.rows;
-      return rep;  // the transaction rolls back: it wrote nothing
-    }
-  }
-
   const std::string actor = "import";
   store::LearnerRepo known(engine.db());  // look-ups only; writes go through the engine
   csv::Record rec;
@@ -460,15 +589,25 @@ ImportReport import_csv(Engine& engine, const fs::path& file, const ImportOption
     ++rep.rows;
 
     row = Row{};
+    err = RowError{};
     row.learner.language.clear();  // empty: keep the stored language (new learners get "fr")
     const bool ok = is_moodle ? moodle_rows->parse(rec, row, err) : generic_rows->parse(rec, row, err);
+    const std::string where = ":" + std::to_string(rec.line) + ": ";
     if (!ok) {
-      std::string msg = name + ":" + std::to_string(rec.line) + ": " + err.field + ": " + err.reason;
-      if (!opts.skip_bad_rows) throw ImportError(std::move(msg));
-      rep.row_errors.push_back(std::move(msg));
+      std::string what = err.field + ": " + err.reason;
+      reading << "skipped" << std::to_string(rec.line) << what;
+      if (!opts.skip_bad_rows) throw ImportError(name + where + what);
+      rep.row_errors.push_back(name + where + what);
       ++rep.skipped;
       continue;
     }
+    add_to_reading(reading, row);
+    if (row.staff) {
+      ++rep.skipped_staff;
+      for (const auto& role : row.roles) ++rep.staff_roles[role];
+      continue;
+    }
+    for (const auto& w : row.warnings) rep.warnings.push_back(name + where + w.field + ": " + w.reason);
 
     try {
       // A learner new to the store has no case for a sign of life to close,
@@ -477,15 +616,18 @@ ImportReport import_csv(Engine& engine, const fs::path& file, const ImportOption
       // stored. Both halve the statements per row, which is what keeps
       // 100,000 rows under 3 s (tests/bench/bench_import).
       const auto stored = known.find(row.learner.id);
-      const auto src = std::size_t(row.source);
       bool moved = false;
-      if (!stored && row.activity) {
-        row.learner.activity.last[src] = to_unix(*row.activity);
-        moved = true;
-      }
+      if (!stored)
+        for (std::size_t i = 0; i < source_count; ++i)
+          if (row.activity[i]) {
+            row.learner.activity.last[i] = to_unix(*row.activity[i]);
+            moved = true;
+          }
       const auto up = engine.upsert_learner(row.learner, now);
-      if (stored && row.activity && stored->activity.last[src] < to_unix(*row.activity))
-        moved = engine.record_activity(row.learner.key, row.source, *row.activity, now, actor);
+      if (stored)
+        for (std::size_t i = 0; i < source_count; ++i)
+          if (row.activity[i] && stored->activity.last[i] < to_unix(*row.activity[i]))
+            moved = engine.record_activity(row.learner.key, Source(i), *row.activity[i], now, actor) || moved;
       if (moved) ++rep.activity;
       switch (up) {
         case store::LearnerRepo::Upserted::inserted: ++rep.inserted; break;
@@ -500,23 +642,44 @@ ImportReport import_csv(Engine& engine, const fs::path& file, const ImportOption
       throw ImportError(name + ":" + std::to_string(rec.line) + ": base de données: " + e.what());
     }
   }
+  const std::string read_as = reading.hex_digest();
+
+  {
+    // Checked at the end, inside the transaction: the reading is only known
+    // once every row is, and two imports of the same file at once cannot
+    // both pass. What this run wrote is rolled back.
+    SQLite::Statement q(sql, "SELECT 1 FROM import_log WHERE sha256 = ? AND reading = ?");
+    q.bind(1, sha);
+    q.bind(2, read_as);
+    if (q.executeStep()) {
+      rep.already_imported = true;
+      rep.inserted = rep.updated = rep.activity = 0;
+      rep.unchanged = rep.rows - rep.skipped - rep.skipped_staff;
+      return rep;  // the transaction rolls back: it leaves nothing
+    }
+  }
 
   if (opts.dry_run) return rep;  // validated and applied inside the transaction, rolled back here
 
-  SQLite::Statement log(sql, "INSERT INTO import_log (sha256, as_of, file_name, format, rows, at) VALUES (?,?,?,?,?,?)");
+  SQLite::Statement log(sql, "INSERT INTO import_log (sha256, reading, as_of, file_name, format, rows, at) "
+                             "VALUES (?,?,?,?,?,?,?)");
   log.bind(1, sha);
-  log.bind(2, to_unix(as_of));
-  log.bind(3, file.filename().string());
-  log.bind(4, rep.format);
-  log.bind(5, rep.rows);
-  log.bind(6, to_unix(now));
+  log.bind(2, read_as);
+  log.bind(3, to_unix(as_of));
+  log.bind(4, file.filename().string());
+  log.bind(5, rep.format);
+  log.bind(6, rep.rows);
+  log.bind(7, to_unix(now));
   log.exec();
-  // The audit trail says which file fed the register, byte for byte.
+  // The audit trail says which file fed the register, byte for byte, and
+  // what was made of it.
   store::Journal(engine.db())
       .append({0, now, actor, "import.file", std::nullopt, std::nullopt,
-               file.filename().string() + " (" + rep.format + ", sha256 " + sha + ", as_of " + format_utc(as_of) +
-                   "): " + std::to_string(rep.rows) + " lignes, " + std::to_string(rep.inserted) + " nouveaux, " +
-                   std::to_string(rep.updated) + " mis à jour, " + std::to_string(rep.skipped) + " ignorées"});
+               file.filename().string() + " (" + rep.format + ", sha256 " + sha + ", lecture " + read_as + ", as_of " +
+                   format_utc(as_of) + "): " + std::to_string(rep.rows) + " lignes, " + std::to_string(rep.inserted) +
+                   " nouveaux, " + std::to_string(rep.updated) + " mis à jour, " + std::to_string(rep.skipped) +
+                   " ignorées, " + std::to_string(rep.skipped_staff) + " non apprenants (rôles), " +
+                   std::to_string(rep.warnings.size()) + " valeurs écartées"});
   tx.commit();
   return rep;
 }

@@ -4,6 +4,7 @@
 #include "bot/app/engine.hpp"
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -28,8 +29,17 @@ struct ImportReport {
   std::string encoding;            // "utf-8" | "windows-1252"
   char separator = ',';
   int rows = 0, inserted = 0, updated = 0, unchanged = 0, activity = 0, skipped = 0;
+  // Moodle rows whose "Rôles" hold no student role ([import.moodle]
+  // student_roles): teachers, managers... left out, not errors.
+  int skipped_staff = 0;
+  std::map<std::string, int> staff_roles;  // their roles, and how many of those rows had each
+  // The same bytes were imported before and read the same way (same rows,
+  // same activity, same rows skipped): nothing was written.
   bool already_imported = false;
   std::vector<std::string> row_errors;  // "file:line: field: reason" for skipped rows
+  // "file:line: field: reason" for values left out of rows that were
+  // imported (an invalid phone number: the learner comes in without it).
+  std::vector<std::string> warnings;
 };
 
 // A row or file that cannot be imported: where and why. Nothing was written.

@@ -494,12 +494,23 @@ int main(int argc, char** argv) {
         }
         const std::string sep = r.separator == '\t' ? std::string("tab") : "'" + std::string(1, r.separator) + "'";
         std::cout << f << ": " << r.format << ", " << r.encoding << ", " << sep << ", " << r.rows << " rows";
-        if (r.already_imported) std::cout << " — already imported, nothing changed";
+        if (r.already_imported) std::cout << " — already imported with this configuration, nothing changed";
         else
           std::cout << " — " << r.inserted << " new, " << r.updated << " updated, " << r.unchanged << " unchanged, "
-                    << r.activity << " activity, " << r.skipped << " skipped" << (opts.dry_run ? " (dry run)" : "");
+                    << r.activity << " activity, " << r.skipped << " skipped";
+        if (r.format == "moodle_participants") {
+          // Which roles were left out, so that a site that renamed its
+          // student role ([import.moodle] student_roles) sees it at once.
+          std::cout << ", " << r.skipped_staff << " skipped as staff";
+          std::string roles;
+          for (const auto& [role, n] : r.staff_roles) roles += (roles.empty() ? "" : ", ") + role + ": " + std::to_string(n);
+          if (!roles.empty()) std::cout << " (" << roles << ")";
+        }
+        if (!r.warnings.empty()) std::cout << ", " << r.warnings.size() << (r.warnings.size() > 1 ? " warnings" : " warning");
+        if (opts.dry_run && !r.already_imported) std::cout << " (dry run)";
         std::cout << "\n";
         for (const auto& e : r.row_errors) std::cerr << "  skipped: " << e << "\n";
+        for (const auto& w : r.warnings) std::cerr << "  warning: " << w << "\n";
       }
       return exit_ok;
     }

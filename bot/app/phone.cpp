@@ -23,7 +23,8 @@ std::string_view trim(std::string_view s) {
 
 PhoneResult fail(std::string_view raw, std::string_view why) {
   PhoneResult r;
-  r.error = "numéro de téléphone « " + std::string(raw) + " » invalide : " + std::string(why);
+  r.reason = std::string(why);
+  r.error = "numéro de téléphone « " + std::string(raw) + " » invalide : " + r.reason;
   return r;
 }
 

@@ -9,7 +9,8 @@ namespace relance::app {
 
 struct PhoneResult {
   std::string e164;   // "+33612345678" when valid
-  std::string error;  // why not, in French, when invalid
+  std::string error;  // why not, in French, when invalid: "numéro de téléphone « NC » invalide : contient des lettres"
+  std::string reason; // the why alone: "contient des lettres"
   bool ok() const { return error.empty(); }
 };
 

@@ -168,10 +168,10 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
 
   // ----- staff chat: a dispatcher per network, its listener, its hooks -----
   std::vector<ChatDispatcher*> dispatchers;
-  auto after_command = [&](std::optional<std::int64_t> case_id) {
+  auto after_command = [&](std::optional<std::int64_t> case_id, std::optional<chat::Network> already_updated) {
     for (auto* d : dispatchers) {
       d->wake();
-      if (case_id) d->refresh_alert(*case_id);
+      if (case_id && d->network() != already_updated) d->refresh_alert(*case_id);
     }
     if (con) scheduler.deliver_staff(clock());
   };

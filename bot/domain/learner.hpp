@@ -60,6 +60,10 @@ struct Learner {
   std::string last_name;
   std::string email;
   std::string phone;        // E.164, or empty
+  // What an import found in the phone column and could not read as a number
+  // ("NC", "12345"), kept so staff see it; empty: nothing rejected. A valid
+  // number clears it; an empty cell leaves it alone.
+  std::string phone_rejected;
   std::string matrix_id;    // @lea:example.org, or empty (relaunches in a Matrix direct room)
   std::string cohort;       // cohort or training
   std::optional<std::chrono::sys_days> start_date;

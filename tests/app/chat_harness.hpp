@@ -193,3 +193,60 @@ struct Restarted {
 };
 
 }  // namespace relance::test::chat_scn
+
+// ------------------------------------------------------------------ logs
+
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace relance::test::chat_scn {
+
+// What the service logged while it lives (added to the default logger's
+// sinks; create it before the service starts, destroy it after it stopped).
+class LogCapture {
+public:
+  using Line = std::pair<spdlog::level::level_enum, std::string>;
+  LogCapture() : sink_(std::make_shared<Sink>()) { spdlog::default_logger()->sinks().push_back(sink_); }
+  ~LogCapture() { std::erase(spdlog::default_logger()->sinks(), sink_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  std::vector<Line> lines() const { return sink_->lines(); }
+  // Lines at `level` that contain `text`.
+  int count(spdlog::level::level_enum level, const std::string& text) const {
+    int n = 0;
+    for (const auto& [l, m] : lines())
+      if (l == level && m.find(text) != std::string::npos) ++n;
+    return n;
+  }
+  std::string dump() const {
+    std::string out;
+    for (const auto& [l, m] : lines()) out += std::string(spdlog::level::to_string_view(l).data()) + ": " + m + "\n";
+    return out;
+  }
+
+private:
+  class Sink : public spdlog::sinks::base_sink<std::mutex> {
+  public:
+    std::vector<Line> lines() {
+      std::lock_guard lock(mutex_);
+      return lines_;
+    }
+
+  protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+      lines_.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
+    }
+    void flush_() override {}
+
+  private:
+    std::vector<Line> lines_;
+  };
+  std::shared_ptr<Sink> sink_;
+};
+
+}  // namespace relance::test::chat_scn

@@ -367,3 +367,223 @@ TEST_CASE("mattermost: a rate-limited burst of 500 alerts, all delivered in orde
   check_once_in_order(rig, cases);
   CHECK(refused <= 10);
 }
+
+TEST_CASE("mattermost: after an outage the queued alerts go out as soon as the server answers, logged once",
+          "[chat][mattermost][scenario]") {
+  constexpr int cases = 5;
+  MmRig rig({}, cases);
+  rig.mm.set_down(502);
+  LogCapture logs;
+  {
+    Service svc(*rig.f.engine, rig.clock);
+    auto db = rig.db();
+    REQUIRE(wait_until([&] {
+      return db.count("SELECT COUNT(*) FROM outbox WHERE channel = 'staff.mattermost' AND started > 0") >= 1;
+    }, 20s));
+    // The outage lasts 6 s (the service keeps trying meanwhile).
+    const auto down_until = std::chrono::steady_clock::now() + 6s;
+    wait_until([&] { return std::chrono::steady_clock::now() >= down_until; }, 10s);
+    rig.mm.set_down(0);
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(wait_until([&] {
+      return db.count("SELECT COUNT(*) FROM outbox WHERE channel = 'staff.mattermost' AND status = 'sent'") == cases;
+    }, 60s));
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << "mattermost outage: the " << cases << " alerts went out " << took << " s after the server was back\n";
+    CHECK(took < 2.5);
+  }
+  INFO(logs.dump());
+  CHECK(logs.count(spdlog::level::warn, "mattermost: the server does not answer") == 1);
+  CHECK(logs.count(spdlog::level::info, "mattermost: the server answers again") == 1);
+  // No warning per post or per retry.
+  for (const auto& [level, text] : logs.lines())
+    if (level >= spdlog::level::warn) {
+      INFO(text);
+      CHECK(text.find("outbox") == std::string::npos);
+      CHECK(text.find("post ") == std::string::npos);
+    }
+  CHECK(rig.alerts().size() == cases);
+}
+
+namespace {
+
+// The service's listener is on the event stream (what staff write from now
+// on reaches it live).
+bool listening(MmRig& rig) { return wait_until([&] { return rig.mm.websocket_count() == 1; }, 15s); }
+
+// `n` posts by `user` in the channel: a busy channel's chatter.
+void chatter(MmRig& rig, const FakeMattermost::User& user, int n) {
+  for (int i = 0; i < n; ++i) rig.mm.user_posts(user.id, rig.channel.id, "bavardage " + std::to_string(i));
+}
+
+}  // namespace
+
+TEST_CASE("mattermost: after a crash, an alert posted before 1100 other posts is found, not posted twice",
+          "[chat][mattermost][scenario]") {
+  MmRig rig({}, 1);
+  // The alert's row, as a scan leaves it; then the crash window: its attempt
+  // committed, the post on the server, the answer lost.
+  rig.f.engine->scan(rig.clock());
+  std::int64_t row = 0;
+  {
+    auto db = rig.db();
+    row = db.count("SELECT id FROM outbox WHERE channel = 'staff.mattermost' ORDER BY id LIMIT 1");
+    REQUIRE(row > 0);
+    db.db.sql().exec("UPDATE outbox SET started = started + 1 WHERE id = " + std::to_string(row));
+  }
+  // A busy channel: more posts in the lookup's window, before ours, than the
+  // 1000 a `since` listing returns (the oldest first).
+  chatter(rig, rig.bob, 1100);
+  std::string crashed_post;
+  {
+    json body = {{"channel_id", rig.channel.id},
+                 {"message", "(posted before the crash)"},
+                 {"props", {{"relance_outbox", std::to_string(row)}}}};
+    net::HttpClient http(rig.io.get_executor());
+    auto r = test::run_awaitable(
+        rig.io, http.async_request(net::Method::post, rig.mm.api_url() + "/posts",
+                                   {{"Authorization", "Bearer " + rig.mm.options().bot_token},
+                                    {"Content-Type", "application/json"}},
+                                   body.dump(), 10s));
+    REQUIRE(r.status == 201);
+    crashed_post = json::parse(r.body)["id"];
+  }
+  Service svc(*rig.f.engine, rig.clock);
+  auto db = rig.db();
+  REQUIRE(wait_until([&] {
+    return db.count("SELECT COUNT(*) FROM outbox WHERE id = " + std::to_string(row) + " AND status = 'sent'") == 1;
+  }, 30s));
+  svc.stop();
+  CHECK(db.text("SELECT remote_id FROM outbox WHERE id = " + std::to_string(row)) == crashed_post);
+  int carrying = 0;
+  for (auto& p : rig.mm.posts())
+    if (p["props"].is_object() && p["props"].value("relance_outbox", "") == std::to_string(row)) ++carrying;
+  CHECK(carrying == 1);
+}
+
+TEST_CASE("mattermost: a command typed while relance was down, after 1100 other posts, is answered",
+          "[chat][mattermost][scenario]") {
+  MmRig rig({}, 1);
+  {
+    Service svc(*rig.f.engine, rig.clock);
+    REQUIRE(wait_until([&] { return rig.alerts().size() == 1; }, 20s));
+    REQUIRE(listening(rig));
+    // The listener saves its position once it has seen a post newer than its
+    // session's start: say something until it has.
+    auto db = rig.db();
+    bool saved = false;
+    for (int i = 0; i < 10 && !saved; ++i) {
+      rig.mm.user_posts(rig.bob.id, rig.channel.id, "bonjour " + std::to_string(i));
+      saved = wait_until([&] { return db.count("SELECT COUNT(*) FROM kv WHERE key = 'mattermost.last_post_at'") == 1; }, 1s);
+    }
+    REQUIRE(saved);
+    svc.stop();
+  }
+  chatter(rig, rig.bob, 1100);
+  auto said = rig.mm.user_posts(rig.alice.id, rig.channel.id, "@relance-bot prendre 1");
+  const std::string said_id = said["id"];
+
+  Restarted again(rig.f);
+  Service svc(again.engine, rig.clock);
+  auto db = rig.db();
+  CHECK(wait_until([&] { return case_col(db, 1, "assignee") == "alice"; }, 30s));
+  CHECK(wait_until([&] { return rig.thread_has(said_id, "il est à vous"); }, 15s));
+  svc.stop();
+}
+
+TEST_CASE("mattermost: dossier asked in the channel is answered in private, the channel only told so",
+          "[chat][mattermost][scenario]") {
+  MmRig rig({}, 1);
+  Service svc(*rig.f.engine, rig.clock);
+  REQUIRE(wait_until([&] { return rig.alerts().size() == 1; }, 20s));
+  REQUIRE(listening(rig));
+  auto said = rig.mm.user_posts(rig.alice.id, rig.channel.id, "@relance-bot dossier 1");
+  const std::string said_id = said["id"];
+  // The thread in the channel says where the answer went, and holds no contact detail.
+  REQUIRE(wait_until([&] { return !rig.thread(said_id).empty(); }, 15s));
+  const auto dm = rig.mm.direct_channel(rig.mm.bot().id, rig.alice.id);
+  REQUIRE(wait_until([&] {
+    for (auto& p : rig.mm.posts())
+      if (p["channel_id"] == dm.id && p["message"].get<std::string>().find("+33612345678") != std::string::npos)
+        return true;
+    return false;
+  }, 15s));
+  for (auto& p : rig.mm.posts()) {
+    if (p["channel_id"] != rig.channel.id) continue;
+    INFO(p["message"].get<std::string>());
+    CHECK(p["message"].get<std::string>().find("+33612345678") == std::string::npos);
+    CHECK(p["message"].get<std::string>().find("elodie@example.org") == std::string::npos);
+  }
+  CHECK(rig.thread_has(said_id, "message privé"));
+  CHECK(rig.thread_has(said_id, "@alice"));
+  // The answer in private keeps the address as an address.
+  bool address_intact = false;
+  for (auto& p : rig.mm.posts())
+    if (p["channel_id"] == dm.id && p["message"].get<std::string>().find("elodie@example.org") != std::string::npos)
+      address_intact = true;
+  CHECK(address_intact);
+  // A claim, which shows no learner detail, is still answered in the thread.
+  auto claim = rig.mm.user_posts(rig.alice.id, rig.channel.id, "@relance-bot prendre 1");
+  const std::string claim_id = claim["id"];
+  CHECK(wait_until([&] { return rig.thread_has(claim_id, "il est à vous"); }, 15s));
+}
+
+TEST_CASE("mattermost: texts show the command form that works there, relance's own words unescaped",
+          "[chat][mattermost][scenario]") {
+  MmRig rig({}, 1);
+  Service svc(*rig.f.engine, rig.clock);
+  REQUIRE(wait_until([&] { return rig.alerts().size() == 1; }, 20s));
+  // The alert's hint is the slash command (a command token is configured),
+  // and its raw message has no Markdown escape in relance's own words.
+  const std::string alert = rig.alert_of(1)->at("message");
+  CHECK_THAT(alert, Catch::Contains("Pour le prendre : /relance prendre 1"));
+  CHECK_THAT(alert, Catch::Contains("Dossier #1 — "));
+  CHECK(alert.find('\\') == std::string::npos);
+  // `aide` by slash command lists the commands in that form.
+  FakeMattermost::SlashCommand cmd;
+  cmd.url = "http://127.0.0.1:" + std::to_string(svc.port()) + "/hooks/mattermost/command";
+  cmd.token = command_token;
+  cmd.text = "aide";
+  cmd.user_id = rig.bob.id;
+  cmd.channel_id = rig.channel.id;
+  auto help = test::run_awaitable(rig.io, rig.mm.async_slash_command(rig.io.get_executor(), cmd), 15s);
+  REQUIRE(help.ephemeral_text);
+  CHECK_THAT(*help.ephemeral_text, Catch::Contains("/relance prendre 42"));
+  CHECK_THAT(*help.ephemeral_text, Catch::Contains("/relance dossier 42"));
+  REQUIRE(listening(rig));
+  // A claim's answer names who it answers, and reads as written.
+  auto said = rig.mm.user_posts(rig.alice.id, rig.channel.id, "@relance-bot prendre 1");
+  const std::string said_id = said["id"];
+  REQUIRE(wait_until([&] { return rig.thread_has(said_id, "il est à vous"); }, 15s));
+  CHECK(rig.thread_has(said_id, "@alice Dossier #1 : il est à vous."));
+  cmd.text = "prendre 1";
+  auto taken = test::run_awaitable(rig.io, rig.mm.async_slash_command(rig.io.get_executor(), cmd), 15s);
+  REQUIRE(taken.ephemeral_text);
+  CHECK_THAT(*taken.ephemeral_text, Catch::Contains("@bob Dossier #1 : déjà pris en charge par Alice Martin."));
+}
+
+TEST_CASE("mattermost: one click edits the alert once", "[chat][mattermost][scenario]") {
+  MmRig rig({}, 1);
+  Service svc(*rig.f.engine, rig.clock);
+  REQUIRE(wait_until([&] { return rig.alerts().size() == 1; }, 20s));
+  const std::string alert_id = rig.alert_of(1)->at("id");
+  REQUIRE(listening(rig));
+  auto claim = rig.click(alert_id, "claim", rig.alice.id);
+  REQUIRE(claim.status == 200);
+  CHECK_THAT(rig.mm.post(alert_id)->at("message").get<std::string>(), Catch::Contains("Alice Martin"));
+  // The claim's notice in the thread comes after any follow-up edit would have.
+  REQUIRE(wait_until([&] { return rig.thread_has(alert_id, "pris en charge par Alice Martin"); }, 15s));
+  // A mention typed after it is answered, so everything the click caused is done.
+  auto said = rig.mm.user_posts(rig.alice.id, rig.channel.id, "@relance-bot aide");
+  const std::string said_id = said["id"];
+  REQUIRE(wait_until([&] { return !rig.thread(said_id).empty(); }, 15s));
+  int edits = 0;
+  for (const auto& r : rig.mm.requests())
+    if (r.method == "PUT" && r.path.find("/api/v4/posts/" + alert_id) == 0) ++edits;
+  int edited_events = 0;
+  for (const auto& f : rig.mm.frames())
+    if (f.outbound && f.text.find("\"post_edited\"") != std::string::npos && f.text.find(alert_id) != std::string::npos)
+      ++edited_events;
+  CHECK(edits == 0);            // the click's answer carried the update
+  CHECK(edited_events == 1);    // members saw the alert change once
+}

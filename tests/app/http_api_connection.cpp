@@ -10,6 +10,9 @@
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <vector>
+
 using namespace relance;
 using relance::test::ApiHarness;
 using relance::test::api_config;
@@ -117,4 +120,60 @@ TEST_CASE("http port stops gracefully: idle connections close, new ones are refu
   CHECK_THAT(got[0], !Catch::Contains("Connection: close"));
   CHECK(got[1] == "closed");
   CHECK(got[2] == "refused");
+}
+
+namespace {
+
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("http port: 300 requests, each on a connection the client leaves open, hold few descriptors",
+          "[http][connection]") {
+  // What Mattermost did with slash commands: a new connection per command,
+  // never reused nor closed by the client. The server must let them go.
+  constexpr int requests = 300;
+  ApiHarness h(api_config());
+  const auto before = open_descriptors();
+  std::vector<tcp::socket> clients;
+  auto exchange = [&]() -> asio::awaitable<int> {
+    int ok = 0;
+    for (int i = 0; i < requests; ++i) {
+      auto s = co_await connect(h.server->port());
+      co_await asio::async_write(s, asio::buffer(healthz_keep_alive), asio::use_awaitable);
+      std::string buffer;
+      if ((co_await read_response(s, buffer)).rfind("HTTP/1.1 200", 0) == 0) ++ok;
+      clients.push_back(std::move(s));  // kept open, like the client did
+    }
+    co_return ok;
+  };
+  CHECK(test::run_awaitable(h.io, exchange(), std::chrono::seconds{30}) == requests);
+  // Let the server's side of the closed connections go.
+  test::run_io_until(h.io, [] { return false; }, std::chrono::milliseconds{200});
+  const auto after = open_descriptors();
+  // Our own `requests` client sockets are in this process too.
+  const auto server_side = after - before - clients.size();
+  INFO("descriptors before " << before << ", after " << after << " with " << clients.size() << " client sockets");
+  CHECK(server_side <= 20);
+}
+
+TEST_CASE("http port: an idle kept-alive connection is closed after a few seconds", "[http][connection]") {
+  ApiHarness h(api_config());
+  auto exchange = [&]() -> asio::awaitable<std::chrono::milliseconds> {
+    auto s = co_await connect(h.server->port());
+    co_await asio::async_write(s, asio::buffer(healthz_keep_alive), asio::use_awaitable);
+    std::string buffer;
+    co_await read_response(s, buffer);
+    const auto t0 = std::chrono::steady_clock::now();
+    co_await closed_by_peer(s);
+    co_return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  };
+  // Before: kept 30 s. The deadline fails the test well before that.
+  const auto idle = test::run_awaitable(h.io, exchange(), std::chrono::seconds{12});
+  CHECK(idle >= std::chrono::seconds{4});
+  CHECK(idle <= std::chrono::seconds{8});
 }

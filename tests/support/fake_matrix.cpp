@@ -206,11 +206,14 @@ struct FakeMatrix::State {
   std::vector<std::string> room_order;
   std::map<std::string, std::string> aliases;
   std::map<std::string, std::map<std::string, std::pair<json, std::uint64_t>>> account_data;
+  // Room account data: user -> room -> type -> content (not in /sync here).
+  std::map<std::string, std::map<std::string, std::map<std::string, json>>> room_account_data;
   std::map<std::string, std::vector<json>> filters;
   std::map<std::string, Txn> txns;  // user \n device \n path
   std::optional<RateLimit> rate_limit;
   std::map<std::string, Bucket> buckets;
   std::vector<Scripted> faults, limits;
+  std::optional<Fault> down;
   std::vector<SentEvent> sent;
   std::vector<Join> joins;
   int retransmissions = 0;
@@ -699,6 +702,17 @@ void FakeMatrix::limit_next(int count, std::chrono::milliseconds retry_after, st
       State::Scripted{count, std::move(path_contains), std::move(method), Fault::drop, retry_after});
 }
 
+void FakeMatrix::set_down(std::optional<Fault> fault) {
+  std::lock_guard lock(state_->mutex);
+  state_->down = fault;
+}
+
+void FakeMatrix::clear_faults() {
+  std::lock_guard lock(state_->mutex);
+  state_->faults.clear();
+  state_->limits.clear();
+}
+
 void FakeMatrix::fail_next(int count, Fault fault, std::string path_contains, std::string method) {
   std::lock_guard lock(state_->mutex);
   state_->faults.push_back(State::Scripted{count, std::move(path_contains), std::move(method), fault, {}});
@@ -810,6 +824,13 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
   std::optional<std::chrono::milliseconds> scripted_limit;
   {
     std::lock_guard lock(st.mutex);
+    if (st.down) {
+      if (*st.down == Fault::bad_gateway) return bad_gateway();
+      FakeResponse r;
+      if (*st.down == Fault::hang) r.hang = true;
+      else r.drop = true;  // drop_after_processing too: nothing is processed while down
+      return r;
+    }
     for (auto& f : st.faults) {
       if (f.count <= 0 || req.path.find(f.path_contains) == std::string::npos) continue;
       if (!f.method.empty() && f.method != m) continue;
@@ -818,6 +839,11 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
       if (f.fault == Fault::drop) {
         FakeResponse r;
         r.drop = true;
+        return r;
+      }
+      if (f.fault == Fault::hang) {
+        FakeResponse r;
+        r.hang = true;
         return r;
       }
       drop_after = true;
@@ -863,7 +889,8 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
         version == "v3"
             ? is({"login"}) || is({"account", "whoami"}) || is({"joined_rooms"}) || is({"sync"}) ||
                   is({"createRoom"}) || is({"user", "*", "filter"}) || is({"user", "*", "filter", "*"}) ||
-                  is({"user", "*", "account_data", "*"}) || is({"join", "*"}) || is({"rooms", "*", "join"}) ||
+                  is({"user", "*", "account_data", "*"}) || is({"user", "*", "rooms", "*", "account_data", "*"}) ||
+                  is({"join", "*"}) || is({"rooms", "*", "join"}) ||
                   is({"rooms", "*", "leave"}) || is({"rooms", "*", "invite"}) || is({"rooms", "*", "messages"}) ||
                   is({"rooms", "*", "send", "*", "*"}) || is({"rooms", "*", "redact", "*", "*"}) ||
                   is({"rooms", "*", "state", "*"}) || is({"rooms", "*", "state", "*", "*"}) ||
@@ -961,6 +988,25 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
     }
 
     // account-data.yaml (global account data only).
+    // account-data.yaml, per room: GET/PUT /user/{userId}/rooms/{roomId}/account_data/{type}.
+    if (version == "v3" && is({"user", "*", "rooms", "*", "account_data", "*"})) {
+      if (p[1] != session.user) return error(403, "M_FORBIDDEN", "Cannot add account data for other users.");
+      const std::string &room_id = p[3], &type = p[5];
+      std::lock_guard lock(st.mutex);
+      if (!st.rooms.count(room_id)) return error(400, "M_INVALID_PARAM", "Room not found.");
+      auto& mine = st.room_account_data[session.user][room_id];
+      if (m == "GET") {
+        if (!mine.count(type)) return error(404, "M_NOT_FOUND", "Room account data not found.");
+        return answer(mine.at(type));
+      }
+      if (m != "PUT") return error(405, "M_UNRECOGNIZED", "Unrecognized request");
+      json body;
+      std::optional<FakeResponse> err;
+      if (!is_object_body(req.body, body, err)) return *err;
+      mine[type] = std::move(body);
+      return answer(json::object());
+    }
+
     if (version == "v3" && is({"user", "*", "account_data", "*"})) {
       if (p[1] != session.user) return error(403, "M_FORBIDDEN", "Cannot add account data for other users.");
       const std::string& type = p[3];
@@ -1267,16 +1313,23 @@ FakeResponse FakeMatrix::handle(const FakeRequest& req) {
         return error(403, "M_FORBIDDEN", "User " + session.user + " not in room " + p[1]);
       const bool backwards = query.count("dir") == 0 || query.at("dir") != "f";
       std::uint64_t from = backwards ? st.pos : 0;
+      std::optional<std::uint64_t> to;
       std::size_t limit = 10;
       try {
         if (query.count("from") && query.at("from").rfind('s', 0) == 0) from = std::stoull(query.at("from").substr(1));
+        if (query.count("to") && query.at("to").rfind('s', 0) == 0) to = std::stoull(query.at("to").substr(1));
         if (query.count("limit")) limit = std::max<std::size_t>(1, std::stoul(query.at("limit")));
       } catch (...) {
         return error(400, "M_INVALID_PARAM", "Bad pagination parameters");
       }
+      // `to`: events up to that token are not returned (backwards: those
+      // at or before it; forwards: those after it).
       std::vector<const State::Event*> window;
-      for (auto i : st.rooms.at(p[1]).events)
-        if (backwards ? st.events[i].pos <= from : st.events[i].pos > from) window.push_back(&st.events[i]);
+      for (auto i : st.rooms.at(p[1]).events) {
+        const auto at = st.events[i].pos;
+        if (backwards ? (at <= from && (!to || at > *to)) : (at > from && (!to || at <= *to)))
+          window.push_back(&st.events[i]);
+      }
       if (backwards) std::reverse(window.begin(), window.end());
       json chunk = json::array();
       for (std::size_t i = 0; i < window.size() && i < limit; ++i) chunk.push_back(st.render(*window[i], session, true));

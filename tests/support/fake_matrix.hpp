@@ -7,10 +7,18 @@
 // M_FORBIDDEN), send and redact with txnId
 // idempotency, state, event fetch with the thread aggregation, relations, /messages
 // back-fill, global account data (GET/PUT, m.direct included: PUT replaces it
-// whole, GET of a type never set is 404 M_NOT_FOUND).
+// whole, GET of a type never set is 404 M_NOT_FOUND), room account data
+// (GET/PUT only; not delivered through /sync).
 // Errors are the standard error response ({"errcode","error"}, spec
 // "Standard error response"); rate limiting answers 429 M_LIMIT_EXCEEDED with
-// both `retry_after_ms` and `Retry-After` (spec "Rate limiting", v1.10).
+// both `retry_after_ms` and `Retry-After` (spec "Rate limiting", v1.10), from
+// a token bucket per user with Synapse's stock rc_message (0.2/s, burst 10;
+// tests run it at scaled rates so they take seconds).
+// A /sync timeline with more new events than the filter's `limit` is
+// `limited` with a prev_batch; GET /messages back-fills from it, backwards,
+// and stops at `to` (a token from /sync) when given.
+// set_down() makes the whole server unreachable (502 from its proxy, or
+// connections dropped) and back.
 //
 // Tests play the other users through the hooks below (as if their own
 // clients had sent the events) and read back what the client did.
@@ -25,7 +33,7 @@
 // - only m.thread is aggregated (on GET /event), never m.annotation (spec
 //   v1.7+), though NOTES saw Synapse bundle reactions there.
 // Not there yet: E2EE endpoints, typing/receipts (ephemeral), presence, room
-// account data, power levels (never enforced), kick/ban endpoints,
+// account data in /sync, power levels (never enforced), kick/ban endpoints,
 // event_fields and lazy-loading in filters, refresh tokens and soft logout,
 // media, profiles, GET of the whole state and of members, the threads list
 // (GET of one state event is there).
@@ -128,9 +136,15 @@ public:
   enum class Fault {
     bad_gateway,           // 502 with a reverse proxy's HTML page (nginx)
     drop,                  // the connection closes, no answer
-    drop_after_processing  // the request takes effect, then the connection closes unanswered
+    drop_after_processing,  // the request takes effect, then the connection closes unanswered
+    hang                    // never answered (a stuck server): the client's timeout ends it
   };
   void fail_next(int count, Fault fault, std::string path_contains = {}, std::string method = {});
+  // The homeserver is down behind its proxy: every request (long-polls
+  // already held excepted) fails this way until set_down(nullopt).
+  void set_down(std::optional<Fault> fault);
+  // Forgets what fail_next and limit_next still had to do.
+  void clear_faults();
 
   // --- what happened ---
   struct SentEvent {  // every PUT .../send that created an event

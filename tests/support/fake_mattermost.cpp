@@ -34,6 +34,9 @@ FakeResponse answer(int status, const json& j) {
   return FakeResponse{status, "application/json", {}, j.dump(), false, false, false};
 }
 
+// NOTES "Observed / Reconnection": a `since` listing stops at 1000 posts.
+constexpr std::size_t since_cap = 1000;
+
 FakeResponse not_found() { return error(404, "api.context.404.app_error", "Sorry, we could not find the page."); }
 
 std::vector<std::string> split_path(const std::string& path) {
@@ -128,9 +131,11 @@ struct FakeMattermost::Impl {
   double tokens = 0;
   std::chrono::steady_clock::time_point refilled;
 
+  bool down = false;
   int fail_status = 0;
   int fail_count = 0;
   int drop_count = 0;
+  int down_status = 0;  // set_down: every REST call answers this
 
   std::map<const FakeWebSocket*, std::shared_ptr<Conn>> live;
   std::map<std::string, std::shared_ptr<Conn>> resumable;  // by connection_id
@@ -402,6 +407,11 @@ void FakeMattermost::fail_next(int status, int count) {
   impl_->fail_count = count;
 }
 
+void FakeMattermost::set_down(int status) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->down_status = status;
+}
+
 void FakeMattermost::drop_next(int count) {
   std::lock_guard lock(impl_->mutex);
   impl_->drop_count = count;
@@ -425,6 +435,16 @@ void FakeMattermost::ping_websockets() {
     if (c->socket) c->socket->ping();
 }
 
+void FakeMattermost::set_down(bool down) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->down = down;
+  if (!down) return;
+  for (auto& [ws, c] : impl_->live)
+    if (c->socket) c->socket->drop();
+  // A restarted server knows no connection.
+  impl_->resumable.clear();
+}
+
 void FakeMattermost::forget_connections() {
   std::lock_guard lock(impl_->mutex);
   impl_->resumable.clear();
@@ -438,6 +458,15 @@ FakeResponse FakeMattermost::Impl::handle(const FakeRequest& req) {
   if (parts.size() == 3 && parts[0] == "hooks" && parts[1] == "commands") return hook(parts[2], req);
   if (parts.size() < 2 || parts[0] != "api" || parts[1] != "v4") return not_found();
 
+  if (down_status != 0)
+    return FakeResponse{down_status, "text/html", {}, "<html><body><h1>Bad Gateway</h1></body></html>", false, false,
+                        false};
+  if (down)
+    return FakeResponse{502, "text/html", {}, "<html><body><h1>502 Bad Gateway</h1></body></html>", false, true, false};
+  // api4/system.go: ping needs no session (clients call it before logging in).
+  if (parts.size() == 4 && parts[2] == "system" && parts[3] == "ping" && req.method == "GET")
+    return FakeResponse{200, "application/json", {}, json{{"status", "OK"}, {"ActiveSearchBackend", "database"}}.dump(),
+                        false, false, false};
   if (drop_count > 0) {
     --drop_count;
     FakeResponse r;
@@ -681,12 +710,20 @@ FakeResponse FakeMattermost::Impl::channel_posts(const std::string& channel_id, 
   for (auto i = post_order.rbegin(); i != post_order.rend(); ++i)  // newest first
     if (posts[*i]["channel_id"] == channel_id) ids.push_back(*i);
   if (!since.empty()) {
+    // NOTES "Observed / Reconnection": update_at > since, at most 1000 posts,
+    // the oldest of the window (order newest first, as every PostList).
     const long long s = std::stoll(since);
+    std::vector<std::string> window;
     for (const auto& id : ids)
-      if (posts[id]["update_at"].get<long long>() > s) {
-        list["order"].push_back(id);
-        list["posts"][id] = client_view(posts[id]);
-      }
+      if (posts[id]["update_at"].get<long long>() > s) window.push_back(id);
+    std::stable_sort(window.begin(), window.end(), [&](const std::string& a, const std::string& b) {
+      return posts[a]["update_at"].get<long long>() < posts[b]["update_at"].get<long long>();
+    });
+    if (window.size() > since_cap) window.resize(since_cap);
+    for (auto i = window.rbegin(); i != window.rend(); ++i) {
+      list["order"].push_back(*i);
+      list["posts"][*i] = client_view(posts[*i]);
+    }
     return answer(200, list);
   }
   for (long i = page * per_page; i < long(ids.size()) && i < (page + 1) * per_page; ++i) {
@@ -737,6 +774,8 @@ void FakeMattermost::Impl::apply_command_response(const json& r, const std::stri
 
 std::optional<FakeResponse> FakeMattermost::Impl::on_upgrade(const FakeRequest& req) {
   std::lock_guard lock(mutex);
+  if (down)
+    return FakeResponse{502, "text/html", {}, "<html><body><h1>502 Bad Gateway</h1></body></html>", false, true, false};
   if (split_path(req.path) != std::vector<std::string>{"api", "v4", "websocket"}) return not_found();
   // A token on the upgrade is checked like any REST call's; no token at all
   // leaves the connection to the authentication_challenge (NOTES §3).

@@ -5,6 +5,13 @@
 // per-connection `seq`, double-encoded posts and the reliable-WebSocket
 // resume; and Mattermost's side of integrations (button clicks, slash
 // commands), driven from tests. Built on FakeHttpServer (one server plumbing).
+// GET /api/v4/system/ping answers {"status":"OK"} without a token (how
+// clients check the server is up); set_down() puts a proxy's 502 in front.
+//
+// Limits it enforces as the real server does: `GET /channels/{id}/posts?since=`
+// returns at most 1000 posts, the oldest of the window (observed on 5.36.1);
+// `per_page` at most 200; a message at most 16,383 characters; a bot token
+// cannot post ephemeral posts (403) unless bot_can_post_ephemeral.
 //
 // Not modelled (yet): teams and channel membership (the bot is in every
 // channel the test adds), files, dialogs, incoming webhooks, post metadata,
@@ -114,9 +121,17 @@ public:
   void fail_next(int status, int count = 1);
   // The next `count` REST calls get their connection closed, no answer.
   void drop_next(int count = 1);
+  // The server is down behind its proxy: every REST call (GET
+  // /api/v4/system/ping included) answers `status` with the proxy's page
+  // until set_down(0).
+  void set_down(int status);
   void drop_websockets();   // TCP closed, no close frame
   void close_websockets();  // a close frame
   void ping_websockets();
+  // The server restarting behind its reverse proxy: while down, every REST
+  // call and WebSocket upgrade gets the proxy's 502 page, and the open
+  // WebSockets are dropped when it goes down. Posts and users are kept.
+  void set_down(bool down);
   // Forget every connection's state: the next resume gets a new connection_id.
   void forget_connections();
 

@@ -43,6 +43,7 @@ const Names course_access{"dernier acces au cours", "last access to course"};
 const Names any_access{"dernier acces", "last access", "dernier acces au site", "last access to site"};
 const Names phones{"telephone", "telephone mobile", "numero de telephone", "portable", "phone", "phone number",
                    "mobile phone", "phone 1", "telephone 1"};
+const Names roles{"roles", "role"};  // "Rôles" folded
 
 int find(const std::vector<std::string>& norm, Names names) {
   for (std::size_t i = 0; i < norm.size(); ++i)
@@ -84,6 +85,7 @@ std::optional<MoodleColumns> find_moodle_columns(const std::vector<std::string>&
   c.last_access = find(norm, course_access);
   if (c.last_access < 0) c.last_access = find(norm, any_access);
   c.phone = find(norm, phones);
+  c.roles = find(norm, roles);
   if (c.last_access < 0) return std::nullopt;
   if (c.email < 0 && c.full_name < 0 && c.first_name < 0 && c.last_name < 0) return std::nullopt;
   return c;
@@ -92,6 +94,27 @@ std::optional<MoodleColumns> find_moodle_columns(const std::vector<std::string>&
 std::string expected_moodle_headers() {
   return "« Prénom / Nom » (ou « Prénom » et « Nom ») ou « Adresse de courriel », et « Dernier accès » "
          "(ou « Dernier accès au cours », « Last access to course »)";
+}
+
+std::vector<std::string> split_roles(std::string_view cell) {
+  std::vector<std::string> out;
+  for (;;) {
+    const auto comma = cell.find(',');
+    const auto role = trim(cell.substr(0, comma));
+    if (!role.empty()) out.emplace_back(role);
+    if (comma == std::string_view::npos) break;
+    cell.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+bool has_student_role(std::string_view cell, const std::vector<std::string>& student_roles) {
+  for (const auto& role : split_roles(cell)) {
+    const auto r = fold(role);
+    for (const auto& s : student_roles)
+      if (fold(s) == r) return true;
+  }
+  return false;
 }
 
 PersonName split_full_name(std::string_view full) {

@@ -19,6 +19,7 @@ struct MoodleColumns {
   int country = -1;      // "Pays", "Country"
   int last_access = -1;  // "Dernier accès", "Dernier accès au cours", "Last access to course"
   int phone = -1;        // "Téléphone", "Phone" (when the site shows it)
+  int roles = -1;        // "Rôles", "Roles": who is a learner, who teaches or manages
 };
 
 // Headers compared folded: case, accents, spaces around "/", and the sort
@@ -31,6 +32,17 @@ std::optional<MoodleColumns> find_moodle_columns(const std::vector<std::string>&
 
 // The header names find_moodle_columns() looks for, to tell people what is missing.
 std::string expected_moodle_headers();
+
+// The roles of one "Rôles" cell: Moodle joins a participant's roles with
+// ", " ("Enseignant non éditeur, Étudiant"). Empty entries are dropped.
+std::vector<std::string> split_roles(std::string_view cell);
+
+// Whether one of the roles in `cell` is a student role. Compared folded
+// (case and accents do not matter): "ÉTUDIANT" is "Étudiant". A participant
+// with a student role among others is a learner: following up someone who
+// also teaches is a nuisance, never following up a learner is the failure
+// the procedure exists to prevent.
+bool has_student_role(std::string_view cell, const std::vector<std::string>& student_roles);
 
 struct PersonName {
   std::string first;

@@ -234,16 +234,20 @@ TEST_CASE("matrix adapter: not in the room: joins when invited, else the post wa
   CHECK(f.bot_events(elsewhere).size() == 1);
 }
 
-TEST_CASE("matrix adapter: an encrypted room gets no learner data, one notice, and a failed send",
+TEST_CASE("matrix adapter: an encrypted room gets no learner data, one notice, and the post kept for later",
           "[matrix][adapter]") {
   Fixture f;
   const auto secret = f.hs.create_room(f.alice, {.name = "Chiffré", .encrypted = true, .members = {f.bot}});
   MatrixSender sender(f.session());
   auto r = f.run(sender.send(post(1, secret, "Léa Martin, 06 12 34 56 78")));
-  CHECK(r.status == SendResult::Status::failed);
+  // Not failed: the post waits (the dispatcher tells staff elsewhere).
+  CHECK(r.status == SendResult::Status::retry);
+  CHECK(r.room_unusable);
+  CHECK_FALSE(r.unreachable);
   CHECK(r.error == "end-to-end encrypted room: not supported");
   auto again = f.run(sender.send(post(2, secret, "Léa Martin, relance")));
-  CHECK(again.status == SendResult::Status::failed);
+  CHECK(again.status == SendResult::Status::retry);
+  CHECK(again.room_unusable);
 
   auto events = f.bot_events(secret);
   REQUIRE(events.size() == 1);  // the notice, once
@@ -255,7 +259,7 @@ TEST_CASE("matrix adapter: an encrypted room gets no learner data, one notice, a
 
   // A restart does not post it again.
   MatrixSender restarted(f.session());
-  CHECK(f.run(restarted.send(post(3, secret, "Léa"))).status == SendResult::Status::failed);
+  CHECK(f.run(restarted.send(post(3, secret, "Léa"))).room_unusable);
   CHECK(f.bot_events(secret).size() == 1);
   // The clear room still works.
   CHECK(f.run(sender.send(post(4, f.room, "ok"))).status == SendResult::Status::sent);

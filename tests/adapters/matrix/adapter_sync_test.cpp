@@ -28,7 +28,8 @@ TEST_CASE("matrix sync: invites from staff are joined, from strangers rejected",
   const auto early = f.hs.invite_to_new_room(f.alice, f.bot);
   RunningSync s(f, f.session());
   REQUIRE(s.batches(1));
-  CHECK(f.hs.membership(early, f.bot) == "join");
+  // Joined beside the sync loop (a join may wait on the rate limit).
+  CHECK(f.until([&] { return f.hs.membership(early, f.bot) == "join"; }));
 
   const auto from_staff = f.hs.invite_to_new_room(f.alice, f.bot, /*is_direct=*/true);
   const auto from_stranger = f.hs.invite_to_new_room(f.mallory, f.bot);
@@ -199,7 +200,7 @@ TEST_CASE("matrix sync: encrypted rooms are reported once, never silently", "[ma
 
   // The sender agrees: no learner data there.
   MatrixSender sender(s.session);
-  CHECK(f.run(sender.send(post(5, f.room, "Léa"))).status == SendResult::Status::failed);
+  CHECK(f.run(sender.send(post(5, f.room, "Léa"))).room_unusable);
   CHECK(f.bot_events(f.room).size() == 1);
 }
 
@@ -245,4 +246,42 @@ TEST_CASE("matrix sync: a token revoked later, with no password, ends run() with
   REQUIRE(f.until([&] { return s.done; }));
   CHECK(s.result.find("M_UNKNOWN_TOKEN") != std::string::npos);
   CHECK(s.result.find("tok-admin") == std::string::npos);
+}
+
+TEST_CASE("matrix sync: the encryption notice is posted once per room, even by a fresh store on another device",
+          "[matrix][adapter][sync]") {
+  Fixture f;
+  const auto enc = f.hs.create_room(f.alice, {.name = "Chiffré", .encrypted = true, .members = {f.bot}});
+  {
+    RunningSync s(f, f.session());
+    REQUIRE(f.until([&] { return f.bot_events(enc).size() == 1; }));
+    REQUIRE(f.until([&] { return f.requests_to("/account_data/org.relance.e2ee_notice") >= 2; }));  // GET, PUT
+  }
+  // A new database (nothing in its kv) and a new device: a new install.
+  TestHooks fresh;
+  auto c = f.config();
+  c.device_id = "RELANCE2";
+  auto session = std::make_shared<matrix::MatrixSession>(f.io.get_executor(), c, fresh.hooks(), f.options);
+  RunningSync s(f, session);
+  REQUIRE(f.until([&] { return f.requests_to("/account_data/org.relance.e2ee_notice") >= 3; }));
+  REQUIRE(f.until([&] { return fresh.kv.count("matrix.e2ee_notice." + enc) == 1; }));
+  CHECK(f.bot_events(enc).size() == 1);
+}
+
+TEST_CASE("matrix sync: a command outside the configured staff rooms is refused, not run",
+          "[matrix][adapter][sync]") {
+  Fixture f;
+  RunningSync s(f, f.session());
+  REQUIRE(s.batches(1));
+  // Staff invited the bot to a room of their own (joined: alice is staff),
+  // where others may read: its answers (learners' details) do not go there.
+  const auto elsewhere = f.hs.invite_to_new_room(f.alice, f.bot);
+  REQUIRE(f.until([&] { return f.hs.membership(elsewhere, f.bot) == "join"; }));
+  f.hs.send_text(elsewhere, f.alice, "!relance dossier 42");
+  REQUIRE(f.until([&] { return !f.bot_events(elsewhere).empty(); }));
+  CHECK_THAT(f.bot_events(elsewhere).back().content.value("body", ""), Catch::Contains("refusée"));
+  CHECK(f.th.commands.empty());
+  // In the staff room, as before.
+  f.hs.send_text(f.room, f.alice, "!relance dossier 42");
+  REQUIRE(f.until([&] { return f.th.commands.size() == 1; }));
 }

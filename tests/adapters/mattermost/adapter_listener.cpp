@@ -26,7 +26,9 @@ using nlohmann::json;
 namespace {
 
 struct ListenerRig {
-  explicit ListenerRig(test::FakeMattermost::Options o = {}, std::chrono::milliseconds ping = 5s)
+  // `production_delays`: the listener's default reconnect delays (else short ones).
+  explicit ListenerRig(test::FakeMattermost::Options o = {}, std::chrono::milliseconds ping = 5s,
+                       bool production_delays = false)
       : mm(o),
         alice(mm.add_user("alice")),
         staff(mm.add_channel("accueil")),
@@ -36,8 +38,11 @@ struct ListenerRig {
         http(io.get_executor()),
         pacer(io.get_executor()) {
     mattermost::ListenerOptions lo;
-    lo.backoff_initial = 200ms;
-    lo.backoff_cap = 1s;
+    if (!production_delays) {
+      lo.quick_retry = 200ms;
+      lo.backoff_initial = 200ms;
+      lo.backoff_cap = 1s;
+    }
     lo.request_timeout = 5s;
     lo.connect_timeout = 5s;
     lo.ping_interval = ping;
@@ -152,7 +157,8 @@ TEST_CASE("mattermost listener: a raised hand on an alert claims the case", "[ma
   REQUIRE(test::wait_until([&] { return rig.bot_posts().size() == 3; }, 10s));
   auto reply = rig.bot_posts().back();
   CHECK(reply["root_id"] == alert["id"]);
-  CHECK(reply["message"] == "@alice " + chat::escape_markdown("Dossier #42 pris en charge par alice."));
+  // The answer as the app wrote it (the app's claim texts name the clicker: {asker}).
+  CHECK(reply["message"] == chat::escape_markdown("Dossier #42 pris en charge par alice."));
   REQUIRE(rig.desk.call_count() == 1);
   CHECK(rig.desk.calls()[0].line == "prendre 42");
   // A second claim emoji by the same person is not a second command.
@@ -256,4 +262,43 @@ TEST_CASE("mattermost listener: stops cleanly while waiting to reconnect", "[mat
   REQUIRE(test::wait_until([&] { return rig.mm.websocket_count() == 0; }, 5s));
   rig.stop();
   CHECK(rig.ended.load());
+}
+
+TEST_CASE("mattermost listener: hears again within 2 s of a server back from a 12 s restart",
+          "[mattermost][adapter][ws]") {
+  // The listener's own delays, as in production: before, they doubled up to
+  // 60 s and relance stayed deaf 7-16 s after such a restart.
+  ListenerRig rig({}, 5s, true);
+  rig.start();
+  rig.mm.set_down(true);
+  REQUIRE(test::wait_until([&] { return rig.mm.websocket_count() == 0; }, 5s));
+  const auto sessions = rig.sessions();
+  // The restart's length is the test's input, not a wait for something.
+  test::wait_until([] { return false; }, 12s);
+  rig.mm.set_down(false);
+  const auto back = std::chrono::steady_clock::now();
+  REQUIRE(test::wait_until([&] { return rig.sessions() > sessions; }, 30s));
+  const auto deaf = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - back);
+  INFO("heard again " << deaf.count() << " ms after the server was back");
+  CHECK(deaf <= 2s);
+  // And a command typed then is answered.
+  rig.mm.user_posts(rig.alice.id, rig.dm.id, "prendre 9");
+  CHECK(test::wait_until([&] { return rig.desk.call_count() == 1; }, 5s));
+}
+
+TEST_CASE("mattermost listener: reconnect delays are short in a restart, back off in a long outage",
+          "[mattermost][adapter]") {
+  const mattermost::ListenerOptions o;
+  for (double unit : {0.0, 0.5, 0.999}) {
+    INFO("jitter " << unit);
+    // Within the first minute: about a second, never less than half of it.
+    for (auto outage : {0s, 5s, 12s, 59s}) {
+      const auto d = mattermost::reconnect_delay(o, outage, 0, unit);
+      CHECK(d >= 500ms);
+      CHECK(d <= 1s);
+    }
+    // Past it: growing, up to the cap.
+    CHECK(mattermost::reconnect_delay(o, 2min, 5, unit) > mattermost::reconnect_delay(o, 2min, 1, unit));
+    CHECK(mattermost::reconnect_delay(o, 1h, 20, unit) <= o.backoff_cap);
+  }
 }
