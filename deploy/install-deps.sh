@@ -4,14 +4,15 @@
 #
 #   deploy/install-deps.sh          build + run dependencies
 #   deploy/install-deps.sh --test   also what the test suite uses (tmux, Kannel,
-#                                   an SMTP sink, Dovecot as the IMAP server)
+#                                   an SMTP sink, Dovecot as the IMAP server,
+#                                   faketime for the run a year ahead)
 set -euo pipefail
 
 want_test=0
 for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "install-deps: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -27,7 +28,7 @@ packages=(
   libphonenumber-dev libxlsxwriter-dev libcurl4-openssl-dev libgmime-3.0-dev
 )
 if [ "$want_test" -eq 1 ]; then
-  packages+=(tmux unzip curl python3-aiosmtpd kannel kannel-extras dovecot-imapd)
+  packages+=(tmux unzip curl python3-aiosmtpd kannel kannel-extras dovecot-imapd faketime)
 fi
 
 missing=()
