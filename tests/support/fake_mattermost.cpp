@@ -711,7 +711,7 @@ FakeResponse FakeMattermost::Impl::channel_posts(const std::string& channel_id, 
     if (posts[*i]["channel_id"] == channel_id) ids.push_back(*i);
   if (!since.empty()) {
     // NOTES "Observed / Reconnection": update_at > since, at most 1000 posts,
-    // the oldest of the window (order newest first, as every PostList).
+    // the oldest (by update_at) of the window; listed newest first by creation.
     const long long s = std::stoll(since);
     std::vector<std::string> window;
     for (const auto& id : ids)
@@ -720,10 +720,12 @@ FakeResponse FakeMattermost::Impl::channel_posts(const std::string& channel_id, 
       return posts[a]["update_at"].get<long long>() < posts[b]["update_at"].get<long long>();
     });
     if (window.size() > since_cap) window.resize(since_cap);
-    for (auto i = window.rbegin(); i != window.rend(); ++i) {
-      list["order"].push_back(*i);
-      list["posts"][*i] = client_view(posts[*i]);
-    }
+    const std::set<std::string> kept(window.begin(), window.end());
+    for (const auto& id : ids)  // newest first, by creation
+      if (kept.count(id)) {
+        list["order"].push_back(id);
+        list["posts"][id] = client_view(posts[id]);
+      }
     return answer(200, list);
   }
   for (long i = page * per_page; i < long(ids.size()) && i < (page + 1) * per_page; ++i) {
