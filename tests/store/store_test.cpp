@@ -881,3 +881,39 @@ TEST_CASE("upgrading to schema 5 gives recorded bot relaunches what really becam
   CHECK(staff.outbox_id == 0);
   CHECK(staff.comment == "reprend lundi");
 }
+
+TEST_CASE("a transaction opened inside another is a savepoint: durable only with the outer commit",
+          "[store][transactions]") {
+  Db d;
+  auto count = [&] { return d.db.sql().execAndGet("SELECT COUNT(*) FROM kv").getInt(); };
+  {
+    WriteTransaction outer(d.db);
+    kv_set(d.db, "outer", "1");
+    {
+      WriteTransaction inner(d.db);
+      kv_set(d.db, "inner.kept", "1");
+      inner.commit();
+    }
+    {
+      WriteTransaction inner(d.db);
+      kv_set(d.db, "inner.dropped", "1");
+      // destroyed uncommitted (a refused command): only its own writes go
+    }
+    CHECK(count() == 2);
+    outer.commit();
+  }
+  CHECK(kv_get(d.db, "outer") == "1");
+  CHECK(kv_get(d.db, "inner.kept") == "1");
+  CHECK_FALSE(kv_get(d.db, "inner.dropped"));
+  {
+    WriteTransaction outer(d.db);
+    {
+      WriteTransaction inner(d.db);
+      kv_set(d.db, "lost", "1");
+      inner.commit();
+    }
+    // the outer one is not committed (a crash, an exception): nothing stays
+  }
+  CHECK_FALSE(kv_get(d.db, "lost"));
+  CHECK(count() == 2);
+}

@@ -17,8 +17,9 @@
 // A /sync timeline with more new events than the filter's `limit` is
 // `limited` with a prev_batch; GET /messages back-fills from it, backwards,
 // and stops at `to` (a token from /sync) when given.
-// set_down() makes the whole server unreachable (502 from its proxy, or
-// connections dropped) and back.
+// set_down() makes the whole server unreachable (502 from its proxy,
+// connections dropped, or requests never answered) and back; fail_next can
+// also leave chosen requests unanswered (Fault::hang).
 //
 // Tests play the other users through the hooks below (as if their own
 // clients had sent the events) and read back what the client did.
