@@ -794,7 +794,7 @@ void migrate_to(Database& db, int version) {
 
 }  // namespace
 
-TEST_CASE("the first verb on a new database creates its schema; a foreign file is refused untouched",
+TEST_CASE("the first verb on a new database creates its schema, a foreign file is refused untouched",
           "[store][migrations][ensure_schema]") {
   TempDir dir;
   {
