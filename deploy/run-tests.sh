@@ -10,8 +10,12 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "$(nproc)"
 ctest --test-dir "$build" -j "$(nproc)" --output-on-failure --timeout 300
 # No test may depend on the day it runs: the core, the store and the engine's
-# tests again with the wall clock a year ahead (the monotonic clock is left
-# alone: timers keep their real pace).
-FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '+365d' \
-  ctest --test-dir "$build" -j "$(nproc)" --output-on-failure --timeout 300 -R '^test_(domain|store|app):'
+# tests again with the wall clock a year ahead. The monotonic clock is left
+# alone (timers keep their real pace). The service scenarios run on a test
+# clock of their own, and are left out: under libfaketime an Asio timer due
+# at once (timerfd) never fires, so a running service would hang there.
+FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '+365d' bash -c \
+  "'$build/tests/test_domain' && '$build/tests/test_store' && '$build/tests/test_app' '~[scenario]~[imap]'" \
+  >"$build/faketime-year-ahead.log" 2>&1 || { tail -n 80 "$build/faketime-year-ahead.log"; exit 1; }
+echo "run-tests: the core, store and engine tests also pass a year ahead"
 echo "run-tests: all tests passed in $((SECONDS - start)) s"
