@@ -201,7 +201,9 @@ Received Engine::receive_message(const IncomingMessage& m, Timestamp now) {
     for (const auto& o : outbox_.for_case(open.id)) {
       if (o.status != "pending" || o.channel.rfind("staff", 0) == 0) continue;
       const std::string why = text("reason.answered_first");
-      if (outbox_.cancel_unstarted(o.id, why)) relaunches_.settle(o.id, Result::not_sent, now, why);
+      if (!outbox_.cancel_unstarted(o.id, why)) continue;
+      relaunches_.settle(o.id, Result::not_sent, now, why);
+      journal_.append({0, now, "relance", "message.cancelled", learner->key, open.id, o.channel + ": " + why});
     }
   }
   return Received::reply;

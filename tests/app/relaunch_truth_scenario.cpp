@@ -248,6 +248,7 @@ TEST_CASE("a bot relaunch shows queued, then sent at the time it left, then deli
     CHECK(w.text("SELECT status FROM outbox WHERE id = " + std::to_string(sms.id)) == "cancelled");
     CHECK(w.text("SELECT result FROM relaunch WHERE case_id = 1") == "not_sent");
     CHECK_THAT(w.text("SELECT comment FROM relaunch WHERE case_id = 1"), Catch::Contains("répondu"));
+    CHECK(w.count("SELECT COUNT(*) FROM journal WHERE action = 'message.cancelled' AND case_id = 1") == 1);
     CHECK(any_contains(w.staff_posts(), "plus de relance automatique"));
     // Weeks later: no email step, no declared dropout.
     for (int d : {7, 14, 30}) w.f.engine->scan(sat + std::chrono::days(d));
