@@ -288,13 +288,12 @@ Outcome sign_of_life(Case& c, Source source, Timestamp at, Timestamp now) {
   return out;
 }
 
-Outcome learner_answered(Case& c, std::string_view channel, Timestamp now) {
+Outcome learner_answered(Case& c, std::string_view channel, Timestamp) {
   Outcome out;
   if (!is_active(c.state) || c.answered) return out;
   c.answered = true;
   c.next_due.reset();
   if (c.state == CaseState::open || c.state == CaseState::claimed) c.state = CaseState::in_progress;
-  (void)now;
   out.effects.push_back(StaffNotice{"", "alert.answered", {{"channel", std::string(channel)}}, false});
   out.effects.push_back(JournalNote{"case.answered", std::string(channel) + " reply: automatic relaunches stopped"});
   return out;
