@@ -116,7 +116,11 @@ TEST_CASE("Kannel round trip: accents intact, delivery report recorded, reply an
   // Out: the relaunch reaches the handset intact.
   INFO(kannel.logs());
   REQUIRE(kannel.wait_mt(1, std::chrono::seconds(20)));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the other parts of a concatenated SMS
+  // The other parts of a concatenated SMS follow: wait for the whole text.
+  wait_until([&] {
+    const std::string t = received_text(kannel.mt());
+    return t.find("Bonjour Hélène-Françoise") != std::string::npos && t.find("« Forêt & Cœur »") != std::string::npos;
+  }, std::chrono::seconds(10));
   const auto mts = kannel.mt();
   const std::string got = received_text(mts);
   INFO("fakesmsc got: " << got);
