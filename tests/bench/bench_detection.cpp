@@ -8,19 +8,17 @@
 // summary exactly as ingest does (max per source), streamed into SQLite in
 // one transaction, so generation does not inflate the pass's memory. The
 // peak RSS counter is reset (/proc/self/clear_refs) before the pass.
+#include "bench_cohort.hpp"
 #include "bot/app/zone.hpp"
 #include "bot/domain/detection.hpp"
 #include "store/database.hpp"
 #include "store/repositories.hpp"
-
-#include <SQLiteCpp/VariadicBind.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 
 using namespace relance;
@@ -75,7 +73,6 @@ int main(int argc, char** argv) {
   std::filesystem::remove(db_path);
 
   const Timestamp now = from_unix(1'795'000'000);  // 2026-11-18
-  const char* cohorts[] = {"permis-b", "bureautique-en-ligne", "enseignants-numerique", "autre"};
   std::printf("bench_detection: %ld learners, %ld events, db %s\n", learners, events, db_path.c_str());
 
   // --- generate
@@ -83,30 +80,7 @@ int main(int argc, char** argv) {
   {
     store::Database db(db_path);
     db.migrate();
-    db.set_synchronous_full(false);
-    store::WriteTransaction tx(db);
-    SQLite::Statement ins(db.sql(),
-                          "INSERT INTO learner (id, first_name, last_name, email, phone, cohort, start_date, first_seen, "
-                          "updated_at, last_lms, last_lesson, last_booking, last_visit, last_call, last_message, last_email, "
-                          "last_staff) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    std::mt19937_64 rng(42);
-    const long per = learners ? events / learners : 0;
-    long remainder = learners ? events % learners : 0;
-    for (long i = 0; i < learners; ++i) {
-      ActivitySummary a;
-      const long n = per + (remainder-- > 0 ? 1 : 0);
-      for (long e = 0; e < n; ++e) {
-        const auto src = Source(rng() % source_count);
-        const auto ago = std::chrono::seconds(rng() % (400L * 86400));
-        a.observe(src, now - ago);
-      }
-      ins.reset();
-      SQLite::bind(ins, "L" + std::to_string(i), "Prénom", "Nom", "l" + std::to_string(i) + "@example.org", "+33612345678",
-                   cohorts[i % 4], "2026-01-05", to_unix(now) - 400L * 86400, to_unix(now));
-      for (std::size_t s = 0; s < source_count; ++s) ins.bind(int(10 + s), a.last[s]);
-      ins.exec();
-    }
-    tx.commit();
+    bench::generate_cohort(db, learners, events, now);
   }
   const double gen_s = seconds_since(t0);
   std::printf("  generate + store: %.2f s (%.0f events/s folded)\n", gen_s, double(events) / gen_s);
