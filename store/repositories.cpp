@@ -128,7 +128,7 @@ struct LearnerRepo::Statements {
   SQLite::Statement insert;
   SQLite::Statement update;
   std::array<std::unique_ptr<SQLite::Statement>, source_count> observe;  // prepared on first use
-  std::unique_ptr<SQLite::Statement> by_phone, by_matrix, by_email;
+  std::unique_ptr<SQLite::Statement> by_phone, by_matrix, by_email, set_detect_at;
 };
 
 LearnerRepo::LearnerRepo(Database& db) : db_(db), st_(std::make_unique<Statements>(db.sql())) {}
@@ -282,6 +282,45 @@ std::int64_t LearnerRepo::count() { return db_.sql().execAndGet("SELECT COUNT(*)
 void LearnerRepo::for_each_active(const std::function<void(const Learner&)>& f) {
   SQLite::Statement q(db_.sql(), std::string("SELECT ") + learner_columns + " FROM learner WHERE status = 'active'");
   while (q.executeStep()) f(read_learner(q));
+}
+
+std::vector<Learner> LearnerRepo::due_for_detection(Timestamp now, int limit) {
+  SQLite::Statement q(db_.sql(), std::string("SELECT ") + learner_columns +
+                                     " FROM learner WHERE detect_at <= ? ORDER BY detect_at LIMIT ?");
+  q.bind(1, to_unix(now));
+  q.bind(2, limit);
+  std::vector<Learner> out;
+  while (q.executeStep()) out.push_back(read_learner(q));
+  return out;
+}
+
+void LearnerRepo::set_detect_at(std::int64_t key, std::optional<Timestamp> at) {
+  if (!st_->set_detect_at) st_->set_detect_at = std::make_unique<SQLite::Statement>(db_.sql(), "UPDATE learner SET detect_at = ? WHERE key = ?");
+  auto& q = *st_->set_detect_at;
+  q.tryReset();
+  if (at) q.bind(1, to_unix(*at));
+  else q.bind(1);
+  q.bind(2, key);
+  q.exec();
+}
+
+std::optional<Timestamp> LearnerRepo::next_detection() {
+  SQLite::Statement q(db_.sql(), "SELECT MIN(detect_at) FROM learner WHERE detect_at IS NOT NULL");
+  if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
+  return from_unix(q.getColumn(0).getInt64());
+}
+
+void LearnerRepo::mark_due(std::int64_t from, std::int64_t to) {
+  SQLite::Statement q(db_.sql(), "UPDATE learner SET detect_at = 0 WHERE key >= ? AND key < ?");
+  q.bind(1, from);
+  q.bind(2, to);
+  q.exec();
+}
+
+std::int64_t LearnerRepo::max_key() {
+  SQLite::Statement q(db_.sql(), "SELECT COALESCE(MAX(key), 0) FROM learner");
+  q.executeStep();
+  return q.getColumn(0).getInt64();
 }
 
 std::unordered_map<std::int64_t, Learner> LearnerRepo::of_cases_in_period(Timestamp from, Timestamp to) {
@@ -451,6 +490,20 @@ std::vector<CaseRepo::Coverage> CaseRepo::coverage() {
                       "SELECT learner_key, policy_id, MAX(activity_ref), MAX(state IN ('open','claimed','in_progress')) "
                       "FROM learner_case GROUP BY learner_key, policy_id");
   std::vector<Coverage> out;
+  while (q.executeStep())
+    out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), from_unix(q.getColumn(2).getInt64()),
+                   q.getColumn(3).getInt() != 0});
+  return out;
+}
+
+std::vector<CaseRepo::Coverage> CaseRepo::coverage_of(const std::vector<std::int64_t>& learner_keys) {
+  std::vector<Coverage> out;
+  if (learner_keys.empty()) return out;
+  std::string in;
+  for (auto k : learner_keys) (in += in.empty() ? "" : ",") += std::to_string(k);
+  SQLite::Statement q(db_.sql(),
+                      "SELECT learner_key, policy_id, MAX(activity_ref), MAX(state IN ('open','claimed','in_progress')) "
+                      "FROM learner_case WHERE learner_key IN (" + in + ") GROUP BY learner_key, policy_id");
   while (q.executeStep())
     out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), from_unix(q.getColumn(2).getInt64()),
                    q.getColumn(3).getInt() != 0});

@@ -39,8 +39,20 @@ public:
   bool observe(std::int64_t key, Source s, Timestamp at, Timestamp now);
   void set_status(std::int64_t key, LearnerStatus s, Timestamp now);
   std::int64_t count();
-  // Streams every learner with status `active` (detection pass).
+  // Streams every learner with status `active`.
   void for_each_active(const std::function<void(const Learner&)>& f);
+  // Detection's work list (migration 0007): up to `limit` learners whose
+  // `detect_at` is at or before `now`, the longest due first.
+  std::vector<Learner> due_for_detection(Timestamp now, int limit);
+  // When the learner must next be examined; nullopt: not until something
+  // about them changes (the triggers mark them due again).
+  void set_detect_at(std::int64_t key, std::optional<Timestamp> at);
+  // The earliest detect_at of any learner (may be in the past: work left).
+  std::optional<Timestamp> next_detection();
+  // Marks learners with key in [from, to) due now; returns the largest key
+  // of the table (0 when empty) so a caller can walk it in slices.
+  void mark_due(std::int64_t from, std::int64_t to);
+  std::int64_t max_key();
   // The learners of the cases CaseRepo::in_period(from, to) returns, by key,
   // in one statement (a register of thousands of cases).
   std::unordered_map<std::int64_t, Learner> of_cases_in_period(Timestamp from, Timestamp to);
@@ -80,6 +92,8 @@ public:
   // skips learners whose episode is already covered.
   struct Coverage { std::int64_t learner_key; std::string policy_id; Timestamp activity_ref; bool active; };
   std::vector<Coverage> coverage();
+  // The same, for some learners (a detection slice examines a few).
+  std::vector<Coverage> coverage_of(const std::vector<std::int64_t>& learner_keys);
   std::vector<Case> in_period(Timestamp from, Timestamp to);  // opened or active in [from, to)
 
 private:

@@ -265,98 +265,235 @@ bool Engine::record_activity(std::int64_t learner_key, Source source, Timestamp 
 
 // ------------------------------------------------------------------ scan
 
+// Everything detection reads of the configuration: when it changes, every
+// learner's `detect_at` is stale and each is examined again.
+std::string Engine::policies_fingerprint() const {
+  json j = json::array();
+  j.push_back(config_.timezone);
+  for (const auto& p : config_.policies) {
+    json sources = json::array();
+    for (std::size_t i = 0; i < source_count; ++i)
+      if (p.sources.has(Source(i))) sources.push_back(to_string(Source(i)));
+    j.push_back({p.id, p.cohorts, sources, std::string(to_string(p.condition)), p.days.count(),
+                 p.session_start ? format_date(*p.session_start) : std::string(), p.priority});
+  }
+  return j.dump();
+}
+
+Pass Engine::begin_pass(Timestamp now, bool dry_run) {
+  Pass pass;
+  pass.report.now = now;
+  pass.report.dry_run = dry_run;
+  pass.detector.emplace(config_.policies, now, zone_);
+  return pass;
+}
+
 ScanReport Engine::scan(Timestamp now, bool dry_run) {
-  ScanReport rep;
-  rep.now = now;
-  rep.dry_run = dry_run;
   // A dry run does everything inside one transaction and rolls it back, so
   // it shows exactly what a real pass would do.
   auto outer = begin_unless(!dry_run, db_);
-
-  // Keys only: a first pass over a large cohort may detect hundreds of
-  // thousands of learners; each is re-read when its case opens.
-  struct Found { std::int64_t learner_key; Detection detection; };
-  std::vector<Found> found;
-  std::optional<Timestamp> next_crossing;
-  {
-    StoreCaseIndex index(cases_.coverage(), config_.policies);
-    Detector detector(config_.policies, now, zone_);
-    learners_.for_each_active([&](const Learner& l) {
-      ++rep.learners_examined;
-      if (auto d = detector.examine(l, index)) found.push_back({l.key, *d});
-    });
-    next_crossing = detector.next_crossing();
+  Pass pass = begin_pass(now, dry_run);
+  // As good as unbounded (and no overflow once converted to nanoseconds).
+  constexpr std::chrono::microseconds whole = std::chrono::hours(24 * 365 * 100);
+  while (!run_pass(pass, whole)) {
   }
+  // `outer` (dry run) rolls back here.
+  return std::move(pass.report);
+}
 
-  // Commits one outcome and reports the steps it ran (a new case gets its id
-  // from the commit, so the report is written after it).
-  auto run_case = [&](Case& c, const Learner& l, Outcome out) {
+namespace {
+
+// `detect_at` is derived data: a commit of it lost to a power cut only
+// means a learner examined once more. Such commits skip the fsync that
+// synchronous=FULL costs (the I/O thread waits for it); WAL keeps the order,
+// so the next durable commit makes them durable too.
+class DerivedWrites {
+public:
+  DerivedWrites(store::Database& db, bool dry_run) : db_(dry_run ? nullptr : &db) {
+    if (db_) db_->set_synchronous_full(false);
+  }
+  ~DerivedWrites() {
+    if (db_) db_->set_synchronous_full(true);
+  }
+  DerivedWrites(const DerivedWrites&) = delete;
+  DerivedWrites& operator=(const DerivedWrites&) = delete;
+
+private:
+  store::Database* db_;
+};
+
+// Reports the steps an outcome ran (a new case gets its id from the commit,
+// so this is called after it).
+void report_outcome(ScanReport& rep, const Case& c, const Learner& l, const Outcome& out, Timestamp now) {
+  for (const auto& e : out.effects) {
+    int step = -1;
+    const char* action = nullptr;
+    Timestamp at = now;
+    if (const auto* m = std::get_if<LearnerMessage>(&e)) step = m->step, action = "message", at = m->not_before;
+    else if (const auto* t = std::get_if<StaffTask>(&e)) step = t->step, action = "task";
+    if (!action) continue;
+    const auto& s = c.plan.steps[std::size_t(step)];
+    rep.steps.push_back({c.id, l.id, step, s.name, action, std::string(to_string(s.means)), s.role, at});
+  }
+  if (!is_active(c.state)) rep.closed.push_back({c.id, l.id, std::string(to_string(c.state))});
+}
+
+}  // namespace
+
+void Engine::advance_while_due(Case& c, const Learner& l, Pass& pass) {
+  const Timestamp now = pass.report.now;
+  // Each step in its own transaction; bounded by the plan's length.
+  for (std::size_t guard = 0; guard <= c.plan.steps.size() + 1; ++guard) {
+    if (!is_active(c.state) || !c.next_due || *c.next_due > now) break;
+    auto tx = begin_unless(pass.report.dry_run, db_);
+    CaseContext ctx{l, zone_, config_.contact_window, now, config_.task_due, learner_channels(config_)};
+    Outcome out = advance(c, ctx);
+    if (out.effects.empty() && c.next_due && *c.next_due <= now) break;  // no progress possible
     commit_outcome(c, l, out, "relance", now);
-    for (const auto& e : out.effects) {
-      int step = -1;
-      const char* action = nullptr;
-      Timestamp at = now;
-      if (const auto* m = std::get_if<LearnerMessage>(&e)) step = m->step, action = "message", at = m->not_before;
-      else if (const auto* t = std::get_if<StaffTask>(&e)) step = t->step, action = "task";
-      if (!action) continue;
-      const auto& s = c.plan.steps[std::size_t(step)];
-      rep.steps.push_back({c.id, l.id, step, s.name, action, std::string(to_string(s.means)), s.role, at});
-    }
-    if (!is_active(c.state)) rep.closed.push_back({c.id, l.id, std::string(to_string(c.state))});
-  };
+    report_outcome(pass.report, c, l, out, now);
+    if (tx) tx->commit();
+  }
+}
 
-  auto advance_while_due = [&](Case& c, const Learner& l) {
-    // Each step in its own transaction; bounded by the plan's length.
-    for (std::size_t guard = 0; guard <= c.plan.steps.size() + 1; ++guard) {
-      if (!is_active(c.state) || !c.next_due || *c.next_due > now) break;
+void Engine::open_detected(const Learner& l, const Detection& d, Pass& pass) {
+  const Timestamp now = pass.report.now;
+  const Policy& p = config_.policies[d.policy_index];
+  Case c = open_case(l, p, d, now);
+  {
+    auto tx = begin_unless(pass.report.dry_run, db_);
+    CaseContext ctx{l, zone_, config_.contact_window, now, config_.task_due, learner_channels(config_)};
+    Outcome out = start_case(c, p, ctx);
+    // The case's insert takes the learner out of detection (migration 0007).
+    commit_outcome(c, l, out, "relance", now);
+    report_outcome(pass.report, c, l, out, now);
+    if (tx) tx->commit();
+  }
+  pass.report.opened.push_back({l.key, l.id, l.display_name(), p.id, d.ref.since});
+  advance_while_due(c, l, pass);
+}
+
+bool Engine::run_pass(Pass& pass, std::chrono::microseconds budget) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  // At least one unit of work per call, whatever the budget: a pass always
+  // moves forward.
+  bool worked = false;
+  const auto spent = [&] { return worked && clock::now() - start >= budget; };
+  const Timestamp now = pass.report.now;
+  const bool dry_run = pass.report.dry_run;
+  ScanReport& rep = pass.report;
+
+  while (pass.phase == Pass::Phase::policies) {
+    if (pass.reset_end < 0) {
+      pass.policies_fingerprint = policies_fingerprint();
+      if (store::kv_get(db_, "detection.policies") == pass.policies_fingerprint) {
+        pass.phase = Pass::Phase::learners;
+        break;
+      }
+      pass.reset_end = learners_.max_key() + 1;
+    }
+    if (pass.reset_next >= pass.reset_end) {
+      store::kv_set(db_, "detection.policies", pass.policies_fingerprint);
+      pass.phase = Pass::Phase::learners;
+      break;
+    }
+    if (spent()) return false;
+    DerivedWrites derived(db_, dry_run);
+    auto tx = begin_unless(dry_run, db_);
+    const std::int64_t to = std::min(pass.reset_end, pass.reset_next + 1'000);
+    learners_.mark_due(pass.reset_next, to);
+    if (tx) tx->commit();
+    pass.reset_next = to;
+    worked = true;
+  }
+
+  // Learners due for examination, a group at a time, the longest due first.
+  // Each examined learner gets its next `detect_at` (in the group's
+  // transaction); one that crosses a threshold opens its case (in the case's
+  // own), which takes them out of detection. A learner left unexamined when
+  // the budget runs out is still due: the next call finds it again.
+  while (pass.phase == Pass::Phase::learners) {
+    while (!pass.detected.empty()) {
+      if (spent()) return false;
+      const std::int64_t key = pass.detected.back();
+      pass.detected.pop_back();
+      worked = true;
+      auto l = learners_.get(key);
+      if (!l) continue;
+      StoreCaseIndex index(cases_.coverage_of({key}), config_.policies);
+      auto ex = pass.detector->examine_learner(*l, index);
+      if (ex.detection) {
+        open_detected(*l, *ex.detection, pass);
+        continue;
+      }
       auto tx = begin_unless(dry_run, db_);
-      CaseContext ctx{l, zone_, config_.contact_window, now, config_.task_due, learner_channels(config_)};
-      Outcome out = advance(c, ctx);
-      if (out.effects.empty() && c.next_due && *c.next_due <= now) break;  // no progress possible
-      run_case(c, l, std::move(out));
+      learners_.set_detect_at(key, ex.next_crossing && *ex.next_crossing <= now ? now + std::chrono::seconds(1)
+                                                                                : ex.next_crossing);
       if (tx) tx->commit();
     }
-  };
-
-  for (auto& f : found) {
-    const Policy& p = config_.policies[f.detection.policy_index];
-    auto learner = learners_.get(f.learner_key);
-    if (!learner) continue;
-    Case c = open_case(*learner, p, f.detection, now);
+    if (spent()) return false;
+    auto group = learners_.due_for_detection(now, 64);
+    if (group.empty()) {
+      pass.phase = Pass::Phase::cases;
+      break;
+    }
+    std::vector<std::int64_t> keys;
+    keys.reserve(group.size());
+    for (const auto& l : group) keys.push_back(l.key);
+    StoreCaseIndex index(cases_.coverage_of(keys), config_.policies);
     {
+      DerivedWrites derived(db_, dry_run);
       auto tx = begin_unless(dry_run, db_);
-      CaseContext ctx{*learner, zone_, config_.contact_window, now, config_.task_due, learner_channels(config_)};
-      Outcome out = start_case(c, p, ctx);
-      run_case(c, *learner, std::move(out));
+      for (const auto& l : group) {
+        ++rep.learners_examined;
+        auto ex = pass.detector->examine_learner(l, index);
+        if (ex.detection) {
+          pass.detected.push_back(l.key);
+          continue;
+        }
+        // Never at or before `now`: the group query must not find it again.
+        std::optional<Timestamp> next = ex.next_crossing;
+        if (next && *next <= now) next = now + std::chrono::seconds(1);
+        learners_.set_detect_at(l.key, next);
+      }
       if (tx) tx->commit();
     }
-    rep.opened.push_back({learner->key, learner->id, learner->display_name(), p.id, f.detection.ref.since});
-    advance_while_due(c, *learner);
+    // Opened in the order they were found.
+    std::reverse(pass.detected.begin(), pass.detected.end());
+    worked = true;
   }
 
-  for (std::int64_t id : cases_.due_ids(now)) {
-    auto c = cases_.get(id);
-    if (!c) continue;
-    auto l = learners_.get(c->learner_key);
-    if (!l) continue;
-    advance_while_due(*c, *l);
+  if (pass.phase == Pass::Phase::cases) {
+    if (pass.next_case == 0 && pass.due_cases.empty()) pass.due_cases = cases_.due_ids(now);
+    while (pass.next_case < pass.due_cases.size()) {
+      if (spent()) return false;
+      auto c = cases_.get(pass.due_cases[pass.next_case++]);
+      if (!c) continue;
+      auto l = learners_.get(c->learner_key);
+      if (!l) continue;
+      advance_while_due(*c, *l, pass);
+      worked = true;
+    }
+    pass.phase = Pass::Phase::chat;
   }
 
-  run_escalations(now, dry_run, rep);
-  run_digest(now, dry_run, rep);
+  if (pass.phase == Pass::Phase::chat) {
+    run_escalations(now, dry_run, rep);
+    run_digest(now, dry_run, rep);
+    pass.phase = Pass::Phase::done;
+  }
 
   rep.next_wake = cases_.next_due();
   auto earliest = [&](std::optional<Timestamp> t) {
     if (t && (!rep.next_wake || *t < *rep.next_wake)) rep.next_wake = t;
   };
-  earliest(next_crossing);
+  earliest(learners_.next_detection());
   earliest(escalations_.next_due());
   if (auto d = next_digest(now); d && *d > now) earliest(d);
   if (!dry_run && (!rep.opened.empty() || !rep.steps.empty() || !rep.closed.empty() || !rep.escalated.empty()))
     spdlog::info("scan: {} learners examined, {} cases opened, {} steps run, {} cases closed, {} escalated",
                  rep.learners_examined, rep.opened.size(), rep.steps.size(), rep.closed.size(), rep.escalated.size());
-  // `outer` (dry run) rolls back here.
-  return rep;
+  return true;
 }
 
 // ------------------------------------------------------------------ escalation

@@ -37,6 +37,29 @@ struct ScanReport {
   std::optional<Timestamp> next_wake;  // the earliest instant something falls due
 };
 
+// A pass in progress. The service runs it in slices (`Engine::run_pass`
+// with a time budget) so that the I/O thread keeps answering between them;
+// `Engine::scan` runs one to the end. It reads only what is due: learners
+// whose `detect_at` has come (new, changed, or a threshold reached), cases
+// whose next step is due, escalations and the digest.
+struct Pass {
+  enum class Phase : std::uint8_t { policies, learners, cases, chat, done };
+  Phase phase = Phase::policies;
+  ScanReport report;
+  std::optional<Detector> detector;
+  // The policies changed since learners were last examined: every learner
+  // is marked due, key range by key range, up to `reset_end`.
+  std::string policies_fingerprint;
+  std::int64_t reset_next = 0, reset_end = -1;
+  // Learners of the last group that crossed a threshold, whose case is not
+  // open yet (they are still due in the store until it is). Each is read
+  // and examined again just before: between two slices, anything may change.
+  std::vector<std::int64_t> detected;
+  std::vector<std::int64_t> due_cases;
+  std::size_t next_case = 0;
+  bool done() const { return phase == Phase::done; }
+};
+
 // A reply to a staff member, already rendered (plain text; adapters escape
 // or format it for their channel).
 struct Reply {
@@ -109,6 +132,11 @@ public:
   // --- scheduler: detection pass + due steps, each case in its own transaction;
   // the report says when something next falls due ---
   ScanReport scan(Timestamp now, bool dry_run = false);
+  // The same pass in pieces: `begin_pass`, then `run_pass` until it returns
+  // true; each call returns after about `budget` (one case or one group of
+  // learners may exceed it). Every piece commits what it did.
+  Pass begin_pass(Timestamp now, bool dry_run = false);
+  bool run_pass(Pass& pass, std::chrono::microseconds budget);
 
   // --- staff commands (console, chat). Refuses non-staff. ---
   // `style`: how texts are rendered for where the answer goes (a chat marks
@@ -146,6 +174,9 @@ private:
                      const std::string& role, const std::string& template_key, Params p, const std::string& dedupe_base,
                      Timestamp now);
   void arm_escalation(std::int64_t case_id, const std::string& role, Timestamp now);
+  void open_detected(const Learner& l, const Detection& d, Pass& pass);
+  void advance_while_due(Case& c, const Learner& l, Pass& pass);
+  std::string policies_fingerprint() const;
   void run_escalations(Timestamp now, bool dry_run, ScanReport& rep);
   void run_digest(Timestamp now, bool dry_run, ScanReport& rep);
   std::string role_label(const std::string& role) const;

@@ -17,6 +17,7 @@
 #include "bot/app/inbound.hpp"
 #include "bot/app/learner_dispatch.hpp"
 #include "bot/app/routing.hpp"
+#include "store/checkpointer.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -64,9 +65,12 @@ public:
   void start() { arm(std::chrono::seconds(0)); }
 
   // New or changed learners arrived (API, Moodle): look again soon. Changes
-  // are coalesced over a few seconds, since a pass reads every learner and a
-  // busy feed must not turn the scheduler into a loop.
+  // are coalesced over a few seconds, so that a busy feed makes one pass of
+  // many learners rather than many passes of one. A pass running now is
+  // followed by another at once if it left work (the next due instant is
+  // then already past).
   void poke() {
+    if (pass_) return;
     constexpr auto coalesce = std::chrono::seconds(3);
     const auto soon = std::chrono::steady_clock::now() + coalesce;
     if (timer_.expiry() > soon) arm(coalesce);
@@ -105,27 +109,48 @@ private:
     });
   }
 
+  // A pass runs in slices of `slice` on the I/O thread; between two, the
+  // HTTP server, the chat and the timers get their turn.
+  static constexpr std::chrono::milliseconds slice{3};
+
   void tick() {
-    const Timestamp now = clock_();
-    std::optional<Timestamp> next;
+    pass_.emplace(engine_.begin_pass(clock_()));
+    step();
+  }
+
+  void step() {
+    bool done = false;
     try {
-      ScanReport rep = engine_.scan(now);
-      next = rep.next_wake;
-      deliver_staff(now);
-      if (after_pass) after_pass();
+      done = engine_.run_pass(*pass_, slice);
     } catch (const std::exception& e) {
+      pass_.reset();
       spdlog::error("scheduler: pass failed: {}; retrying in 60 s", e.what());
       arm(std::chrono::seconds(60));
       return;
     }
+    if (!done) {
+      asio::post(io_, [this] { step(); });
+      return;
+    }
+    const ScanReport rep = std::move(pass_->report);
+    pass_.reset();
+    try {
+      deliver_staff(rep.now);
+      if (after_pass) after_pass();
+    } catch (const std::exception& e) {
+      spdlog::error("scheduler: after the pass: {}", e.what());
+    }
     // Wake at the next due instant; re-check at least every 6 hours in case
     // the wall clock jumped (NTP, suspend).
+    const Timestamp now = clock_();
     auto wait = std::chrono::seconds(6 * 3600);
-    if (next) wait = std::clamp(std::chrono::duration_cast<std::chrono::seconds>(*next - now), std::chrono::seconds(1), wait);
-    spdlog::debug("scheduler: next pass in {} s", wait.count());
+    if (rep.next_wake)
+      wait = std::clamp(std::chrono::duration_cast<std::chrono::seconds>(*rep.next_wake - now), std::chrono::seconds(1), wait);
+    spdlog::debug("scheduler: {} learners examined; next pass in {} s", rep.learners_examined, wait.count());
     arm(wait);
   }
 
+  std::optional<Pass> pass_;
   asio::io_context& io_;
   Engine& engine_;
   std::function<Timestamp()> clock_;
@@ -137,6 +162,9 @@ private:
 
 int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::ostream& out) {
   asio::io_context io(1);
+  // WAL checkpoints (and their fsyncs) on a thread of their own, not inside
+  // whichever commit of the I/O thread happens to cross the threshold.
+  store::Checkpointer checkpointer(engine.db(), std::chrono::seconds(1));
   auto clock = opts.clock ? opts.clock : system_now;
   const auto& lang = engine.config().default_language;
 

@@ -49,8 +49,13 @@ std::optional<Timestamp> Detector::next_crossing() const {
 }
 
 std::optional<Detection> Detector::examine(const Learner& l, const CaseIndex& cases) {
-  if (l.status != LearnerStatus::active) return std::nullopt;
-  if (cases.has_active_case(l.key)) return std::nullopt;
+  return examine_learner(l, cases).detection;
+}
+
+Detector::Examination Detector::examine_learner(const Learner& l, const CaseIndex& cases) {
+  Examination out;
+  if (l.status != LearnerStatus::active) return out;
+  if (cases.has_active_case(l.key)) return out;
   for (std::size_t i : order_) {
     const Policy& p = policies_[i];
     if (!p.applies_to(l)) continue;
@@ -59,12 +64,16 @@ std::optional<Detection> Detector::examine(const Learner& l, const CaseIndex& ca
     if (ref.since > cutoff_[i]) {
       auto& e = earliest_uncrossed_[i];
       if (!e || ref.since < *e) e = ref.since;
+      const Timestamp t = add_local_days(ref.since, p.days, zone_);
+      if (!out.next_crossing || t < *out.next_crossing) out.next_crossing = t;
       continue;
     }
     if (cases.covered(l.key, i, ref.since)) continue;
-    return Detection{i, ref, add_local_days(ref.since, p.days, zone_)};
+    out.detection = Detection{i, ref, add_local_days(ref.since, p.days, zone_)};
+    out.next_crossing.reset();
+    return out;
   }
-  return std::nullopt;
+  return out;
 }
 
 }  // namespace relance

@@ -57,6 +57,15 @@ public:
 
   std::optional<Timestamp> next_crossing() const;
 
+  // The same, and when this learner must be examined next if nothing about
+  // them changes: the earliest future crossing of a policy that applies to
+  // them (nothing: no policy can fire for them, or one just did).
+  struct Examination {
+    std::optional<Detection> detection;
+    std::optional<Timestamp> next_crossing;
+  };
+  Examination examine_learner(const Learner& l, const CaseIndex& cases);
+
 private:
   const std::vector<Policy>& policies_;
   const ZoneRules& zone_;
