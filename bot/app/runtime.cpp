@@ -29,6 +29,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <iostream>
 
@@ -134,6 +136,9 @@ private:
     }
     const ScanReport rep = std::move(pass_->report);
     pass_.reset();
+    // A pass over many learners leaves freed heap behind; give it back, so
+    // that an idle service holds only what it uses.
+    if (rep.learners_examined > 10'000) ::malloc_trim(0);
     try {
       deliver_staff(rep.now);
       if (after_pass) after_pass();
