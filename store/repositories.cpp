@@ -1061,42 +1061,58 @@ std::vector<ChatThread> ChatThreadRepo::for_case(std::int64_t case_id) {
   return out;
 }
 
-void EscalationRepo::arm(std::int64_t case_id, std::string_view role, int level, Timestamp due) {
+std::int64_t TimerRepo::arm(std::string_view kind, std::string_view subject, Timestamp due, std::string_view payload) {
   SQLite::Statement q(db_.sql(),
-                      "INSERT INTO escalation (case_id, role, level, due) VALUES (?,?,?,?) "
-                      "ON CONFLICT(case_id) DO UPDATE SET role = excluded.role, level = excluded.level, due = excluded.due");
-  SQLite::bind(q, case_id, std::string(role), level, to_unix(due));
+                      "INSERT INTO timer (kind, subject, due, payload) VALUES (?,?,?,?) "
+                      "ON CONFLICT(kind, subject) DO UPDATE SET due = excluded.due, payload = excluded.payload, "
+                      "generation = generation + 1 RETURNING generation");
+  SQLite::bind(q, std::string(kind), std::string(subject), to_unix(due), std::string(payload));
+  q.executeStep();
+  return q.getColumn(0).getInt64();
+}
+
+void TimerRepo::cancel(std::string_view kind, std::string_view subject) {
+  SQLite::Statement q(db_.sql(), "DELETE FROM timer WHERE kind = ? AND subject = ?");
+  SQLite::bind(q, std::string(kind), std::string(subject));
   q.exec();
 }
 
-void EscalationRepo::clear(std::int64_t case_id) {
-  SQLite::Statement q(db_.sql(), "DELETE FROM escalation WHERE case_id = ?");
-  q.bind(1, case_id);
-  q.exec();
+namespace {
+
+constexpr const char* timer_columns = "id, kind, subject, due, generation, payload";
+
+Timer read_timer(SQLite::Statement& q) {
+  return Timer{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+               from_unix(q.getColumn(3).getInt64()), q.getColumn(4).getInt64(), q.getColumn(5).getString()};
 }
 
-std::optional<Escalation> EscalationRepo::get(std::int64_t case_id) {
-  SQLite::Statement q(db_.sql(), "SELECT case_id, role, level, due FROM escalation WHERE case_id = ?");
-  q.bind(1, case_id);
+}  // namespace
+
+std::optional<Timer> TimerRepo::get(std::string_view kind, std::string_view subject) {
+  SQLite::Statement q(db_.sql(), std::string("SELECT ") + timer_columns + " FROM timer WHERE kind = ? AND subject = ?");
+  SQLite::bind(q, std::string(kind), std::string(subject));
   if (!q.executeStep()) return std::nullopt;
-  return Escalation{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt(),
-                    from_unix(q.getColumn(3).getInt64())};
+  return read_timer(q);
 }
 
-std::vector<Escalation> EscalationRepo::due(Timestamp now) {
-  SQLite::Statement q(db_.sql(), "SELECT case_id, role, level, due FROM escalation WHERE due <= ? ORDER BY due, case_id");
-  q.bind(1, to_unix(now));
-  std::vector<Escalation> out;
-  while (q.executeStep())
-    out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt(),
-                   from_unix(q.getColumn(3).getInt64())});
+std::vector<Timer> TimerRepo::due(Timestamp now, int limit) {
+  SQLite::Statement q(db_.sql(), std::string("SELECT ") + timer_columns + " FROM timer WHERE due <= ? ORDER BY due, id LIMIT ?");
+  SQLite::bind(q, to_unix(now), limit);
+  std::vector<Timer> out;
+  while (q.executeStep()) out.push_back(read_timer(q));
   return out;
 }
 
-std::optional<Timestamp> EscalationRepo::next_due() {
-  SQLite::Statement q(db_.sql(), "SELECT MIN(due) FROM escalation");
+std::optional<Timestamp> TimerRepo::next_due() {
+  SQLite::Statement q(db_.sql(), "SELECT MIN(due) FROM timer");
   if (!q.executeStep()) return std::nullopt;
   return opt_time(q.getColumn(0));
+}
+
+bool TimerRepo::fire(const Timer& t) {
+  SQLite::Statement q(db_.sql(), "DELETE FROM timer WHERE id = ? AND generation = ?");
+  SQLite::bind(q, t.id, t.generation);
+  return q.exec() == 1;
 }
 
 }  // namespace relance::store

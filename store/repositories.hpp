@@ -240,22 +240,31 @@ private:
   Database& db_;
 };
 
-// An unclaimed alert's escalation clock.
-struct Escalation {
-  std::int64_t case_id = 0;
-  std::string role;
-  int level = 0;
+// A durable timer (migration 0008): see TimerRepo.
+struct Timer {
+  std::int64_t id = 0;
+  std::string kind;     // "escalation", "digest", ...
+  std::string subject;  // what it is about: a case id, "" for the digest
   Timestamp due{};
+  std::int64_t generation = 0;
+  std::string payload;  // JSON
 };
 
-class EscalationRepo {
+// One timer per (kind, subject). The scheduler sleeps until next_due(); a
+// due timer is taken with fire(), in the transaction of what it causes.
+class TimerRepo {
 public:
-  explicit EscalationRepo(Database& db) : db_(db) {}
-  void arm(std::int64_t case_id, std::string_view role, int level, Timestamp due);
-  void clear(std::int64_t case_id);
-  std::optional<Escalation> get(std::int64_t case_id);
-  std::vector<Escalation> due(Timestamp now);
+  explicit TimerRepo(Database& db) : db_(db) {}
+  // Sets or moves the timer; returns its new generation.
+  std::int64_t arm(std::string_view kind, std::string_view subject, Timestamp due, std::string_view payload = "{}");
+  void cancel(std::string_view kind, std::string_view subject);
+  std::optional<Timer> get(std::string_view kind, std::string_view subject);
+  // Due at `now`, the earliest first.
+  std::vector<Timer> due(Timestamp now, int limit = 1000);
   std::optional<Timestamp> next_due();
+  // Takes the firing: removes the timer if it is still at `t.generation`.
+  // False: it was moved or cancelled since `t` was read; do nothing.
+  bool fire(const Timer& t);
 
 private:
   Database& db_;

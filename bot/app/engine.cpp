@@ -78,7 +78,7 @@ Params params_from_json(const std::string& s) {
 
 Engine::Engine(const Config& config, store::Database& db, const ZoneRules& zone, const messages::Catalog& catalog)
     : config_(config), db_(db), zone_(zone), catalog_(catalog), learners_(db), cases_(db), relaunches_(db), tasks_(db),
-      outbox_(db), journal_(db), threads_(db), escalations_(db), consent_(db), inbound_(db) {}
+      outbox_(db), journal_(db), threads_(db), timers_(db), consent_(db), inbound_(db) {}
 
 std::string Engine::text(std::string_view key, const Params& p) const {
   return catalog_.render(config_.default_language, key, p);
@@ -122,7 +122,7 @@ void Engine::commit_outcome(Case& c, const Learner& l, Outcome& out, std::string
     tasks_.complete_for_case(c.id, actor, now);
   }
   if (!is_active(c.state)) tasks_.complete_for_case(c.id, actor, now);
-  if (!c.assignee.empty() || !is_active(c.state)) escalations_.clear(c.id);
+  if (!c.assignee.empty() || !is_active(c.state)) timers_.cancel("escalation", std::to_string(c.id));
   if (out.learner_status) learners_.set_status(l.key, *out.learner_status, now);
 
   const Params base = case_params(c, l);
@@ -212,12 +212,21 @@ void Engine::enqueue_staff(std::optional<std::int64_t> case_id, std::optional<st
   }
 }
 
-void Engine::arm_escalation(std::int64_t case_id, const std::string& role, Timestamp now) {
+EscalationRules Engine::escalation_rules() const {
   const auto& e = config_.escalation;
-  if (!e.enabled || e.chain.size() < 2) return;
-  auto it = std::find(e.chain.begin(), e.chain.end(), role);
-  if (it == e.chain.end() || it + 1 == e.chain.end()) return;  // not in the chain, or its last role
-  escalations_.arm(case_id, role, 0, add_business_time(now, e.claim_within, e.hours, zone_));
+  if (!e.enabled) return {};
+  return EscalationRules{e.chain, e.claim_within, e.hours};
+}
+
+namespace {
+
+std::string clock_payload(const EscalationClock& c) { return json{{"role", c.role}, {"level", c.level}}.dump(); }
+
+}  // namespace
+
+void Engine::arm_escalation(std::int64_t case_id, const std::string& role, Timestamp now) {
+  if (auto clock = start_escalation(escalation_rules(), role, now, zone_))
+    timers_.arm("escalation", std::to_string(case_id), clock->due, clock_payload(*clock));
 }
 
 // ------------------------------------------------------------------ ingest
@@ -474,12 +483,11 @@ bool Engine::run_pass(Pass& pass, std::chrono::microseconds budget) {
       advance_while_due(*c, *l, pass);
       worked = true;
     }
-    pass.phase = Pass::Phase::chat;
+    pass.phase = Pass::Phase::timers;
   }
 
-  if (pass.phase == Pass::Phase::chat) {
-    run_escalations(now, dry_run, rep);
-    run_digest(now, dry_run, rep);
+  if (pass.phase == Pass::Phase::timers) {
+    run_timers(now, dry_run, rep);
     pass.phase = Pass::Phase::done;
   }
 
@@ -488,8 +496,7 @@ bool Engine::run_pass(Pass& pass, std::chrono::microseconds budget) {
     if (t && (!rep.next_wake || *t < *rep.next_wake)) rep.next_wake = t;
   };
   earliest(learners_.next_detection());
-  earliest(escalations_.next_due());
-  if (auto d = next_digest(now); d && *d > now) earliest(d);
+  earliest(timers_.next_due());
   if (!dry_run && (!rep.opened.empty() || !rep.steps.empty() || !rep.closed.empty() || !rep.escalated.empty()))
     spdlog::info("scan: {} learners examined, {} cases opened, {} steps run, {} cases closed, {} escalated",
                  rep.learners_examined, rep.opened.size(), rep.steps.size(), rep.closed.size(), rep.escalated.size());
@@ -503,39 +510,62 @@ std::string Engine::role_label(const std::string& role) const {
   return it != config_.role_labels.end() ? it->second : role;
 }
 
-// An alert nobody claimed within its business-time deadline goes to the next
-// role of the chain, in that role's room, with a mention; its clock restarts
-// there unless that role is the chain's last.
-void Engine::run_escalations(Timestamp now, bool dry_run, ScanReport& rep) {
-  const auto& e = config_.escalation;
-  if (!e.enabled || e.chain.size() < 2) return;
-  for (const auto& esc : escalations_.due(now)) {
+void Engine::run_timers(Timestamp now, bool dry_run, ScanReport& rep) {
+  {
     auto tx = begin_unless(dry_run, db_);
-    auto c = cases_.get(esc.case_id);
-    auto l = c ? learners_.get(c->learner_key) : std::nullopt;
-    auto it = std::find(e.chain.begin(), e.chain.end(), esc.role);
-    if (!c || !l || !is_active(c->state) || !c->assignee.empty() || it == e.chain.end() || it + 1 == e.chain.end()) {
-      escalations_.clear(esc.case_id);
-      if (tx) tx->commit();
-      continue;
-    }
-    const std::string next = *(it + 1);
-    Params p = case_params(*c, *l);
-    p["role"] = next;
-    p["from_role_label"] = role_label(esc.role);
-    char hours[16];
-    std::snprintf(hours, sizeof hours, "%g", double(e.claim_within.count()) / 60);
-    p["hours"] = hours;
-    p["days"] = std::to_string((now - c->activity_ref) / std::chrono::days(1));
-    enqueue_staff(c->id, l->key, c->policy_id, next, "alert.escalated", std::move(p),
-                  "case:" + std::to_string(c->id) + ":escalated:" + std::to_string(esc.level) + ":" + next, now);
-    journal_.append({0, now, "relance", "case.escalated", l->key, c->id, esc.role + " -> " + next});
-    if (it + 2 != e.chain.end())
-      escalations_.arm(c->id, next, esc.level + 1, add_business_time(now, e.claim_within, e.hours, zone_));
-    else
-      escalations_.clear(c->id);
+    keep_digest_timer(now);
     if (tx) tx->commit();
-    rep.escalated.push_back({c->id, l->id, esc.role, next});
+  }
+  for (const auto& t : timers_.due(now)) {
+    auto tx = begin_unless(dry_run, db_);
+    if (!timers_.fire(t)) continue;  // moved or cancelled since it was read
+    if (t.kind == "escalation") on_escalation_due(t, now, rep);
+    else if (t.kind == "digest") on_digest_due(now, rep);
+    else spdlog::warn("timer: unknown kind '{}' (subject '{}'), dropped", t.kind, t.subject);
+    if (tx) tx->commit();
+  }
+}
+
+// An alert nobody claimed within its business-time deadline goes to the next
+// role of the chain (escalate() decides), in that role's room, with a
+// mention; its clock restarts there unless that role is the chain's last.
+void Engine::on_escalation_due(const store::Timer& t, Timestamp now, ScanReport& rep) {
+  std::int64_t case_id = 0;
+  EscalationClock clock;
+  try {
+    case_id = std::stoll(t.subject);
+    const json p = json::parse(t.payload);
+    clock = EscalationClock{p.at("role").get<std::string>(), p.value("level", 0), t.due};
+  } catch (const std::exception& e) {
+    spdlog::warn("timer: escalation '{}' unreadable ({}), dropped", t.subject, e.what());
+    return;
+  }
+  auto c = cases_.get(case_id);
+  auto l = c ? learners_.get(c->learner_key) : std::nullopt;
+  if (!c || !l) return;
+  const auto e = escalate(escalation_rules(), *c, clock, now, zone_);
+  if (!e) return;
+  Params p = case_params(*c, *l);
+  p["role"] = e->to_role;
+  p["from_role_label"] = role_label(e->from_role);
+  char hours[16];
+  std::snprintf(hours, sizeof hours, "%g", double(config_.escalation.claim_within.count()) / 60);
+  p["hours"] = hours;
+  p["days"] = std::to_string((now - c->activity_ref) / std::chrono::days(1));
+  enqueue_staff(c->id, l->key, c->policy_id, e->to_role, "alert.escalated", std::move(p),
+                "case:" + std::to_string(c->id) + ":escalated:" + std::to_string(e->level) + ":" + e->to_role, now);
+  journal_.append({0, now, "relance", "case.escalated", l->key, c->id, e->from_role + " -> " + e->to_role});
+  if (e->next) timers_.arm("escalation", std::to_string(c->id), e->next->due, clock_payload(*e->next));
+  rep.escalated.push_back({c->id, l->id, e->from_role, e->to_role});
+}
+
+void Engine::keep_digest_timer(Timestamp now) {
+  const auto want = next_digest(now);
+  const auto have = timers_.get("digest", "");
+  if (!want) {
+    if (have) timers_.cancel("digest", "");
+  } else if (!have || have->due != *want) {
+    timers_.arm("digest", "", *want);
   }
 }
 
@@ -552,12 +582,11 @@ std::optional<Timestamp> Engine::next_digest(Timestamp now) {
 
 // Once a day at the configured time: each role's overdue tasks, posted to
 // that role's room with a mention. Nothing overdue, nothing posted.
-void Engine::run_digest(Timestamp now, bool dry_run, ScanReport& rep) {
-  auto due = next_digest(now);
-  if (!due || *due > now) return;
+void Engine::on_digest_due(Timestamp now, ScanReport& rep) {
+  const auto& e = config_.escalation;
+  if (!e.enabled || !e.digest_at) return;
   const auto day = std::chrono::floor<std::chrono::days>(zone_.to_local(now));
   const std::string day_text = format_date(std::chrono::sys_days{day.time_since_epoch()});
-  auto tx = begin_unless(dry_run, db_);
   std::map<std::string, std::pair<int, std::string>> by_role;
   for (const auto& t : tasks_.overdue(now)) {
     auto c = cases_.get(t.case_id);
@@ -581,7 +610,7 @@ void Engine::run_digest(Timestamp now, bool dry_run, ScanReport& rep) {
     ++rep.digests;
   }
   store::kv_set(db_, "digest.last_day", day_text);
-  if (tx) tx->commit();
+  keep_digest_timer(now);
 }
 
 // ------------------------------------------------------------------ rendering

@@ -8,6 +8,7 @@
 #include "bot/domain/case.hpp"
 #include "bot/domain/command.hpp"
 #include "bot/domain/detection.hpp"
+#include "bot/domain/escalation.hpp"
 #include "messages/catalog.hpp"
 #include "store/database.hpp"
 #include "store/repositories.hpp"
@@ -43,7 +44,7 @@ struct ScanReport {
 // whose `detect_at` has come (new, changed, or a threshold reached), cases
 // whose next step is due, escalations and the digest.
 struct Pass {
-  enum class Phase : std::uint8_t { policies, learners, cases, chat, done };
+  enum class Phase : std::uint8_t { policies, learners, cases, timers, done };
   Phase phase = Phase::policies;
   ScanReport report;
   std::optional<Detector> detector;
@@ -177,8 +178,13 @@ private:
   void open_detected(const Learner& l, const Detection& d, Pass& pass);
   void advance_while_due(Case& c, const Learner& l, Pass& pass);
   std::string policies_fingerprint() const;
-  void run_escalations(Timestamp now, bool dry_run, ScanReport& rep);
-  void run_digest(Timestamp now, bool dry_run, ScanReport& rep);
+  // Due timers (escalation clocks, the digest), each in its own transaction.
+  void run_timers(Timestamp now, bool dry_run, ScanReport& rep);
+  void on_escalation_due(const store::Timer& t, Timestamp now, ScanReport& rep);
+  void on_digest_due(Timestamp now, ScanReport& rep);
+  // The digest's timer where the configuration and the last digest say.
+  void keep_digest_timer(Timestamp now);
+  EscalationRules escalation_rules() const;
   std::string role_label(const std::string& role) const;
   std::optional<Timestamp> next_digest(Timestamp now);
   Params case_params(const Case& c, const Learner& l) const;
@@ -196,7 +202,7 @@ private:
   store::OutboxRepo outbox_;
   store::Journal journal_;
   store::ChatThreadRepo threads_;
-  store::EscalationRepo escalations_;
+  store::TimerRepo timers_;
   store::ConsentRepo consent_;
   store::InboundRepo inbound_;
 };

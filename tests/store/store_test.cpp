@@ -917,3 +917,56 @@ TEST_CASE("a transaction opened inside another is a savepoint: durable only with
   CHECK_FALSE(kv_get(d.db, "lost"));
   CHECK(count() == 2);
 }
+
+TEST_CASE("timers: one per kind and subject, re-arming moves it, a firing taken for an old generation does nothing",
+          "[store][timers]") {
+  Db d;
+  TimerRepo timers(d.db);
+  CHECK_FALSE(timers.next_due());
+  const auto g1 = timers.arm("escalation", "7", at(60), R"({"role":"secretariat","level":0})");
+  timers.arm("digest", "", at(30));
+  CHECK(timers.next_due() == at(30));
+  auto due = timers.due(at(60));
+  REQUIRE(due.size() == 2);
+  CHECK(due[0].kind == "digest");
+  CHECK(due[1].kind == "escalation");
+  CHECK(due[1].generation == g1);
+  CHECK(due[1].payload == R"({"role":"secretariat","level":0})");
+
+  // Moved (the alert was answered and re-raised) after it was read: the
+  // firing taken with what was read is stale.
+  const auto g2 = timers.arm("escalation", "7", at(120), R"({"role":"pedagogie","level":1})");
+  CHECK(g2 == g1 + 1);
+  CHECK_FALSE(timers.fire(due[1]));
+  CHECK(timers.get("escalation", "7")->due == at(120));
+  CHECK(timers.fire(due[0]));
+  CHECK_FALSE(timers.fire(due[0]));  // taken once
+  CHECK(timers.next_due() == at(120));
+
+  timers.cancel("escalation", "7");
+  CHECK_FALSE(timers.get("escalation", "7"));
+  CHECK_FALSE(timers.next_due());
+}
+
+TEST_CASE("upgrading to schema 8 moves the escalation clocks onto timers, still readable as `escalation`",
+          "[store][migrations][timers]") {
+  TempDir dir;
+  Database db(dir / "relance.db");
+  migrate_to(db, 7);
+  db.sql().exec("INSERT INTO learner (id, first_seen, updated_at) VALUES ('L1', 0, 0)");
+  db.sql().exec("INSERT INTO learner_case (learner_key, policy_id, plan, opened_at, activity_ref, state) "
+                "VALUES (1, '001', '{}', 0, 0, 'open')");
+  db.sql().exec("INSERT INTO escalation (case_id, role, level, due) VALUES (1, 'pedagogie', 1, 1790003600)");
+  db.migrate();
+  TimerRepo timers(db);
+  auto t = timers.get("escalation", "1");
+  REQUIRE(t);
+  CHECK(t->due == from_unix(1'790'003'600));
+  CHECK(t->payload == R"({"role":"pedagogie","level":1})");
+  SQLite::Statement q(db.sql(), "SELECT case_id, role, level, due FROM escalation");
+  REQUIRE(q.executeStep());
+  CHECK(q.getColumn(0).getInt64() == 1);
+  CHECK(q.getColumn(1).getString() == "pedagogie");
+  CHECK(q.getColumn(2).getInt() == 1);
+  CHECK(q.getColumn(3).getInt64() == 1'790'003'600);
+}
