@@ -49,7 +49,7 @@ std::string CallResult::describe() const {
   return out;
 }
 
-MatrixSession::MatrixSession(asio::any_io_executor ex, app::MatrixConfig config, chat::Hooks hooks,
+MatrixSession::MatrixSession(asio::any_io_executor ex, MatrixConfig config, chat::Hooks hooks,
                              MatrixOptions options)
     : ex_(ex),
       config_(std::move(config)),

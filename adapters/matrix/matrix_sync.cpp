@@ -417,10 +417,10 @@ namespace {
 
 // A room the configuration names (default_room, a route, allowed_rooms):
 // a staff room, private to staff.
-bool staff_room(const app::MatrixConfig& c, const std::string& room_id) {
+bool staff_room(const MatrixConfig& c, const std::string& room_id) {
   if (room_id == c.default_room || std::find(c.allowed_rooms.begin(), c.allowed_rooms.end(), room_id) != c.allowed_rooms.end())
     return true;
-  return std::any_of(c.routes.begin(), c.routes.end(), [&](const app::ChatRoute& r) { return r.target == room_id; });
+  return std::any_of(c.routes.begin(), c.routes.end(), [&](const chat::ChatRoute& r) { return r.target == room_id; });
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include "adapters/mattermost/mattermost_listener.hpp"
 #include "adapters/mattermost/mattermost_sender.hpp"
 #include "bot/app/chat_dispatch.hpp"
-#include "adapters/lms/moodle/engine_apply.hpp"
+#include "bot/app/moodle_apply.hpp"
 #include "adapters/lms/moodle/moodle_poller.hpp"
 #include "bot/app/http_server.hpp"
 #include "bot/app/email_inbox.hpp"
@@ -160,7 +160,7 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
     net::ClientOptions co;
     if (!mc.ca_file.empty()) co.ca_files.push_back(mc.ca_file);
     moodle_http = std::make_unique<net::HttpClient>(io.get_executor(), co);
-    poller = std::make_unique<moodle::MoodlePoller>(io.get_executor(), *moodle_http, mc, moodle::engine_apply(engine), clock,
+    poller = std::make_unique<moodle::MoodlePoller>(io.get_executor(), *moodle_http, mc, moodle_apply(engine), clock,
                                                     [&] { scheduler.poke(); });
     poller->start();
     spdlog::info("moodle: polling {} course(s) every {} min", mc.courses.size(), mc.interval.count());
