@@ -93,7 +93,6 @@ public:
   };
   Stats stats() const;
   bool connected() const { return connected_; }
-  const std::string& bot_user_id() const { return me_id_; }
   const std::string& bot_username() const { return me_name_; }
 
 private:
