@@ -1,5 +1,7 @@
 #include "adapters/matrix/matrix_sync.hpp"
 
+#include "adapters/common/sleep.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -58,11 +60,8 @@ asio::awaitable<CallResult> membership_call(std::shared_ptr<MatrixSession> sessi
     auto r = co_await session->async_call(method, path, "{}", true);
     const bool transient = !r.not_logged_in && (!r.http.answered() || r.http.status >= 500 || r.http.status == 429);
     if (!transient || attempt + 1 >= attempts) co_return r;
-    if (r.http.status != 429) {  // a 429 is waited out by the Pacer
-      boost::system::error_code ec;
-      asio::steady_timer t(session->executor(), backoff.next());
-      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
+    if (r.http.status != 429)  // a 429 is waited out by the Pacer
+      co_await net::async_sleep(session->executor(), backoff.next());
   }
 }
 

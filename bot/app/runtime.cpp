@@ -203,7 +203,7 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
         return HookResponse{out.status, "application/json", std::move(out.json)};
       });
       http->add_hook(std::string(mattermost::command_path), [&](const HookRequest& r) {
-        auto out = mm_hooks->handle_command(r.authorization, r.body);
+        auto out = mm_hooks->handle_command(r.header("Authorization"), r.body);
         return HookResponse{out.status, "application/json", std::move(out.json)};
       });
     } else if (!mmc.public_url.empty()) {
@@ -363,8 +363,7 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
     auto hook = [&](std::string_view path, std::string provider, std::function<sms::HookOutcome(const sms::Request&)> parse) {
       http->add_async_hook(std::string(path), [&inbound, provider, parse = std::move(parse), path = std::string(path)](
                                                   HookRequest r, std::function<void(HookResponse)> respond) {
-        sms::Request sr{std::move(r.method), std::move(r.target), std::move(r.headers), std::move(r.body)};
-        sms::HookOutcome o = parse(sr);
+        sms::HookOutcome o = parse(r);
         if (o.status < 200 || o.status >= 300) {
           spdlog::warn("sms: {} refused ({}): {}", path, o.status, o.error);
           respond(HookResponse{o.status, o.content_type, std::move(o.body)});
