@@ -5,6 +5,7 @@
 #   deploy/install-deps.sh          build + run dependencies
 #   deploy/install-deps.sh --test   also what the test suite uses (tmux, Kannel,
 #                                   an SMTP sink, Dovecot as the IMAP server,
+#                                   the openssl command for test certificates,
 #                                   faketime for the run a year ahead)
 set -euo pipefail
 
@@ -12,7 +13,7 @@ want_test=0
 for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "install-deps: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -28,7 +29,7 @@ packages=(
   libphonenumber-dev libxlsxwriter-dev libcurl4-openssl-dev libgmime-3.0-dev
 )
 if [ "$want_test" -eq 1 ]; then
-  packages+=(tmux unzip curl python3-aiosmtpd kannel kannel-extras dovecot-imapd faketime)
+  packages+=(tmux unzip curl python3-aiosmtpd kannel kannel-extras dovecot-imapd openssl faketime)
 fi
 
 missing=()

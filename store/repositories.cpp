@@ -973,13 +973,6 @@ void OutboxRepo::cancel(std::int64_t id, std::string_view reason) {
   q.exec();
 }
 
-std::optional<Timestamp> OutboxRepo::next_ready_any(const std::vector<std::string>& channels) {
-  std::optional<Timestamp> best;
-  for (const auto& c : channels)
-    if (auto t = next_ready(c); t && (!best || *t < *best)) best = t;
-  return best;
-}
-
 DeliveryUpdate OutboxRepo::record_delivery(std::optional<std::int64_t> id, std::string_view provider,
                                            std::string_view remote_id, std::string_view state, std::string_view detail,
                                            Timestamp at) {

@@ -205,8 +205,6 @@ public:
   void defer(std::int64_t id, Timestamp t);
   // Not sent, on purpose (opted out, no address): kept with the reason.
   void cancel(std::int64_t id, std::string_view reason);
-  // The earliest next_attempt of pending rows of these channels.
-  std::optional<Timestamp> next_ready_any(const std::vector<std::string>& channels);
   // A delivery report, found by our id (Kannel: ours is in the dlr-url) or
   // by the provider's id (Twilio sid). A final state (delivered, failed) is
   // never replaced by an intermediate one that arrives late.

@@ -1,5 +1,6 @@
 #include "adapters/chat/escape.hpp"
 
+#include "adapters/common/markup.hpp"
 #include "messages/marked.hpp"
 
 #include <functional>
@@ -126,22 +127,6 @@ std::string escape_markdown(std::string_view text) {
   return out;
 }
 
-std::string html_entities(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 8);
-  for (char ch : text) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += ch;
-    }
-  }
-  return out;
-}
-
 std::string escape_html(std::string_view text) {
   std::string out;
   out.reserve(text.size() + text.size() / 4);
@@ -149,7 +134,7 @@ std::string escape_html(std::string_view text) {
     std::string plain;
     if (outside) append_defused(plain, piece, last_char(out));
     else plain.assign(piece);
-    for (char ch : html_entities(plain)) {
+    for (char ch : text::html_entities(plain)) {
       if (ch == '\n') out += "<br>";
       else out += ch;
     }

@@ -29,12 +29,9 @@ std::string defuse_mentions(std::string_view text);
 std::string escape_markdown(std::string_view text);
 
 // Matrix formatted_body: the five HTML entities and newlines as <br>; inside
-// spans (or in an unmarked text) mentions defused too.
+// spans (or in an unmarked text) mentions defused too. (The entities alone,
+// for HTML relance writes around text: text::html_entities, common/markup.hpp.)
 std::string escape_html(std::string_view text);
-// Only the five HTML entities (& < > " '), nothing defused, line breaks kept:
-// for HTML the app writes itself around text (an email's paragraphs, a Matrix
-// pill's display name).
-std::string html_entities(std::string_view text);
 
 // Matrix body (plain text): mentions defused inside spans (or everywhere in
 // an unmarked text); the marks removed.

@@ -1,13 +1,19 @@
 #include "adapters/common/form.hpp"
 
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/lut_chars.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+
 namespace relance::net {
 
 namespace {
 
-bool keep(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '*' || c == '-' ||
-         c == '.' || c == '_';
-}
+// What the WHATWG form serializer leaves as is (space aside: '+').
+constexpr boost::urls::grammar::lut_chars form_kept =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "abcdefghijklmnopqrstuvwxyz"
+    "0123456789"
+    "*-._";
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -18,22 +24,12 @@ int hex_value(char c) {
 
 }  // namespace
 
+std::string percent_encode(std::string_view s) { return boost::urls::encode(s, boost::urls::unreserved_chars); }
+
 std::string form_escape(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (keep(c)) {
-      out.push_back(char(c));
-    } else if (c == ' ') {
-      out.push_back('+');
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 0xF]);
-    }
-  }
-  return out;
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = true;
+  return boost::urls::encode(s, form_kept, opts);
 }
 
 std::string form_encode(const FormFields& fields) {

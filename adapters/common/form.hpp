@@ -12,6 +12,12 @@ namespace relance::net {
 
 using FormFields = std::vector<std::pair<std::string, std::string>>;
 
+// RFC 3986 percent-encoding: unreserved (ALPHA / DIGIT / "-._~") kept,
+// every other byte %XX in upper case, space included (%20). A path segment or
+// a query value for servers that read it the RFC way (Matrix ids, an SMS
+// gateway's URL template).
+std::string percent_encode(std::string_view s);
+
 // Percent-encodes everything but ALPHA / DIGIT / "*-._"; space becomes '+'
 // (the WHATWG URL standard's form serializer).
 std::string form_escape(std::string_view s);

@@ -1,6 +1,7 @@
 // The only translation unit of the client that includes Beast and OpenSSL
 // (G2: ~45 s and 1.3 GB to compile; keep it that way).
 #include "adapters/common/http_client.hpp"
+#include "adapters/common/ascii.hpp"
 #include "adapters/common/resolve.hpp"
 #include "adapters/common/tls.hpp"
 #include "adapters/common/url_target.hpp"
@@ -38,12 +39,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
-}
 
 bhttp::verb to_verb(Method m) {
   switch (m) {
@@ -338,7 +333,7 @@ std::string_view to_string(Failure f) {
 
 std::optional<std::string_view> find_header(const Headers& headers, std::string_view name) {
   for (const auto& h : headers)
-    if (iequals(h.name, name)) return std::string_view{h.value};
+    if (text::iequals(h.name, name)) return std::string_view{h.value};
   return std::nullopt;
 }
 

@@ -7,6 +7,7 @@
 // header values) belong to their parent and are never unref'd here.
 #include "adapters/email/received.hpp"
 
+#include "adapters/common/ascii.hpp"
 #include "adapters/common/utf8.hpp"
 
 #include <gmime/gmime.h>
@@ -56,18 +57,12 @@ constexpr std::string_view replacement = "\xEF\xBF\xBD";  // U+FFFD
 constexpr std::string_view nbsp = "\xC2\xA0";             // U+00A0
 constexpr std::string_view nnbsp = "\xE2\x80\xAF";        // U+202F, French typography before ':'
 
-char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+using text::iequals;
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (auto& c : out) c = lower_ascii(c);
+  for (auto& c : out) c = text::ascii_lower(c);
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lower_ascii(x) == lower_ascii(y);
-         });
 }
 
 bool istarts_with(std::string_view s, std::string_view prefix) {

@@ -1,6 +1,7 @@
 #include "adapters/matrix/matrix_direct.hpp"
 
 #include "adapters/common/retry.hpp"
+#include "adapters/common/sleep.hpp"
 #include "adapters/matrix/matrix_wire.hpp"
 
 #include <boost/asio/redirect_error.hpp>
@@ -20,12 +21,6 @@ using Status = chat::SendResult::Status;
 using namespace std::chrono_literals;
 
 namespace {
-
-asio::awaitable<void> async_sleep(asio::any_io_executor ex, std::chrono::milliseconds d) {
-  asio::steady_timer t(ex, d);
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 
 // JSON is built in plain functions, never as braced temporaries inside a
 // coroutine (GCC 12 internal compiler error).
@@ -247,7 +242,7 @@ asio::awaitable<MatrixDirect::Lookup> MatrixDirect::async_room_for(std::string u
     if (transient(r)) {
       if (last) co_return Lookup{Status::retry, {}, std::nullopt, "matrix: createRoom: " + r.describe()};
       spdlog::debug("matrix: createRoom for {}: {}, looking for the room before trying again", user, r.describe());
-      co_await async_sleep(session_->executor(), backoff.next());
+      co_await net::async_sleep(session_->executor(), backoff.next());
       continue;
     }
     if (r.http.status == 401) co_return Lookup{Status::retry, {}, o.auth_retry_after, "matrix: " + r.describe()};

@@ -1,6 +1,7 @@
 #include "adapters/matrix/matrix_session.hpp"
 
 #include "adapters/common/retry.hpp"
+#include "adapters/common/sleep.hpp"
 #include "adapters/matrix/matrix_wire.hpp"
 
 #include <boost/asio/redirect_error.hpp>
@@ -15,12 +16,6 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-asio::awaitable<void> async_sleep(asio::any_io_executor ex, std::chrono::milliseconds d) {
-  asio::steady_timer t(ex, d);
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 
 LoginResult failure(bool fatal, std::string error) { return LoginResult{false, fatal, std::move(error)}; }
 
@@ -49,7 +44,7 @@ std::string CallResult::describe() const {
   return out;
 }
 
-MatrixSession::MatrixSession(asio::any_io_executor ex, app::MatrixConfig config, chat::Hooks hooks,
+MatrixSession::MatrixSession(asio::any_io_executor ex, MatrixConfig config, chat::Hooks hooks,
                              MatrixOptions options)
     : ex_(ex),
       config_(std::move(config)),
@@ -264,7 +259,7 @@ asio::awaitable<chat::SendResult> MatrixSession::async_send_event(std::string ro
         co_return SendResult{SendResult::Status::sent, j["event_id"].get<std::string>(), std::nullopt, {}};
       // A 200 without an event id: a broken proxy. The txnId makes the retry safe.
       if (last) co_return SendResult{SendResult::Status::retry, {}, std::nullopt, "matrix: answer without event_id"};
-      co_await async_sleep(ex_, backoff.next());
+      co_await net::async_sleep(ex_, backoff.next());
       continue;
     }
     if (r.http.status == 429) {
@@ -280,7 +275,7 @@ asio::awaitable<chat::SendResult> MatrixSession::async_send_event(std::string ro
       // answered with the first event (spec "Transaction identifiers").
       if (!last) {
         spdlog::debug("matrix: send to {}: {}, retrying", room_id, r.describe());
-        co_await async_sleep(ex_, backoff.next());
+        co_await net::async_sleep(ex_, backoff.next());
         continue;
       }
       SendResult out{SendResult::Status::retry, {}, std::nullopt, "matrix: " + r.describe()};

@@ -17,7 +17,7 @@
 #include "adapters/chat/chat.hpp"
 #include "adapters/common/http_client.hpp"
 #include "adapters/common/pacer.hpp"
-#include "bot/app/config.hpp"
+#include "adapters/matrix/matrix_config.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -84,7 +84,7 @@ struct CallResult {
 
 class MatrixSession : public std::enable_shared_from_this<MatrixSession> {
 public:
-  MatrixSession(boost::asio::any_io_executor ex, app::MatrixConfig config, chat::Hooks hooks,
+  MatrixSession(boost::asio::any_io_executor ex, MatrixConfig config, chat::Hooks hooks,
                 MatrixOptions options = {});
   MatrixSession(const MatrixSession&) = delete;
   MatrixSession& operator=(const MatrixSession&) = delete;
@@ -124,7 +124,7 @@ public:
 
   const std::string& user_id() const { return user_id_; }
   const std::string& device_id() const { return device_id_; }
-  const app::MatrixConfig& config() const { return config_; }
+  const MatrixConfig& config() const { return config_; }
   const MatrixOptions& options() const { return options_; }
   const chat::Hooks& hooks() const { return hooks_; }
   net::Pacer& pacer() { return pacer_; }
@@ -142,7 +142,7 @@ private:
   std::string url(std::string_view path) const;
 
   boost::asio::any_io_executor ex_;
-  app::MatrixConfig config_;
+  MatrixConfig config_;
   chat::Hooks hooks_;
   MatrixOptions options_;
   net::HttpClient http_;

@@ -1,5 +1,7 @@
 #include "adapters/matrix/matrix_sync.hpp"
 
+#include "adapters/common/sleep.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -58,11 +60,8 @@ asio::awaitable<CallResult> membership_call(std::shared_ptr<MatrixSession> sessi
     auto r = co_await session->async_call(method, path, "{}", true);
     const bool transient = !r.not_logged_in && (!r.http.answered() || r.http.status >= 500 || r.http.status == 429);
     if (!transient || attempt + 1 >= attempts) co_return r;
-    if (r.http.status != 429) {  // a 429 is waited out by the Pacer
-      boost::system::error_code ec;
-      asio::steady_timer t(session->executor(), backoff.next());
-      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
+    if (r.http.status != 429)  // a 429 is waited out by the Pacer
+      co_await net::async_sleep(session->executor(), backoff.next());
   }
 }
 
@@ -417,10 +416,10 @@ namespace {
 
 // A room the configuration names (default_room, a route, allowed_rooms):
 // a staff room, private to staff.
-bool staff_room(const app::MatrixConfig& c, const std::string& room_id) {
+bool staff_room(const MatrixConfig& c, const std::string& room_id) {
   if (room_id == c.default_room || std::find(c.allowed_rooms.begin(), c.allowed_rooms.end(), room_id) != c.allowed_rooms.end())
     return true;
-  return std::any_of(c.routes.begin(), c.routes.end(), [&](const app::ChatRoute& r) { return r.target == room_id; });
+  return std::any_of(c.routes.begin(), c.routes.end(), [&](const chat::ChatRoute& r) { return r.target == room_id; });
 }
 
 }  // namespace

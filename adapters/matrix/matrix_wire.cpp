@@ -1,6 +1,8 @@
 #include "adapters/matrix/matrix_wire.hpp"
 
 #include "adapters/chat/escape.hpp"
+#include "adapters/common/form.hpp"
+#include "adapters/common/markup.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -12,28 +14,9 @@ using nlohmann::json;
 
 namespace {
 
-constexpr char hex_digits[] = "0123456789ABCDEF";
-
-bool unreserved(unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~'; }
-
-std::string percent_encode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (unreserved(c)) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex_digits[c >> 4];
-      out += hex_digits[c & 15];
-    }
-  }
-  return out;
-}
-
 // Spec "User and room mentions": a pill is a matrix.to permalink.
 std::string pill(std::string_view user_id) {
-  const std::string id = html_escape(user_id);
+  const std::string id = text::html_entities(user_id);
   return "<a href=\"https://matrix.to/#/" + id + "\">" + id + "</a>";
 }
 
@@ -117,10 +100,8 @@ bool is_own_join(const json& ev, std::string_view own_user_id) {
 
 }  // namespace
 
-std::string encode_segment(std::string_view s) { return percent_encode(s); }
-std::string encode_query(std::string_view s) { return percent_encode(s); }
-
-std::string html_escape(std::string_view s) { return chat::html_entities(s); }
+std::string encode_segment(std::string_view s) { return net::percent_encode(s); }
+std::string encode_query(std::string_view s) { return net::percent_encode(s); }
 
 std::string stable_hash(std::string_view s) {
   std::uint64_t h = 14695981039346656037ull;
@@ -170,7 +151,7 @@ json post_content(const chat::Post& post, std::string_view claim_hint) {
     body += "\n";
     body += claim_hint;
     html += "<br>";
-    html += html_escape(claim_hint);
+    html += text::html_entities(claim_hint);
   }
   json c = json::object();
   c["msgtype"] = "m.notice";
@@ -196,7 +177,7 @@ json edit_content(const chat::Edit& edit, std::string_view claim_hint) {
     body += "\n";
     body += claim_hint;
     html += "<br>";
-    html += html_escape(claim_hint);
+    html += text::html_entities(claim_hint);
   }
   json fresh = json::object();
   fresh["msgtype"] = "m.notice";

@@ -23,8 +23,6 @@ namespace relance::matrix {
 std::string encode_segment(std::string_view s);
 // A query value (since tokens, filter ids).
 std::string encode_query(std::string_view s);
-// Text to HTML: & < > " ' escaped.
-std::string html_escape(std::string_view s);
 // FNV-1a 64, 16 hex digits: short, stable names for transaction ids.
 std::string stable_hash(std::string_view s);
 

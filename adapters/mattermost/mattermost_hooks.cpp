@@ -38,7 +38,7 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-MattermostHooks::MattermostHooks(const app::MattermostConfig& config, chat::Hooks hooks)
+MattermostHooks::MattermostHooks(const MattermostConfig& config, chat::Hooks hooks)
     : config_(config), hooks_(std::move(hooks)) {}
 
 HookReply MattermostHooks::handle_action(std::string_view json_body) const {

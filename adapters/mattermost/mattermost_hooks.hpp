@@ -8,7 +8,7 @@
 #pragma once
 
 #include "adapters/chat/chat.hpp"
-#include "bot/app/config.hpp"
+#include "adapters/mattermost/mattermost_config.hpp"
 
 #include <string>
 #include <string_view>
@@ -22,7 +22,7 @@ struct HookReply {
 
 class MattermostHooks {
 public:
-  MattermostHooks(const app::MattermostConfig& config, chat::Hooks hooks);
+  MattermostHooks(const MattermostConfig& config, chat::Hooks hooks);
 
   // A button click or menu choice (NOTES §5, "Observed / Button click"): the
   // context's HMAC is checked, the action becomes a command line run as the
@@ -40,7 +40,7 @@ public:
   HookReply handle_command(std::string_view authorization_header, std::string_view form_body) const;
 
 private:
-  const app::MattermostConfig& config_;
+  const MattermostConfig& config_;
   chat::Hooks hooks_;
 };
 

@@ -97,7 +97,7 @@ milliseconds reconnect_delay(const ListenerOptions& o, milliseconds outage, int 
 }
 
 MattermostListener::MattermostListener(asio::any_io_executor ex, net::HttpClient& http, net::Pacer& pacer,
-                                       const app::MattermostConfig& config, chat::Hooks hooks,
+                                       const MattermostConfig& config, chat::Hooks hooks,
                                        ListenerOptions options)
     : ex_(ex),
       http_(http),

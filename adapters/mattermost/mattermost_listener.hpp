@@ -21,7 +21,7 @@
 #include "adapters/common/pacer.hpp"
 #include "adapters/common/websocket.hpp"
 #include "adapters/mattermost/mattermost_stream.hpp"
-#include "bot/app/config.hpp"
+#include "adapters/mattermost/mattermost_config.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -72,7 +72,7 @@ std::chrono::milliseconds reconnect_delay(const ListenerOptions& o, std::chrono:
 class MattermostListener {
 public:
   MattermostListener(boost::asio::any_io_executor ex, net::HttpClient& http, net::Pacer& pacer,
-                     const app::MattermostConfig& config, chat::Hooks hooks, ListenerOptions options = {});
+                     const MattermostConfig& config, chat::Hooks hooks, ListenerOptions options = {});
   ~MattermostListener();
   MattermostListener(const MattermostListener&) = delete;
   MattermostListener& operator=(const MattermostListener&) = delete;
@@ -93,7 +93,6 @@ public:
   };
   Stats stats() const;
   bool connected() const { return connected_; }
-  const std::string& bot_user_id() const { return me_id_; }
   const std::string& bot_username() const { return me_name_; }
 
 private:
@@ -115,7 +114,7 @@ private:
   boost::asio::any_io_executor ex_;
   net::HttpClient& http_;
   net::Pacer& pacer_;
-  const app::MattermostConfig& config_;
+  const MattermostConfig& config_;
   chat::Hooks hooks_;
   ListenerOptions options_;
   std::string api_;

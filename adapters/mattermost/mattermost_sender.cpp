@@ -54,7 +54,7 @@ chat::SendResult with_reachability(chat::SendResult res, const net::HttpResult& 
 }  // namespace
 
 MattermostSender::MattermostSender(boost::asio::any_io_executor ex, net::HttpClient& http, net::Pacer& pacer,
-                                   const app::MattermostConfig& config, chat::Hooks hooks, SenderOptions options)
+                                   const MattermostConfig& config, chat::Hooks hooks, SenderOptions options)
     : ex_(std::move(ex)),
       http_(http),
       pacer_(pacer),

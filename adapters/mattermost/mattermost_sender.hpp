@@ -7,7 +7,7 @@
 #include "adapters/chat/chat.hpp"
 #include "adapters/common/http_client.hpp"
 #include "adapters/common/pacer.hpp"
-#include "bot/app/config.hpp"
+#include "adapters/mattermost/mattermost_config.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -32,7 +32,7 @@ struct SenderOptions {
 class MattermostSender final : public chat::Sender {
 public:
   MattermostSender(boost::asio::any_io_executor ex, net::HttpClient& http, net::Pacer& pacer,
-                   const app::MattermostConfig& config, chat::Hooks hooks, SenderOptions options = {});
+                   const MattermostConfig& config, chat::Hooks hooks, SenderOptions options = {});
 
   chat::Network network() const override { return chat::Network::mattermost; }
   boost::asio::awaitable<chat::SendResult> send(chat::Post post) override;
@@ -49,7 +49,7 @@ private:
   boost::asio::any_io_executor ex_;
   net::HttpClient& http_;
   net::Pacer& pacer_;
-  const app::MattermostConfig& config_;
+  const MattermostConfig& config_;
   chat::Hooks hooks_;
   SenderOptions options_;
   std::string api_;         // https://host/api/v4

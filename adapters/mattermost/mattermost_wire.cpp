@@ -1,10 +1,9 @@
 #include "adapters/mattermost/mattermost_wire.hpp"
 
+#include "adapters/common/digest.hpp"
 #include "adapters/common/pacer.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 
@@ -16,18 +15,7 @@ std::string action_mac(std::string_view secret, std::string_view action, std::st
   std::string data;
   data.reserve(action.size() + 1 + case_id.size());
   data.append(action).append(":").append(case_id);
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    s += hex[out[i] >> 4];
-    s += hex[out[i] & 15];
-  }
-  return s;
+  return net::hmac_sha256_hex(secret, data);
 }
 
 bool constant_time_equals(std::string_view a, std::string_view b) {

@@ -2,20 +2,7 @@
 
 #include <openssl/crypto.h>
 
-#include <algorithm>
-#include <cctype>
-
 namespace relance::sms {
-
-std::string Request::header(std::string_view name) const {
-  for (const auto& [k, v] : headers)
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-        }))
-      return v;
-  return {};
-}
 
 std::string_view to_string(DeliveryState s) {
   switch (s) {

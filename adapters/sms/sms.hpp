@@ -15,6 +15,7 @@
 // the provider's message id makes that retry harmless.
 #pragma once
 
+#include "adapters/common/hook_request.hpp"
 #include "bot/domain/time.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -62,14 +63,7 @@ public:
 // ---- inbound ------------------------------------------------------------------
 
 // An HTTP request to a hook, as received (the app's server fills it).
-struct Request {
-  std::string method;   // "GET", "POST"
-  std::string target;   // path and query, exactly as received: /hooks/sms/kannel?from=...
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  // Case-insensitive; "" when absent.
-  std::string header(std::string_view name) const;
-};
+using Request = net::HookRequest;
 
 // A message a learner sent.
 struct Inbound {

@@ -1,5 +1,6 @@
 #include "bot/app/config.hpp"
 
+#include "adapters/common/ascii.hpp"
 #include "adapters/lms/csv/moodle_participants.hpp"
 #include "adapters/lms/csv/text.hpp"
 #include "bot/app/zone.hpp"
@@ -30,8 +31,7 @@ const StaffMember* Config::find_staff_by_chat(std::string_view network, std::str
   auto same = [](std::string_view a, std::string_view b) {
     if (!a.empty() && a.front() == '@') a.remove_prefix(1);
     if (!b.empty() && b.front() == '@') b.remove_prefix(1);
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower((unsigned char)x) == std::tolower((unsigned char)y); });
+    return text::iequals(a, b);
   };
   for (const auto& s : staff) {
     if (network == "mattermost" && !s.mattermost.empty() && same(s.mattermost, user)) return &s;

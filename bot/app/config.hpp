@@ -2,8 +2,12 @@
 // variables, validated at start with file:line:column errors.
 #pragma once
 
+#include "adapters/chat/route.hpp"
 #include "adapters/email/email.hpp"
 #include "adapters/email/imap.hpp"
+#include "adapters/lms/moodle/moodle_config.hpp"
+#include "adapters/matrix/matrix_config.hpp"
+#include "adapters/mattermost/mattermost_config.hpp"
 #include "adapters/sms/http/http_gateway.hpp"
 #include "adapters/sms/kannel/kannel.hpp"
 #include "adapters/sms/twilio/twilio.hpp"
@@ -83,17 +87,6 @@ struct MoodleExportConfig {
   std::vector<std::string> student_roles{"Étudiant", "Student"};
 };
 
-struct MoodleConfig {
-  bool enabled = false;
-  std::string url;             // https://moodle.example.org (server.php is appended)
-  std::string token;           // RELANCE_MOODLE_TOKEN
-  std::vector<std::int64_t> courses;
-  std::vector<std::string> roles{"student"};  // roles[].shortname kept
-  std::map<std::int64_t, std::string> course_cohorts;  // course id -> cohort (default: course id)
-  std::chrono::minutes interval{60};
-  std::string ca_file;         // optional extra CA bundle
-};
-
 struct HttpConfig {
   std::string listen_address = "127.0.0.1";
   std::uint16_t port = 8080;
@@ -101,47 +94,11 @@ struct HttpConfig {
   std::string api_token;       // RELANCE_API_TOKEN; empty disables /api/v1
 };
 
-// Where staff posts go on one chat network. The most specific route wins:
-// policy and role, then role, then policy, then the network's default.
-struct ChatRoute {
-  std::string policy;  // empty: any policy
-  std::string role;    // empty: any role
-  std::string target;  // Mattermost channel id / Matrix room id
-};
-
-struct MattermostConfig {
-  bool enabled = false;
-  std::string url;             // https://chat.example.org (the site URL)
-  std::string bot_token;       // RELANCE_MATTERMOST_TOKEN
-  std::string command_token;   // RELANCE_MATTERMOST_COMMAND_TOKEN (slash command's token)
-  std::string action_secret;   // RELANCE_MATTERMOST_ACTION_SECRET (HMAC key of button contexts)
-  // The base URL at which Mattermost reaches relance's HTTP port (button
-  // callbacks): https://relance.example.org. Without it, no buttons.
-  std::string public_url;
-  std::string default_channel; // channel id
-  std::vector<ChatRoute> routes;
-  std::string ca_file;
-  std::chrono::seconds ping_interval{30};
-};
-
-struct MatrixConfig {
-  bool enabled = false;
-  std::string homeserver;      // https://matrix.example.org
-  std::string user_id;         // @relance:example.org
-  std::string access_token;    // RELANCE_MATRIX_TOKEN; or a password login:
-  std::string password;        // RELANCE_MATRIX_PASSWORD
-  std::string device_id = "RELANCE";  // kept across password logins
-  std::string default_room;    // room id
-  std::vector<ChatRoute> routes;
-  // Invites are accepted from these users (default: every [[staff]] matrix id)
-  // and to these rooms (the routed rooms always are).
-  std::vector<std::string> allowed_inviters;
-  std::vector<std::string> allowed_rooms;
-  std::string command_prefix = "!relance";
-  std::string ca_file;
-  // Learners with a Matrix id get their relaunches in a direct room.
-  bool learners = true;
-};
+// Each adapter owns its settings; the configuration composes them.
+using ChatRoute = chat::ChatRoute;
+using MoodleConfig = moodle::MoodleConfig;
+using MattermostConfig = mattermost::MattermostConfig;
+using MatrixConfig = matrix::MatrixConfig;
 
 // SMS to learners through one gateway. Quiet hours: [contact_window].
 struct SmsConfig {

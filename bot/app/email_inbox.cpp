@@ -1,27 +1,15 @@
 #include "bot/app/email_inbox.hpp"
 
-#include <openssl/sha.h>
+#include "adapters/common/digest.hpp"
+
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <future>
 
 namespace relance::app {
 namespace {
 
 constexpr std::size_t fetch_batch = 200;  // UIDs per search: a backlog is read in rounds
-
-std::string sha256_hex(std::string_view data) {
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> d{};
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d.data());
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : d) {
-    out += hex[c >> 4];
-    out += hex[c & 15];
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -44,7 +32,7 @@ InboundBatch email_batch(const email::FetchedMessage& fetched, const email::Rece
   m.provider = "imap";
   // Without a Message-ID the bytes identify it (the same message read again
   // after a mailbox was recreated has the same bytes; its UID changed).
-  m.provider_id = mail.message_id.empty() ? "sha256:" + sha256_hex(fetched.raw) : mail.message_id;
+  m.provider_id = mail.message_id.empty() ? "sha256:" + net::sha256_hex(fetched.raw) : mail.message_id;
   m.sender = mail.from_address;
   m.text = mail.text.empty() ? mail.subject : mail.text;
   for (const auto& a : mail.attachments) m.text += (m.text.empty() ? "📎 " : "\n📎 ") + a;

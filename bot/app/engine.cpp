@@ -2,6 +2,7 @@
 
 #include "bot/app/export.hpp"
 #include "bot/app/phone.hpp"
+#include "bot/app/preview.hpp"
 #include "bot/app/routing.hpp"
 
 #include <nlohmann/json.hpp>
@@ -85,19 +86,11 @@ std::string Engine::text(std::string_view key, const Params& p) const {
 }
 
 Params Engine::case_params(const Case& c, const Learner& l) const {
-  Params p{{"case", std::to_string(c.id)},
-           {"learner", l.display_name()},
-           {"learner_id", l.id},
-           {"first_name", l.first_name.empty() ? l.display_name() : l.first_name},
-           {"last_name", l.last_name},
-           {"cohort", l.cohort.empty() ? "—" : l.cohort},
-           {"training", l.cohort},
-           {"organisation", config_.organisation},
-           {"platform_url", config_.platform_url},
-           {"since_date", format_local(c.activity_ref, zone_, false)}};
-  std::string contact = l.phone;
-  if (!l.email.empty()) contact += (contact.empty() ? "" : ", ") + l.email;
-  p["contact"] = contact.empty() ? "—" : contact;
+  // The learner's part is the preview's (check-config, `relance preview`):
+  // what it shows is what the outbox renders.
+  Params p = learner_message_params(config_, l);
+  p["case"] = std::to_string(c.id);
+  p["since_date"] = format_local(c.activity_ref, zone_, false);
   for (const auto& pol : config_.policies)
     if (pol.id == c.policy_id) p["policy"] = pol.label;
   if (!p.count("policy")) p["policy"] = c.policy_id;

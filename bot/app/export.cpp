@@ -7,6 +7,7 @@
 #include "bot/app/export.hpp"
 
 #include "bot/domain/stats.hpp"
+#include "store/repositories.hpp"
 
 #include <xlsxwriter.h>
 
@@ -284,8 +285,8 @@ Period period_of(std::optional<chr::year_month> month, const ZoneRules& zone) {
 
 // Cases active during the period: opened before its end and not closed
 // before its start. Ordered by opening time, as the register is read.
-std::vector<Case> cases_in(Engine& engine, const Period& p) {
-  store::CaseRepo repo(engine.db());
+std::vector<Case> cases_in(const ReportSource& src, const Period& p) {
+  store::CaseRepo repo(src.db);
   std::vector<Case> all = repo.in_period(p.from, p.to);
   std::vector<Case> kept;
   kept.reserve(all.size());
@@ -299,7 +300,7 @@ std::vector<Case> cases_in(Engine& engine, const Period& p) {
 
 class Texts {
 public:
-  explicit Texts(Engine& engine) : catalog_(engine.catalog()), lang_(engine.config().default_language) {}
+  explicit Texts(const ReportSource& src) : catalog_(src.catalog), lang_(src.config.default_language) {}
   std::string operator()(std::string_view key, const Params& p = {}) const { return catalog_.render(lang_, key, p); }
 
 private:
@@ -366,10 +367,10 @@ const Policy* find_policy(const Config& config, std::string_view id) {
   return nullptr;
 }
 
-Table build_register(Engine& engine, const Period& period, Timestamp now) {
-  const Texts text(engine);
-  const ZoneRules& zone = engine.zone();
-  const Config& config = engine.config();
+Table build_register(const ReportSource& src, const Period& period, Timestamp now) {
+  const Texts text(src);
+  const ZoneRules& zone = src.zone;
+  const Config& config = src.config;
 
   Table t;
   const std::string when = period_text(text, period);
@@ -390,11 +391,11 @@ Table build_register(Engine& engine, const Period& period, Timestamp now) {
       {text("register.column.closed"), 12},
   };
 
-  const auto learners = store::LearnerRepo(engine.db()).of_cases_in_period(period.from, period.to);
-  const auto relaunches = store::RelaunchRepo(engine.db()).of_cases_in_period(period.from, period.to);
+  const auto learners = store::LearnerRepo(src.db).of_cases_in_period(period.from, period.to);
+  const auto relaunches = store::RelaunchRepo(src.db).of_cases_in_period(period.from, period.to);
   static const std::vector<Relaunch> none;
 
-  for (const Case& c : cases_in(engine, period)) {
+  for (const Case& c : cases_in(src, period)) {
     const auto li = learners.find(c.learner_key);
     const Learner* l = li == learners.end() ? nullptr : &li->second;
     const Policy* policy = find_policy(config, c.policy_id);
@@ -456,7 +457,8 @@ Params rate_params(const RateCell& cell) {
 
 }  // namespace
 
-int export_register(Engine& engine, const std::filesystem::path& out, const RegisterOptions& opts, Timestamp now) {
+int export_register(const ReportSource& src, const std::filesystem::path& out, const RegisterOptions& opts,
+                    Timestamp now) {
   // Said here rather than by libxlsxwriter, which would print its own error
   // on stderr before failing.
   if (const auto dir = out.parent_path(); !dir.empty()) {
@@ -464,7 +466,7 @@ int export_register(Engine& engine, const std::filesystem::path& out, const Regi
     if (!std::filesystem::is_directory(dir, ec))
       throw std::runtime_error("cannot write " + out.string() + ": no such folder " + dir.string());
   }
-  const Table t = build_register(engine, period_of(opts.month, engine.zone()), now);
+  const Table t = build_register(src, period_of(opts.month, src.zone), now);
   switch (opts.format) {
     case RegisterFormat::xlsx: write_xlsx(t, out, now); break;
     case RegisterFormat::csv: write_csv(t, out); break;
@@ -472,11 +474,11 @@ int export_register(Engine& engine, const std::filesystem::path& out, const Regi
   return int(t.rows.size());
 }
 
-std::string render_stats(Engine& engine, std::optional<chr::year_month> month, Timestamp now) {
-  const Texts text(engine);
-  const Period period = period_of(month, engine.zone());
-  store::CaseRepo case_repo(engine.db());
-  store::TaskRepo task_repo(engine.db());
+std::string render_stats(const ReportSource& src, std::optional<chr::year_month> month, Timestamp now) {
+  const Texts text(src);
+  const Period period = period_of(month, src.zone);
+  store::CaseRepo case_repo(src.db);
+  store::TaskRepo task_repo(src.db);
 
   std::vector<std::string> lines;
   lines.push_back(text("stats.title", {{"period", period_text(text, period)}}));
@@ -492,8 +494,8 @@ std::string render_stats(Engine& engine, std::optional<chr::year_month> month, T
   lines.push_back(text("stats.overdue_tasks", {{"count", std::to_string(task_repo.overdue(now).size())}}));
 
   // Over the period: what opened and how cases ended.
-  const std::vector<Case> cases = cases_in(engine, period);
-  auto relaunches = store::RelaunchRepo(engine.db()).of_cases_in_period(period.from, period.to);
+  const std::vector<Case> cases = cases_in(src, period);
+  auto relaunches = store::RelaunchRepo(src.db).of_cases_in_period(period.from, period.to);
   int opened = 0, resumed = 0, dropped = 0;
   for (const Case& c : cases) {
     if (period.contains(c.opened_at)) ++opened;
@@ -531,13 +533,13 @@ std::string render_stats(Engine& engine, std::optional<chr::year_month> month, T
       if (r.step >= 0 && std::size_t(r.step) < c.plan.steps.size()) step_names[r.step].insert(c.plan.steps[std::size_t(r.step)].name);
     if (!kept.empty()) histories.push_back(CaseHistory{&c, std::move(kept), returned_at});
   }
-  const ReturnStats stats = return_stats(histories, engine.config().return_window);
+  const ReturnStats stats = return_stats(histories, src.config.return_window);
 
   if (!stats.overall.relaunches) {
     lines.push_back(text("stats.no_relaunch"));
   } else {
     Params p = rate_params(stats.overall);
-    p["window"] = std::to_string(engine.config().return_window.count());
+    p["window"] = std::to_string(src.config.return_window.count());
     lines.push_back(text("stats.return_rate", p));
     lines.push_back(text("stats.by_step"));
     // Plan steps in order, then the relaunches staff logged outside the plan.

@@ -18,6 +18,7 @@
 #include "bot/app/http_server.hpp"
 
 #include "bot/app/matrix_id.hpp"
+#include "adapters/common/ascii.hpp"
 #include "adapters/lms/csv/text.hpp"
 #include "bot/app/phone.hpp"
 #include "store/database.hpp"
@@ -107,12 +108,6 @@ Response entry_error_response(const std::string& list, const EntryError& e) {
                                                                  {"field", e.field}});
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -132,7 +127,7 @@ bool token_matches(std::string_view given, std::string_view expected) {
 std::optional<std::string_view> bearer_token(std::string_view header) {
   header = trim(header);
   constexpr std::string_view scheme = "bearer";
-  if (header.size() <= scheme.size() || !iequals(header.substr(0, scheme.size()), scheme) ||
+  if (header.size() <= scheme.size() || !text::iequals(header.substr(0, scheme.size()), scheme) ||
       (header[scheme.size()] != ' ' && header[scheme.size()] != '\t'))
     return std::nullopt;
   auto token = trim(header.substr(scheme.size()));
@@ -449,8 +444,6 @@ HookRequest hook_request(const Request& req) {
   HookRequest hr;
   hr.method = std::string(req.method_string());
   hr.target = std::string(req.target());
-  hr.authorization = std::string(req[bhttp::field::authorization]);
-  hr.content_type = std::string(req[bhttp::field::content_type]);
   hr.body = req.body();
   for (const auto& f : req) hr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   return hr;
@@ -651,14 +644,6 @@ std::uint16_t HttpServer::port() const { return impl_->state->port; }
 void HttpServer::add_hook(std::string path, HookHandler handler) { impl_->state->hooks[std::move(path)] = std::move(handler); }
 void HttpServer::add_async_hook(std::string path, AsyncHookHandler handler) {
   impl_->state->async_hooks[std::move(path)] = std::move(handler);
-}
-
-std::string HookRequest::header(std::string_view name) const {
-  for (const auto& [k, v] : headers)
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return std::tolower((unsigned char)a) == std::tolower((unsigned char)b); }))
-      return v;
-  return {};
 }
 
 void HttpServer::stop() {

@@ -2,6 +2,7 @@
 // and later the chat and SMS hooks.
 #pragma once
 
+#include "adapters/common/hook_request.hpp"
 #include "bot/app/engine.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -16,16 +17,8 @@
 namespace relance::app {
 
 // A request to a hook route (chat and SMS integrations), as the adapters
-// need it, and their answer.
-struct HookRequest {
-  std::string method;
-  std::string target;         // path and query
-  std::string authorization;  // the Authorization header, as sent
-  std::string content_type;
-  std::string body;
-  std::string header(std::string_view name) const;  // any other header ("" when absent)
-  std::vector<std::pair<std::string, std::string>> headers;
-};
+// need it (the SMS parsers' sms::Request is the same type), and their answer.
+using HookRequest = net::HookRequest;
 struct HookResponse {
   int status = 200;
   std::string content_type = "application/json";

@@ -5,6 +5,7 @@
 // life closes the cases it should, exactly as an API call would.
 #include "bot/app/import.hpp"
 
+#include "adapters/common/digest.hpp"
 #include "adapters/lms/csv/csv_reader.hpp"
 #include "adapters/lms/csv/encoding.hpp"
 #include "adapters/lms/csv/moodle_participants.hpp"
@@ -44,25 +45,6 @@ std::string read_bytes(const fs::path& file) {
   return bytes;
 }
 
-std::string hex(const unsigned char* md, unsigned len) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * len);
-  for (unsigned i = 0; i < len; ++i) {
-    out += digits[md[i] >> 4];
-    out += digits[md[i] & 15];
-  }
-  return out;
-}
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("sha256 (OpenSSL EVP_Digest) a échoué");
-  return hex(md, len);
-}
-
 // sha256 of a sequence of values, each length-prefixed so that no two
 // sequences hash alike by moving a boundary.
 class Sha256Stream {
@@ -83,7 +65,7 @@ public:
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1)
       throw std::runtime_error("sha256 (OpenSSL EVP_DigestFinal_ex) a échoué");
-    return hex(md, len);
+    return net::lower_hex(md, len);
   }
 
 private:
@@ -513,7 +495,7 @@ ImportReport import_csv(Engine& engine, const fs::path& file, const ImportOption
   rep.file = file;
 
   const std::string bytes = read_bytes(file);
-  const std::string sha = sha256_hex(bytes);
+  const std::string sha = net::sha256_hex(bytes);
   const Timestamp as_of = opts.as_of ? *opts.as_of : file_mtime(file);
 
   const auto decoded = csv::decode_to_utf8(bytes);

@@ -5,7 +5,7 @@
 // change, the sign of life and the staff posts they cause commit together.
 #include "bot/app/engine.hpp"
 
-#include "adapters/chat/escape.hpp"
+#include "adapters/common/markup.hpp"
 
 #include "bot/domain/opt_out.hpp"
 #include "bot/domain/sms_text.hpp"
@@ -40,8 +40,6 @@ std::string excerpt(std::string_view text, std::size_t max_bytes = 1500) {
 
 // Plain text to HTML paragraphs: escaped, blank lines separate paragraphs,
 // single newlines become <br>, http(s) links become anchors.
-std::string html_escape(std::string_view s) { return chat::html_entities(s); }
-
 std::string linkify(std::string_view line) {
   std::string out;
   std::size_t i = 0;
@@ -49,15 +47,15 @@ std::string linkify(std::string_view line) {
     const auto a = line.find("http://", i), b = line.find("https://", i);
     const auto start = std::min(a, b);
     if (start == std::string_view::npos) {
-      out += html_escape(line.substr(i));
+      out += text::html_entities(line.substr(i));
       break;
     }
-    out += html_escape(line.substr(i, start - i));
+    out += text::html_entities(line.substr(i, start - i));
     auto end = line.find_first_of(" \t<>\"", start);
     if (end == std::string_view::npos) end = line.size();
     // A sentence's final punctuation is not part of the link.
     while (end > start && std::string_view(".,;:!?)").find(line[end - 1]) != std::string_view::npos) --end;
-    const std::string url = html_escape(line.substr(start, end - start));
+    const std::string url = text::html_entities(line.substr(start, end - start));
     out += "<a href=\"" + url + "\">" + url + "</a>";
     i = end;
   }

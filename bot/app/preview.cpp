@@ -10,7 +10,7 @@ namespace relance::app {
 namespace fs = std::filesystem;
 
 Params learner_message_params(const Config& config, const Learner& l) {
-  // Keep in step with Engine::case_params: a preview is only worth something
+  // Engine::case_params starts from these: a preview is only worth something
   // if it is exactly what the outbox would render.
   Params p{{"learner", l.display_name()},
            {"learner_id", l.id},

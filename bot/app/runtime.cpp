@@ -10,7 +10,7 @@
 #include "adapters/mattermost/mattermost_listener.hpp"
 #include "adapters/mattermost/mattermost_sender.hpp"
 #include "bot/app/chat_dispatch.hpp"
-#include "adapters/lms/moodle/engine_apply.hpp"
+#include "bot/app/moodle_apply.hpp"
 #include "adapters/lms/moodle/moodle_poller.hpp"
 #include "bot/app/http_server.hpp"
 #include "bot/app/email_inbox.hpp"
@@ -193,7 +193,7 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
     net::ClientOptions co;
     if (!mc.ca_file.empty()) co.ca_files.push_back(mc.ca_file);
     moodle_http = std::make_unique<net::HttpClient>(io.get_executor(), co);
-    poller = std::make_unique<moodle::MoodlePoller>(io.get_executor(), *moodle_http, mc, moodle::engine_apply(engine), clock,
+    poller = std::make_unique<moodle::MoodlePoller>(io.get_executor(), *moodle_http, mc, moodle_apply(engine), clock,
                                                     [&] { scheduler.poke(); });
     poller->start();
     spdlog::info("moodle: polling {} course(s) every {} min", mc.courses.size(), mc.interval.count());
@@ -236,7 +236,7 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
         return HookResponse{out.status, "application/json", std::move(out.json)};
       });
       http->add_hook(std::string(mattermost::command_path), [&](const HookRequest& r) {
-        auto out = mm_hooks->handle_command(r.authorization, r.body);
+        auto out = mm_hooks->handle_command(r.header("Authorization"), r.body);
         return HookResponse{out.status, "application/json", std::move(out.json)};
       });
     } else if (!mmc.public_url.empty()) {
@@ -396,8 +396,7 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
     auto hook = [&](std::string_view path, std::string provider, std::function<sms::HookOutcome(const sms::Request&)> parse) {
       http->add_async_hook(std::string(path), [&inbound, provider, parse = std::move(parse), path = std::string(path)](
                                                   HookRequest r, std::function<void(HookResponse)> respond) {
-        sms::Request sr{std::move(r.method), std::move(r.target), std::move(r.headers), std::move(r.body)};
-        sms::HookOutcome o = parse(sr);
+        sms::HookOutcome o = parse(r);
         if (o.status < 200 || o.status >= 300) {
           spdlog::warn("sms: {} refused ({}): {}", path, o.status, o.error);
           respond(HookResponse{o.status, o.content_type, std::move(o.body)});

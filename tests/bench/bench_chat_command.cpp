@@ -121,7 +121,7 @@ plan = "ladder"
   server_ms.reserve(std::size_t(commands));
   server.add_hook(std::string(mattermost::command_path), [&](const app::HookRequest& r) {
     const auto t0 = clk::now();
-    auto out = mm_hooks.handle_command(r.authorization, r.body);
+    auto out = mm_hooks.handle_command(r.header("Authorization"), r.body);
     server_ms.push_back(std::chrono::duration<double, std::milli>(clk::now() - t0).count());
     return app::HookResponse{out.status, "application/json", std::move(out.json)};
   });

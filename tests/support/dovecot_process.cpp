@@ -1,5 +1,7 @@
 #include "dovecot_process.hpp"
 
+#include "adapters/common/ascii.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -97,13 +99,6 @@ std::vector<std::pair<pid_t, std::string>> processes_named(const std::string& pr
   return out;
 }
 
-bool case_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
 std::string user_name(uid_t uid) {
   if (const passwd* pw = ::getpwuid(uid)) return pw->pw_name;
   throw std::runtime_error("Dovecot harness: uid " + std::to_string(uid) + " has no name in /etc/passwd");
@@ -188,7 +183,7 @@ void DovecotProcess::make_maildir(const fs::path& dir) const {
 
 fs::path DovecotProcess::mailbox_dir(std::string_view mailbox) const {
   const auto root = dir_.path() / "mail" / "Maildir";
-  if (mailbox.empty() || case_equal(mailbox, "INBOX")) return root;
+  if (mailbox.empty() || text::iequals(mailbox, "INBOX")) return root;
   if (mailbox.find('/') != std::string_view::npos || mailbox.front() == '.')
     throw std::invalid_argument("Dovecot harness: mailbox name " + std::string(mailbox) + " (no '/', no leading '.')");
   return root / ("." + std::string(mailbox));

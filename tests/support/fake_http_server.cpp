@@ -1,6 +1,8 @@
 // The fakes' only Beast translation unit (G2: keep Beast in few TUs).
 #include "fake_http_server.hpp"
 
+#include "adapters/common/ascii.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -36,17 +38,11 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
-}
-
 }  // namespace
 
 std::string FakeRequest::header(std::string_view name) const {
   for (const auto& [n, v] : headers)
-    if (iequals(n, name)) return v;
+    if (text::iequals(n, name)) return v;
   return {};
 }
 

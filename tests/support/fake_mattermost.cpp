@@ -1,5 +1,6 @@
 #include "fake_mattermost.hpp"
 
+#include "adapters/common/ascii.hpp"
 #include "adapters/common/form.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -280,9 +281,7 @@ struct FakeMattermost::Impl {
   std::string bearer(const FakeRequest& req) const {
     auto auth = req.header("Authorization");
     constexpr std::string_view prefix = "Bearer ";
-    if (auth.size() > prefix.size() && std::equal(prefix.begin(), prefix.end(), auth.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-        }))
+    if (auth.size() > prefix.size() && text::iequals(std::string_view(auth).substr(0, prefix.size()), prefix))
       return auth.substr(prefix.size());
     return {};
   }

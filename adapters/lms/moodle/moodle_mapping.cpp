@@ -28,7 +28,7 @@ std::string learner_id(const User& u) {
   return "moodle:" + std::to_string(u.id);
 }
 
-std::string course_cohort(std::int64_t course_id, const app::MoodleConfig& cfg) {
+std::string course_cohort(std::int64_t course_id, const MoodleConfig& cfg) {
   if (auto it = cfg.course_cohorts.find(course_id); it != cfg.course_cohorts.end() && !it->second.empty())
     return it->second;
   return std::to_string(course_id);
@@ -40,7 +40,7 @@ std::optional<Timestamp> course_activity(const User& u) {
   return from_unix(*at);
 }
 
-MappedCourse map_course(const std::vector<User>& users, std::int64_t course_id, const app::MoodleConfig& cfg) {
+MappedCourse map_course(const std::vector<User>& users, std::int64_t course_id, const MoodleConfig& cfg) {
   MappedCourse out;
   std::unordered_set<std::string> seen;
   const auto cohort = course_cohort(course_id, cfg);

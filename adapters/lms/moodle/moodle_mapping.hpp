@@ -2,7 +2,7 @@
 #pragma once
 
 #include "adapters/lms/moodle/moodle_wire.hpp"
-#include "bot/app/config.hpp"
+#include "adapters/lms/moodle/moodle_config.hpp"
 #include "bot/domain/learner.hpp"
 
 #include <cstdint>
@@ -31,7 +31,7 @@ struct LearnerUpdate {
 std::string learner_id(const User& u);
 
 // The cohort of a course: MoodleConfig::course_cohorts, else the course id.
-std::string course_cohort(std::int64_t course_id, const app::MoodleConfig& cfg);
+std::string course_cohort(std::int64_t course_id, const MoodleConfig& cfg);
 
 // When the learner last showed up in the course, NOTES §3:
 // - `lastcourseaccess` when returned; 0 means never (the Participants page's
@@ -50,6 +50,6 @@ struct MappedCourse {
 // Keeps users holding one of `cfg.roles` (roles[].shortname), maps them.
 // A user without `roles` cannot be classified and is left out (noted); two
 // users giving the same learner id keep the first (noted).
-MappedCourse map_course(const std::vector<User>& users, std::int64_t course_id, const app::MoodleConfig& cfg);
+MappedCourse map_course(const std::vector<User>& users, std::int64_t course_id, const MoodleConfig& cfg);
 
 }  // namespace relance::moodle

@@ -31,7 +31,7 @@ bool PollReport::changed() const {
 // Shared with the loop coroutine, so that destroying the poller while a
 // request is in flight leaves the coroutine something valid to wake up to.
 struct MoodlePoller::State {
-  State(asio::any_io_executor e, net::HttpClient& http, app::MoodleConfig cfg, ApplyFn a,
+  State(asio::any_io_executor e, net::HttpClient& http, MoodleConfig cfg, ApplyFn a,
         std::function<Timestamp()> c, std::function<void()> oc, Options o)
       : ex(std::move(e)),
         config(std::move(cfg)),
@@ -44,7 +44,7 @@ struct MoodlePoller::State {
         backoff(o.retry_initial, std::max<std::chrono::milliseconds>(o.retry_initial, config.interval)) {}
 
   asio::any_io_executor ex;
-  app::MoodleConfig config;
+  MoodleConfig config;
   MoodleClient client;
   ApplyFn apply;
   std::function<Timestamp()> clock;
@@ -142,11 +142,11 @@ asio::awaitable<void> run_loop(std::shared_ptr<MoodlePoller::State> st) {
 
 }  // namespace
 
-MoodlePoller::MoodlePoller(asio::any_io_executor ex, net::HttpClient& http, const app::MoodleConfig& config,
+MoodlePoller::MoodlePoller(asio::any_io_executor ex, net::HttpClient& http, const MoodleConfig& config,
                            ApplyFn apply, std::function<Timestamp()> clock, std::function<void()> on_change)
     : MoodlePoller(std::move(ex), http, config, std::move(apply), std::move(clock), std::move(on_change), Options{}) {}
 
-MoodlePoller::MoodlePoller(asio::any_io_executor ex, net::HttpClient& http, const app::MoodleConfig& config,
+MoodlePoller::MoodlePoller(asio::any_io_executor ex, net::HttpClient& http, const MoodleConfig& config,
                            ApplyFn apply, std::function<Timestamp()> clock, std::function<void()> on_change,
                            Options options)
     : state_(std::make_shared<State>(std::move(ex), http, config, std::move(apply), std::move(clock),

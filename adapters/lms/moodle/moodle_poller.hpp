@@ -1,11 +1,11 @@
 // Polls core_enrol_get_enrolled_users for every configured course, on
 // MoodleConfig::interval, and hands each course's learners to the app, which
-// applies them in one transaction (see engine_apply.hpp).
+// applies them in one transaction (bot/app/moodle_apply.hpp).
 //
 // Wiring (runtime):
 //   net::HttpClient http(io.get_executor(), {.ca_files = {config.moodle.ca_file}});
 //   moodle::MoodlePoller poller(io.get_executor(), http, config.moodle,
-//                               moodle::engine_apply(engine), clock, on_change);
+//                               app::moodle_apply(engine), clock, on_change);
 //   poller.start();
 //
 // Everything runs on the caller's executor (the io_context that owns the
@@ -15,7 +15,7 @@
 #include "adapters/common/http_client.hpp"
 #include "adapters/lms/moodle/moodle_mapping.hpp"
 #include "adapters/lms/moodle/moodle_wire.hpp"
-#include "bot/app/config.hpp"
+#include "adapters/lms/moodle/moodle_config.hpp"
 #include "bot/domain/time.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -68,9 +68,9 @@ public:
     std::chrono::milliseconds retry_initial{std::chrono::minutes{1}};
   };
 
-  MoodlePoller(boost::asio::any_io_executor ex, net::HttpClient& http, const app::MoodleConfig& config, ApplyFn apply,
+  MoodlePoller(boost::asio::any_io_executor ex, net::HttpClient& http, const MoodleConfig& config, ApplyFn apply,
                std::function<Timestamp()> clock, std::function<void()> on_change = {});
-  MoodlePoller(boost::asio::any_io_executor ex, net::HttpClient& http, const app::MoodleConfig& config, ApplyFn apply,
+  MoodlePoller(boost::asio::any_io_executor ex, net::HttpClient& http, const MoodleConfig& config, ApplyFn apply,
                std::function<Timestamp()> clock, std::function<void()> on_change, Options options);
   ~MoodlePoller();  // stops
   MoodlePoller(const MoodlePoller&) = delete;

@@ -3,7 +3,9 @@
 // provider's answer mapped to sent / retry / failed.
 #include "adapters/sms/http/http_gateway.hpp"
 
+#include "adapters/common/ascii.hpp"
 #include "adapters/common/form.hpp"
+#include "adapters/common/markup.hpp"
 #include "adapters/common/retry.hpp"
 
 #include <nlohmann/json.hpp>
@@ -125,45 +127,13 @@ std::string json_escape(std::string_view s) {
   return out;
 }
 
-// RFC 3986 path segment: unreserved kept, everything else %XX (space is %20).
-std::string path_escape(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out.push_back(char(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 0xF]);
-    }
-  }
-  return out;
-}
-
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string escaped(std::string_view v, Escape e) {
   switch (e) {
     case Escape::raw: return std::string(v);
     case Escape::json: return json_escape(v);
     case Escape::form: return net::form_escape(v);
-    case Escape::path: return path_escape(v);
-    case Escape::xml: return xml_escape(v);
+    case Escape::path: return net::percent_encode(v);  // RFC 3986 path segment (space is %20)
+    case Escape::xml: return text::xml_entities(v);
   }
   return std::string(v);
 }
@@ -245,12 +215,6 @@ std::string excerpt(std::string_view body, std::size_t max = 300) { return body_
 std::string upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::toupper(c)); });
   return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 bool bad_header_name(std::string_view n) {
@@ -376,7 +340,7 @@ RenderedRequest HttpGateway::render(const Message& m) const {
       r.error = "header " + name + " would hold a line break";
       value.clear();
     }
-    if (iequals(name, "Content-Type")) has_content_type = true;
+    if (text::iequals(name, "Content-Type")) has_content_type = true;
     r.headers.push_back(net::Header{name, std::move(value)});
   }
   if (!r.body.empty() && !has_content_type && !compiled_->content_type.empty())

@@ -105,8 +105,8 @@ struct Fixture {
   TestHooks th;
   matrix::MatrixOptions options = fast_options();
 
-  app::MatrixConfig config() const {
-    app::MatrixConfig c;
+  matrix::MatrixConfig config() const {
+    matrix::MatrixConfig c;
     c.enabled = true;
     c.homeserver = hs.url();
     c.user_id = bot;
@@ -116,7 +116,7 @@ struct Fixture {
     c.allowed_inviters = {alice};
     return c;
   }
-  std::shared_ptr<matrix::MatrixSession> session(std::optional<app::MatrixConfig> c = std::nullopt) {
+  std::shared_ptr<matrix::MatrixSession> session(std::optional<matrix::MatrixConfig> c = std::nullopt) {
     return std::make_shared<matrix::MatrixSession>(io.get_executor(), c ? *c : config(), th.hooks(), options);
   }
 

@@ -39,7 +39,7 @@ TEST_CASE("matrix sync: invites from staff are joined, from strangers rejected",
   // A routed room is joined whoever invites to it.
   const auto routed = f.hs.create_room(f.mallory, {.name = "Pédagogie"});
   auto c = f.config();
-  c.routes.push_back(app::ChatRoute{"", "pedagogie", routed});
+  c.routes.push_back(chat::ChatRoute{"", "pedagogie", routed});
   s.stop();
   RunningSync s2(f, f.session(c));
   f.hs.invite(f.mallory, routed, f.bot);

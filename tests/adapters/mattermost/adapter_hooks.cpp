@@ -68,7 +68,7 @@ struct HookRig {
   test::FakeMattermost::User alice, bob;
   test::FakeMattermost::Channel channel;
   test::StaffDesk desk;
-  app::MattermostConfig config;  // filled in the body: the hooks keep a reference
+  mattermost::MattermostConfig config;  // filled in the body: the hooks keep a reference
   mattermost::MattermostHooks hooks;
   HookServer web;
   boost::asio::io_context io;

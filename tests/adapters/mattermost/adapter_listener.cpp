@@ -101,7 +101,7 @@ struct ListenerRig {
   test::FakeMattermost::User alice;
   test::FakeMattermost::Channel staff, other, dm;
   test::StaffDesk desk;
-  app::MattermostConfig config;
+  mattermost::MattermostConfig config;
   boost::asio::io_context io;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
   net::HttpClient http;

@@ -41,7 +41,7 @@ struct SenderRig {
 
   test::FakeMattermost& mm;
   test::FakeMattermost::Channel channel;
-  app::MattermostConfig config;
+  mattermost::MattermostConfig config;
   test::StaffDesk desk;
   boost::asio::io_context io;
   net::HttpClient http;

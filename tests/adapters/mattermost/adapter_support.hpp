@@ -109,9 +109,9 @@ private:
   std::map<std::string, std::string> kv_;
 };
 
-inline app::MattermostConfig config_for(const FakeMattermost& mm, const std::string& channel_id,
+inline mattermost::MattermostConfig config_for(const FakeMattermost& mm, const std::string& channel_id,
                                         const std::string& public_url = {}) {
-  app::MattermostConfig c;
+  mattermost::MattermostConfig c;
   c.enabled = true;
   c.url = mm.url();
   c.bot_token = mm.options().bot_token;

@@ -40,8 +40,8 @@ const MoodleError& error_of(const EnrolledUsersResult& r) {
   return std::get<MoodleError>(r);
 }
 
-app::MoodleConfig config_for(std::int64_t course) {
-  app::MoodleConfig cfg;
+moodle::MoodleConfig config_for(std::int64_t course) {
+  moodle::MoodleConfig cfg;
   cfg.enabled = true;
   cfg.courses = {course};
   return cfg;

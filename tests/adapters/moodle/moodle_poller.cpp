@@ -2,7 +2,7 @@
 // and SQLite file: learners and activity land; every error is a value that
 // changes nothing; a malformed user is skipped; the loop retries with backoff.
 #include "adapters/common/http_client.hpp"
-#include "adapters/lms/moodle/engine_apply.hpp"
+#include "bot/app/moodle_apply.hpp"
 #include "adapters/lms/moodle/moodle_poller.hpp"
 #include "store/repositories.hpp"
 #include "test_support.hpp"
@@ -60,7 +60,7 @@ struct PollerHarness {
     if (!poller_) {
       options.request_timeout = 5s;
       poller_ = std::make_unique<moodle::MoodlePoller>(
-          io.get_executor(), http, config, moodle::engine_apply(*fixture.engine), [this] { return now; },
+          io.get_executor(), http, config, app::moodle_apply(*fixture.engine), [this] { return now; },
           [this] { ++changes; }, options);
     }
     return *poller_;
@@ -72,7 +72,7 @@ struct PollerHarness {
 
   test::Fixture fixture;
   Timestamp now;
-  app::MoodleConfig config;
+  moodle::MoodleConfig config;
   int changes = 0;
   boost::asio::io_context io;
   net::HttpClient http{io.get_executor()};

@@ -1,27 +1,21 @@
-// The app side of the Moodle port: applies one course through the Engine, in
-// one transaction. Header-only on purpose: it needs relance_app, and the
-// adapter library sits below relance_app (relance_app links it), so only the
-// app (runtime) and tests, which link relance_app, include this file.
-#pragma once
+#include "bot/app/moodle_apply.hpp"
 
-#include "adapters/lms/moodle/moodle_poller.hpp"
-#include "bot/app/engine.hpp"
 #include "bot/app/phone.hpp"
 #include "store/database.hpp"
 
 #include <spdlog/spdlog.h>
 
-namespace relance::moodle {
+namespace relance::app {
 
-inline ApplyFn engine_apply(app::Engine& engine) {
-  return [&engine](std::int64_t course_id, const std::vector<LearnerUpdate>& updates, Timestamp now) {
-    ApplyCounts counts;
+moodle::ApplyFn moodle_apply(Engine& engine) {
+  return [&engine](std::int64_t course_id, const std::vector<moodle::LearnerUpdate>& updates, Timestamp now) {
+    moodle::ApplyCounts counts;
     store::WriteTransaction tx(engine.db());
     for (const auto& up : updates) {
       Learner l = up.learner;
       if (!up.phone_raw.empty()) {
         // An invalid number is reported, never guessed; the learner still counts.
-        auto phone = app::normalize_phone(up.phone_raw);
+        auto phone = normalize_phone(up.phone_raw);
         if (phone.ok())
           l.phone = phone.e164;
         else
@@ -40,4 +34,4 @@ inline ApplyFn engine_apply(app::Engine& engine) {
   };
 }
 
-}  // namespace relance::moodle
+}  // namespace relance::app
