@@ -137,11 +137,13 @@ struct Hooks {
   std::function<std::string(std::string_view key, const std::vector<std::pair<std::string, std::string>>& params)> text;
   // A message from someone who is not staff in a learner's direct room (Matrix
   // DMs the bot opened for a relaunch): stored as the learner's reply, a sign
-  // of life, and posted in the case's staff thread by the app. `room` is the
-  // DM room, `event_id` the dedupe key. Returns false when it could not be
-  // stored (the adapter retries it later; no cursor moves past it).
-  std::function<bool(Network, std::string_view user, std::string_view room, std::string_view event_id,
-                     std::string_view text)>
+  // of life, and posted in the case's staff thread by the app, through the
+  // same writer as every learner message. `room` is the DM room, `event_id`
+  // the dedupe key. `done` is called once, from any thread: true once it is
+  // durably stored, false when it could not be (the adapter fetches it again
+  // later; no cursor moves past it).
+  std::function<void(Network, std::string_view user, std::string_view room, std::string_view event_id,
+                     std::string_view text, std::function<void(bool stored)> done)>
       learner_message;
   // Whether `room` is a learner's direct room the bot opened (then messages
   // in it go to learner_message, not to the command parser).

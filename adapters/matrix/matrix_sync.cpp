@@ -2,14 +2,18 @@
 
 #include "adapters/common/sleep.hpp"
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <memory>
 
 namespace relance::matrix {
 
@@ -401,9 +405,19 @@ asio::awaitable<bool> MatrixSync::async_handle_learner_message(const std::string
   // Any msgtype but m.notice: `body` is the text for clients that cannot
   // show the rest (a file's name, an emote's text): still a reply and a
   // sign of life. Not deduped here: the app stores one row per event id.
+  // Stored by the app's writer thread; this coroutine waits for it (the
+  // I/O thread goes on meanwhile) and resumes on its own executor.
   bool stored = false;
   try {
-    stored = hooks.learner_message(chat::Network::matrix, m.sender, room_id, m.event_id, m.body);
+    const auto ex = co_await asio::this_coro::executor;
+    stored = co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
+        [&](auto handler) {
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          hooks.learner_message(chat::Network::matrix, m.sender, room_id, m.event_id, m.body, [h, ex](bool ok) {
+            asio::post(ex, [h, ok] { std::move (*h)(ok); });
+          });
+        },
+        asio::use_awaitable);
   } catch (const std::exception& e) {
     spdlog::error("matrix: learner_message for {} in {} failed: {}", m.event_id, room_id, e.what());
   }

@@ -29,7 +29,7 @@
 //   messages go to Hooks::learner_message, never to the command parser (no
 //   "not staff" answer to a learner); only a command line from a configured
 //   staff id (allowed_inviters) is still run there. Not deduped here: the
-//   event id is the app's dedupe key. When learner_message returns false
+//   event id is the app's dedupe key. When learner_message reports false
 //   (not stored), next_batch is not advanced: the same /sync is asked
 //   again after a backoff (and after a restart), so the event comes back;
 //   the rest of that batch is replayed too, and its commands and claims are

@@ -1,4 +1,5 @@
 #include "bot/app/chat_dispatch.hpp"
+#include "bot/app/inbound.hpp"
 
 #include "adapters/chat/escape.hpp"
 #include "adapters/common/retry.hpp"
@@ -444,7 +445,8 @@ chat::Answer run_chat_command(Engine& engine, chat::Network net, std::string_vie
 
 }  // namespace
 
-chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, AfterCommand after_command) {
+chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, AfterCommand after_command,
+                            InboundWriter* inbound) {
   chat::Hooks h;
   // `updates_alert`: the caller's answer edits the alert on its network (a
   // Mattermost button), so that network's alert is not edited a second time.
@@ -516,22 +518,20 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, Af
     return v && !v->empty();
   };
   // A learner writing in their direct room: stored once per event id (a
-  // replayed /sync is a no-op), a sign of life, posted in the case's thread.
-  h.learner_message = [&engine, clock, after_command](chat::Network net, std::string_view user, std::string_view room,
-                                                      std::string_view event_id, std::string_view text) {
-    try {
-      store::WriteTransaction tx(engine.db());
-      const IncomingMessage m{std::string(chat::to_string(net)), std::string(chat::to_string(net)), std::string(event_id),
-                              std::string(user), std::string(text), std::nullopt, std::nullopt, false};
-      const Received r = engine.receive_message(m, clock());
-      tx.commit();
-      spdlog::info("{}: message from {} in {}: {}", chat::to_string(net), user, room, to_string(r));
-      if (r != Received::duplicate && after_command) after_command(std::nullopt, std::nullopt);
-      return true;
-    } catch (const std::exception& e) {
-      spdlog::error("{}: message {} from {} not stored: {}", chat::to_string(net), event_id, user, e.what());
-      return false;
+  // replayed /sync is a no-op) by the writer every learner message goes
+  // through; a sign of life, posted in the case's thread.
+  h.learner_message = [inbound](chat::Network net, std::string_view user, std::string_view room,
+                                std::string_view event_id, std::string_view text, std::function<void(bool)> done) {
+    if (!inbound) {
+      spdlog::error("{}: message {} from {} in {} not stored: no inbound writer", chat::to_string(net), event_id, user, room);
+      done(false);
+      return;
     }
+    InboundBatch b;
+    b.messages.push_back(IncomingMessage{std::string(chat::to_string(net)), std::string(chat::to_string(net)),
+                                         std::string(event_id), std::string(user), std::string(text), std::nullopt,
+                                         std::nullopt, false});
+    inbound->submit(std::move(b), std::move(done));
   };
   h.save = [&engine](std::string_view key, std::string_view value) { store::kv_set(engine.db(), key, value); };
   // Adapters' own texts (messages/<lang>/<network>.toml) are not marked

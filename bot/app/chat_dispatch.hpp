@@ -65,7 +65,12 @@ private:
 // itself (a Mattermost button click), not to be edited again.
 using AfterCommand =
     std::function<void(std::optional<std::int64_t> case_id, std::optional<chat::Network> already_updated)>;
-chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, AfterCommand after_command);
+// `inbound`: the writer every learner message goes through (Matrix direct
+// rooms' messages are stored there, like SMS and email); without it they are
+// refused (not stored, fetched again later).
+class InboundWriter;
+chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, AfterCommand after_command,
+                            InboundWriter* inbound = nullptr);
 
 // Staff texts for a chat network: values marked for escaping (only what came
 // from outside is escaped, adapters/chat/escape), {cmd} the command prefix

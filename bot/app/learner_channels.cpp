@@ -4,6 +4,7 @@
 // inside the caller's write transaction, so the stored message, the consent
 // change, the sign of life and the staff posts they cause commit together.
 #include "bot/app/engine.hpp"
+#include "bot/domain/inbound.hpp"
 
 #include "adapters/common/markup.hpp"
 
@@ -122,7 +123,9 @@ Received Engine::receive_message(const IncomingMessage& m, Timestamp now) {
     else c = cases_.latest_for_learner(learner->key);
   }
 
-  if (!learner && m.channel == "email") return Received::not_ours;
+  // Where it goes is decided in the core, the same for every channel.
+  const InboundRoute route = route_inbound(InboundFacts{m.channel, m.text, learner.has_value(), m.automatic, false});
+  if (route == InboundRoute::not_ours) return Received::not_ours;
 
   const Consent consent = m.channel == "sms" ? consent_keyword(m.text) : Consent::none;
   store::InboundMessage row;
@@ -153,29 +156,33 @@ Received Engine::receive_message(const IncomingMessage& m, Timestamp now) {
   const std::optional<std::int64_t> learner_key = learner ? std::optional<std::int64_t>(learner->key) : std::nullopt;
   const std::string dedupe = "inbound:" + std::to_string(row.id);
 
-  if (!learner) {
-    journal_.append({0, now, m.provider, "inbound.unknown_sender", std::nullopt, std::nullopt, m.channel});
-    enqueue_staff(std::nullopt, std::nullopt, "", "", "alert.learner_unknown", std::move(p), dedupe, now);
-    return Received::unknown_sender;
-  }
-  if (consent != Consent::none) {
-    const bool out = consent == Consent::opt_out;
-    // STOP twice is logged (the learner's words are evidence) but told once.
-    const bool change = out != learner->sms_opt_out.has_value();
-    record_sms_consent(learner->key, out, "reply", m.text, now);
-    if (change)
-      enqueue_staff(case_id, learner_key, policy, role,
-                    std::string(out ? "alert.sms_opted_out" : "alert.sms_opted_in") + (c ? "" : "_nocase"), std::move(p),
-                    dedupe, now);
-    return out ? Received::opt_out : Received::opt_in;
-  }
-  if (m.automatic) {
-    // An out-of-office says when the learner will be back: staff want it,
-    // but it proves nothing about the learner, so the case goes on.
-    journal_.append({0, now, m.provider, "learner.auto_reply", learner->key, case_id, m.channel + " " + m.provider_id});
-    enqueue_staff(case_id, learner_key, policy, role, c ? "alert.learner_auto_reply" : "alert.learner_auto_reply_nocase",
-                  std::move(p), dedupe, now);
-    return Received::auto_reply;
+  switch (route) {
+    case InboundRoute::not_ours: return Received::not_ours;  // returned above, before storing
+    case InboundRoute::unknown_sender:
+      journal_.append({0, now, m.provider, "inbound.unknown_sender", std::nullopt, std::nullopt, m.channel});
+      enqueue_staff(std::nullopt, std::nullopt, "", "", "alert.learner_unknown", std::move(p), dedupe, now);
+      return Received::unknown_sender;
+    case InboundRoute::opt_out:
+    case InboundRoute::opt_in: {
+      const bool out = route == InboundRoute::opt_out;
+      // STOP twice is logged (the learner's words are evidence) but told once.
+      const bool change = out != learner->sms_opt_out.has_value();
+      record_sms_consent(learner->key, out, "reply", m.text, now);
+      if (change)
+        enqueue_staff(case_id, learner_key, policy, role,
+                      std::string(out ? "alert.sms_opted_out" : "alert.sms_opted_in") + (c ? "" : "_nocase"), std::move(p),
+                      dedupe, now);
+      return out ? Received::opt_out : Received::opt_in;
+    }
+    case InboundRoute::auto_reply:
+      // An out-of-office says when the learner will be back: staff want it,
+      // but it proves nothing about the learner, so the case goes on.
+      journal_.append({0, now, m.provider, "learner.auto_reply", learner->key, case_id, m.channel + " " + m.provider_id});
+      enqueue_staff(case_id, learner_key, policy, role, c ? "alert.learner_auto_reply" : "alert.learner_auto_reply_nocase",
+                    std::move(p), dedupe, now);
+      return Received::auto_reply;
+    case InboundRoute::form_answer:  // no conversational form exists yet (issue 12): never routed here
+    case InboundRoute::case_reply: break;
   }
   journal_.append({0, now, "learner", "learner.replied", learner->key, case_id, m.channel + " " + m.provider_id});
   // The reply goes in the case's thread first; then the sign of life, which

@@ -199,6 +199,20 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
     spdlog::info("moodle: polling {} course(s) every {} min", mc.courses.size(), mc.interval.count());
   }
 
+  // ----- one way in for learners: every learner message (SMS and delivery
+  // reports from webhooks, email replies, Matrix direct rooms) is stored by
+  // one writer thread in grouped commits, and answered once on disk -----
+  const auto& smsc = engine.config().sms;
+  const auto& emc = engine.config().email;
+  const bool sms_hooks = opts.learner_channels && smsc.enabled() && http;
+  const bool reads_email = opts.learner_channels && emc.reads_replies();
+  const bool matrix_rooms = opts.chat && engine.config().matrix.enabled;  // learners' direct rooms
+  std::function<void()> on_inbound;  // wakes the dispatchers; set once they exist
+  std::unique_ptr<InboundWriter> inbound;
+  if (sms_hooks || reads_email || matrix_rooms)
+    inbound = std::make_unique<InboundWriter>(engine.config(), engine.zone(), engine.catalog(), engine.db().path(), clock,
+                                              [&io, &on_inbound] { asio::post(io, [&on_inbound] { if (on_inbound) on_inbound(); }); });
+
   // ----- staff chat: a dispatcher per network, its listener, its hooks -----
   std::vector<ChatDispatcher*> dispatchers;
   auto after_command = [&](std::optional<std::int64_t> case_id, std::optional<chat::Network> already_updated) {
@@ -208,7 +222,7 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
     }
     if (con) scheduler.deliver_staff(clock());
   };
-  const chat::Hooks hooks = make_chat_hooks(engine, clock, after_command);
+  const chat::Hooks hooks = make_chat_hooks(engine, clock, after_command, inbound.get());
   const auto& mmc = engine.config().mattermost;
   std::unique_ptr<net::HttpClient> mm_http;
   std::unique_ptr<net::Pacer> mm_pacer;
@@ -278,8 +292,6 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
 
   // ----- learner channels: SMS gateway, SMTP, the inbound writer -----
   std::vector<LearnerDispatcher*> learner_dispatchers;
-  const auto& smsc = engine.config().sms;
-  const auto& emc = engine.config().email;
   std::unique_ptr<net::HttpClient> sms_http;
   std::unique_ptr<sms::Gateway> sms_gateway;
   std::unique_ptr<asio::thread_pool> smtp_pool;
@@ -384,14 +396,7 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
     for (auto* d : learner_dispatchers) d->wake();
   };
 
-  // Inbound SMS and delivery reports: parsed and checked on the io thread,
-  // stored by the writer thread in grouped commits, answered once on disk.
-  std::unique_ptr<InboundWriter> inbound;
-  const bool sms_hooks = opts.learner_channels && smsc.enabled() && http;
-  const bool reads_email = opts.learner_channels && emc.reads_replies();
-  if (sms_hooks || reads_email)
-    inbound = std::make_unique<InboundWriter>(engine.config(), engine.zone(), engine.catalog(), engine.db().path(), clock,
-                                              [&io, &wake_all] { asio::post(io, wake_all); });
+  on_inbound = wake_all;
   if (sms_hooks) {
     auto hook = [&](std::string_view path, std::string provider, std::function<sms::HookOutcome(const sms::Request&)> parse) {
       http->add_async_hook(std::string(path), [&inbound, provider, parse = std::move(parse), path = std::string(path)](

@@ -24,19 +24,19 @@ struct DirectFixture : Fixture {
   chat::Hooks hooks() {
     auto h = th.hooks();
     h.learner_message = [this](chat::Network n, std::string_view user, std::string_view room, std::string_view id,
-                               std::string_view text) {
+                               std::string_view text, std::function<void(bool)> done) {
       CHECK(n == chat::Network::matrix);
       ++learner_calls;
-      if (!store_ok) return false;
+      if (!store_ok) return done(false);
       if (refuse_next > 0) {
         --refuse_next;
-        return false;
+        return done(false);
       }
       // The app's dedupe by event id.
       for (const auto& r : replies)
-        if (r.event_id == id) return true;
+        if (r.event_id == id) return done(true);
       replies.push_back({std::string(user), std::string(room), std::string(id), std::string(text)});
-      return true;
+      done(true);
     };
     // What the app is told to do: ask the keys MatrixDirect keeps.
     h.is_learner_room = [kv = th.hooks()](chat::Network n, std::string_view room) {
