@@ -41,6 +41,15 @@ void add(test::Fixture& f, Learner l, Timestamp now) {
   tx.commit();
 }
 
+// Activity reported through the API, at `at`.
+void activity(test::Fixture& f, const std::string& id, Source source, Timestamp at) {
+  auto l = store::LearnerRepo(*f.db).find(id);
+  REQUIRE(l);
+  store::WriteTransaction tx(*f.db);
+  f.engine->record_activity(l->key, source, at, at, "api");
+  tx.commit();
+}
+
 std::optional<std::int64_t> detect_at(test::Fixture& f, const std::string& id) {
   SQLite::Statement q(f.db->sql(), "SELECT detect_at FROM learner WHERE id = ?");
   q.bind(1, id);
@@ -106,12 +115,7 @@ TEST_CASE("whatever writes what detection reads marks the learner due, and nothi
     CHECK(rep.opened[0].learner_id == "L3");
   }
   SECTION("activity through the engine, then a learner who stops again") {
-    auto l2 = store::LearnerRepo(*f.db).find("L2");
-    {
-      store::WriteTransaction tx(*f.db);
-      f.engine->record_activity(l2->key, Source::lms, now, now, "api");
-      tx.commit();
-    }
+    activity(f, "L2", Source::lms, now);
     CHECK(detect_at(f, "L2") == 0);
     CHECK(f.engine->scan(now).learners_examined == 1);
     const auto due = detect_at(f, "L2");
@@ -129,12 +133,7 @@ TEST_CASE("a case that ends puts its learner back in detection for a new episode
 
   // A lesson two days later: the case closes as resumed, the learner is due.
   const Timestamp back = now + std::chrono::days(2);
-  {
-    auto l = store::LearnerRepo(*f.db).find("L1");
-    store::WriteTransaction tx(*f.db);
-    f.engine->record_activity(l->key, Source::lesson, back, back, "api");
-    tx.commit();
-  }
+  activity(f, "L1", Source::lesson, back);
   REQUIRE(store::CaseRepo(*f.db).get(1)->state == CaseState::resumed);
   CHECK(detect_at(f, "L1") == 0);
   auto rep = f.engine->scan(back);

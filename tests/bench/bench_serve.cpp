@@ -189,15 +189,25 @@ void start_to_ready(const std::string& db_path, const fs::path& dir) {
   ::waitpid(pid, &st, 0);
 }
 
+// The service's parts over the bench's store, as `relance serve` builds them.
+struct Service {
+  Service(const std::string& db_path, std::uint16_t port)
+      : config(app::parse_config(config_text(db_path, port), "bench-serve.toml")), zone(app::make_zone(config.timezone)),
+        catalog(messages::Catalog::load(messages::Catalog::default_dir())), db(config.database) {
+    db.ensure_schema();
+  }
+  app::Config config;
+  std::unique_ptr<ZoneRules> zone;
+  messages::Catalog catalog;
+  store::Database db;
+  app::Engine engine{config, db, *zone, catalog};
+};
+
 void io_stalls(const std::string& db_path, double window_s) {
   make_all_due(db_path);
   const std::uint16_t port = free_port();
-  app::Config config = app::parse_config(config_text(db_path, port), "bench-serve.toml");
-  auto zone = app::make_zone(config.timezone);
-  auto catalog = messages::Catalog::load(messages::Catalog::default_dir());
-  store::Database db(config.database);
-  db.ensure_schema();
-  app::Engine engine(config, db, *zone, catalog);
+  Service svc(db_path, port);
+  auto& engine = svc.engine;
 
   std::vector<double> late_ms;
   late_ms.reserve(std::size_t(window_s * 1000) + 16);
@@ -240,14 +250,10 @@ void io_stalls(const std::string& db_path, double window_s) {
 // The pass the service runs, in slices of 3 ms of budget, every learner due.
 void sliced_pass(const std::string& db_path) {
   make_all_due(db_path);
-  app::Config config = app::parse_config(config_text(db_path, 0), "bench-serve.toml");
-  auto zone = app::make_zone(config.timezone);
-  auto catalog = messages::Catalog::load(messages::Catalog::default_dir());
-  store::Database db(config.database);
-  db.ensure_schema();
-  app::Engine engine(config, db, *zone, catalog);
+  Service svc(db_path, 0);
+  auto& engine = svc.engine;
   std::vector<double> slice_ms;
-  store::Checkpointer checkpointer(db, std::chrono::seconds(1));  // as the service does
+  store::Checkpointer checkpointer(svc.db, std::chrono::seconds(1));  // as the service does
   const auto t0 = clk::now();
   app::Pass pass = engine.begin_pass(app::system_now());
   for (bool done = false; !done;) {
@@ -266,12 +272,8 @@ void sliced_pass(const std::string& db_path) {
 }
 
 void unchanged_pass(const std::string& db_path) {
-  app::Config config = app::parse_config(config_text(db_path, 0), "bench-serve.toml");
-  auto zone = app::make_zone(config.timezone);
-  auto catalog = messages::Catalog::load(messages::Catalog::default_dir());
-  store::Database db(config.database);
-  db.ensure_schema();
-  app::Engine engine(config, db, *zone, catalog);
+  Service svc(db_path, 0);
+  auto& engine = svc.engine;
   const Timestamp now = app::system_now();
   auto t0 = clk::now();
   auto first = engine.scan(now);
