@@ -431,16 +431,11 @@ chat::Answer run_chat_command(Engine& engine, chat::Network net, std::string_vie
                                     chat_style(engine, net)),
             std::nullopt};
   }
-  Reply r = engine.handle_command(staff->id, line, now, chat_style(engine, net, user));
-  std::optional<std::int64_t> case_id;
-  ParsedCommand parsed = parse_command(line);
-  if (auto* cmd = std::get_if<Command>(&parsed))
-    std::visit(
-        [&](const auto& k) {
-          if constexpr (requires { k.case_id; }) case_id = k.case_id;
-        },
-        *cmd);
-  return {true, r.ok, r.text, case_id, r.personal};
+  // Recognised once (above), parsed once (here).
+  const ParsedCommand parsed = parse_command(line);
+  Reply r = engine.handle_parsed(*staff, parsed, now, chat_style(engine, net, user));
+  const auto* cmd = std::get_if<Command>(&parsed);
+  return {true, r.ok, r.text, cmd ? case_of(*cmd) : std::nullopt, r.personal};
 }
 
 }  // namespace

@@ -652,13 +652,19 @@ std::string Engine::render_outbox(const store::OutboxItem& item, const messages:
 
 Reply Engine::handle_command(std::string_view staff_id, std::string_view line, Timestamp now,
                              const messages::FillStyle& style) {
+  const StaffMember* staff = config_.find_staff(staff_id);
+  if (!staff)
+    return {false, catalog_.render(config_.default_language, "reply.not_staff", {{"user", std::string(staff_id)}}, style)};
+  return handle_parsed(*staff, parse_command(line), now, style);
+}
+
+Reply Engine::handle_parsed(const StaffMember& member, const ParsedCommand& parsed, Timestamp now,
+                            const messages::FillStyle& style) {
   // Every text of the answer in the style of where it goes (this shadows Engine::text).
   const auto text = [&](std::string_view key, const Params& p = {}) {
     return catalog_.render(config_.default_language, key, p, style);
   };
-  const StaffMember* staff = config_.find_staff(staff_id);
-  if (!staff) return {false, text("reply.not_staff", {{"user", std::string(staff_id)}})};
-  ParsedCommand parsed = parse_command(line);
+  const StaffMember* staff = &member;
   if (auto* err = std::get_if<CommandError>(&parsed)) {
     std::string msg = text("reply.error_prefix") + text(err->reason_key, {{"detail", err->detail}});
     msg += "\n" + text(err->usage_key);

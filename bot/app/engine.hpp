@@ -144,6 +144,11 @@ public:
   // values for escaping and gives {cmd} and {asker}); the console's by default.
   Reply handle_command(std::string_view staff_id, std::string_view line, Timestamp now,
                        const messages::FillStyle& style = {});
+  // The same for a command already parsed, from a member the caller has
+  // already recognised as staff (a chat maps its user once): no second
+  // lookup, no second parse.
+  Reply handle_parsed(const StaffMember& staff, const ParsedCommand& parsed, Timestamp now,
+                      const messages::FillStyle& style = {});
 
   // Renders an outbox item's text for a staff channel (`style` as above).
   std::string render_outbox(const store::OutboxItem& item, const messages::FillStyle& style = {}) const;

@@ -253,4 +253,13 @@ ParsedCommand parse_command(std::string_view line) {
   return err("usage.unknown", "error.unknown_verb", t[0]);
 }
 
+std::optional<std::int64_t> case_of(const Command& cmd) {
+  return std::visit(
+      [](const auto& k) -> std::optional<std::int64_t> {
+        if constexpr (requires { k.case_id; }) return k.case_id;
+        else return std::nullopt;
+      },
+      cmd);
+}
+
 }  // namespace relance

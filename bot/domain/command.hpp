@@ -49,6 +49,9 @@ std::optional<std::vector<std::string>> tokenize(std::string_view line);
 // prefix already stripped by the adapter.
 ParsedCommand parse_command(std::string_view line);
 
+// The case a command acts on, if it acts on one.
+std::optional<std::int64_t> case_of(const Command& cmd);
+
 // Lower-cases ASCII and folds French accented letters (UTF-8) to ASCII, so
 // "Réclamation", "reclamation" and "RECLAMATION" compare equal.
 std::string fold(std::string_view s);

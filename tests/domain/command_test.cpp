@@ -333,3 +333,12 @@ TEST_CASE("an unknown verb or an empty line gets a usage answer", "[domain][comm
   check_error("", "usage.help", "error.empty");
   check_error("   ", "usage.help", "error.empty");
 }
+
+TEST_CASE("the case a command acts on is read from the command, not from its text again", "[command]") {
+  auto cmd = [](std::string_view line) { return std::get<Command>(parse_command(line)); };
+  CHECK(case_of(cmd("prendre 42")) == 42);
+  CHECK(case_of(cmd("relance 7 tel joint \"ok\"")) == 7);
+  CHECK(case_of(cmd("vu 3 visite")) == 3);
+  CHECK_FALSE(case_of(cmd("liste")));
+  CHECK_FALSE(case_of(cmd("aide")));
+}
