@@ -407,4 +407,21 @@ asio::awaitable<void> MatrixDirect::async_forget(std::string user, std::string r
   else spdlog::debug("matrix: leaving the old direct room {}: {}", room_id, r.describe());
 }
 
+channel::SendResult to_send_result(const DirectResult& r) {
+  switch (r.status) {
+    case chat::SendResult::Status::sent: return channel::sent(r.event_id);
+    case chat::SendResult::Status::failed: return channel::failed(r.error);
+    case chat::SendResult::Status::retry: break;
+  }
+  return channel::retry(r.error, r.retry_after);
+}
+
+boost::asio::awaitable<channel::SendResult> DirectPort::send(channel::Message m) {
+  // A named message, not a braced temporary in the co_await (GCC frees
+  // such a temporary twice).
+  DirectMessage dm{m.outbox_id, std::move(m.to), std::move(m.text), std::move(m.html)};
+  const DirectResult r = co_await direct_.send(std::move(dm));
+  co_return to_send_result(r);
+}
+
 }  // namespace relance::matrix

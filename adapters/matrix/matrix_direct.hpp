@@ -29,6 +29,7 @@
 // (never two rooms because two relaunches raced).
 #pragma once
 
+#include "adapters/channel/learner_port.hpp"
 #include "adapters/chat/chat.hpp"
 #include "adapters/matrix/matrix_session.hpp"
 
@@ -127,6 +128,28 @@ private:
   std::shared_ptr<MatrixSession> session_;
   // key -> the holder's timer, cancelled (waking the waiters) on release.
   std::shared_ptr<std::map<std::string, std::shared_ptr<boost::asio::steady_timer>>> locks_;
+};
+
+// A DirectResult as the port's result: sent with the event id as remote id.
+channel::SendResult to_send_result(const DirectResult& r);
+
+// Direct rooms as a learner channel (channel::LearnerPort): the message's
+// `to` is the learner's Matrix id, text and html its body. Same executor
+// rules as MatrixDirect.
+class DirectPort final : public channel::LearnerPort {
+public:
+  explicit DirectPort(std::shared_ptr<MatrixSession> session) : direct_(std::move(session)) {}
+
+  std::string_view channel() const override { return "matrix"; }
+  std::string_view provider() const override { return "matrix"; }
+  // Plain text with an HTML body; no read receipts taken as delivery reports.
+  channel::Capabilities capabilities() const override { return {channel::Capabilities::Body::rich, false, false, 0}; }
+  boost::asio::awaitable<channel::SendResult> send(channel::Message m) override;
+
+  MatrixDirect& direct() { return direct_; }
+
+private:
+  MatrixDirect direct_;
 };
 
 }  // namespace relance::matrix

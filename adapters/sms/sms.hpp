@@ -1,11 +1,13 @@
 // The contract between relance's learner-message dispatcher (bot/app) and the
 // SMS gateways (adapters/sms/kannel, adapters/sms/twilio, adapters/sms/http).
 //
-// Outbound: the app picks the row (outbox, quiet hours, opt-out, rate limit),
-// renders the text and checks its length; a Gateway only speaks its protocol
-// and says what happened: sent (with the provider's id, if it gives one),
-// retry (network trouble, 5xx, 429: same message later) or failed (4xx: bad
-// number, refused; recorded on the case, never retried).
+// Outbound: each gateway is a channel::LearnerPort (adapters/channel). The
+// app picks the row (outbox, quiet hours, opt-out, rate limit), renders the
+// text and checks its length; a Gateway only speaks its protocol and says
+// what happened: sent (with the provider's id, if it gives one), retry
+// (network trouble, 5xx, 429: same message later) or failed (4xx: bad
+// number, refused; recorded on the case, never retried). The HTTP status
+// rule is channel::http_refused, shared by the three gateways.
 //
 // Inbound: a gateway's webhook parser is a pure function of the request. It
 // checks the caller (shared secret, signature) and turns the request into
@@ -15,6 +17,7 @@
 // the provider's message id makes that retry harmless.
 #pragma once
 
+#include "adapters/channel/learner_port.hpp"
 #include "adapters/common/hook_request.hpp"
 #include "bot/domain/time.hpp"
 
@@ -30,34 +33,21 @@
 
 namespace relance::sms {
 
-// One outgoing SMS.
-struct Message {
-  std::int64_t outbox_id = 0;  // stable across retries: correlation (Kannel dlr-url) and idempotency
-  std::string to;              // E.164: +33612345678
-  std::string text;            // UTF-8; its length already checked by the app (parts limit)
-};
+// One outgoing SMS: the port's message (outbox_id, to in E.164, text in
+// UTF-8, its length already checked by the app against the parts limit).
+using Message = channel::Message;
 
-struct SendResult {
-  enum class Status : std::uint8_t {
-    sent,    // accepted by the gateway; remote_id when it gives one (Twilio sid)
-    retry,   // transient: no answer, timeout, 5xx, 429 (retry_after when told)
-    failed,  // permanent: 4xx other than 429 (bad number, opted out at the provider, auth)
-  };
-  Status status = Status::retry;
-  std::string remote_id;
-  std::optional<std::chrono::milliseconds> retry_after;
-  std::string error;  // for the outbox row and the case: "HTTP 400: 21211 The 'To' number ... is not valid"
-  // The provider says this recipient opted out (Twilio 21610): the app
-  // records it in the consent log as well.
-  bool recipient_opted_out = false;
-};
+// What a send did: the port's one result type (sent with the provider's id,
+// retry with Retry-After, failed with the reason and, at Twilio 21610,
+// recipient_opted_out for the consent log).
+using SendResult = channel::SendResult;
 
-class Gateway {
+// An SMS gateway is a learner channel: channel() "sms", body Body::sms.
+// provider() is "kannel", "twilio" or "http" (outbox rows' provider).
+class Gateway : public channel::LearnerPort {
 public:
-  virtual ~Gateway() = default;
-  virtual std::string_view name() const = 0;  // "kannel", "twilio", "http": outbox rows' provider
-  // One call per message; calls may overlap (the app paces them).
-  virtual boost::asio::awaitable<SendResult> send(Message m) = 0;
+  std::string_view channel() const final { return "sms"; }
+  std::string_view name() const { return provider(); }  // "kannel", "twilio", "http"
 };
 
 // ---- inbound ------------------------------------------------------------------

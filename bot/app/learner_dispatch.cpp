@@ -61,6 +61,10 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
   // rescheduled; the caller moves on to the next.
   asio::awaitable<void> deliver(std::size_t ci, store::OutboxItem item, std::chrono::steady_clock::time_point& next_slot) {
     const LearnerChannel& ch = channels[ci];
+    channel::LearnerPort& port = *ch.port;
+    const std::string name(port.channel());
+    const channel::Capabilities caps = port.capabilities();
+    const bool sms = caps.body == channel::Capabilities::Body::sms;
     store::OutboxRepo outbox(engine.db());
     store::LearnerRepo learners(engine.db());
     const Timestamp now = clock();
@@ -73,7 +77,7 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
       store::WriteTransaction tx(engine.db());
       outbox.defer(item.id, open);
       tx.commit();
-      spdlog::debug("{}: message {} waits for the contact window ({})", ch.channel, item.id, format_local(open, engine.zone()));
+      spdlog::debug("{}: message {} waits for the contact window ({})", name, item.id, format_local(open, engine.zone()));
       co_return;
     }
     if (!item.learner_key) {
@@ -85,7 +89,7 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
       give_up(item, "unknown learner", true);
       co_return;
     }
-    if (ch.channel == "sms" && learner->sms_opt_out) {
+    if (name == "sms" && learner->sms_opt_out) {
       give_up(item, "opted out of SMS on " + format_local(*learner->sms_opt_out, engine.zone(), false), true);
       co_return;
     }
@@ -93,7 +97,7 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
       give_up(item, "no address", true);
       co_return;
     }
-    if (ch.channel == "sms" && item.started > item.attempts && (item.delivery == "progress" || item.delivery == "delivered")) {
+    if (caps.delivery_reports && item.started > item.attempts && (item.delivery == "progress" || item.delivery == "delivered")) {
       // Sent before a crash or a lost answer: the gateway's report proves it.
       store::WriteTransaction tx(engine.db());
       engine.learner_message_sent(item, item.provider.empty() ? "sms" : item.provider, item.remote_id, now);
@@ -102,14 +106,15 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
       co_return;
     }
     LearnerText text = engine.render_learner(item);
-    if (ch.channel == "sms" && ch.max_sms_parts > 0) {
+    const int max_parts = ch.max_sms_parts > 0 ? ch.max_sms_parts : caps.max_parts;
+    if (sms && max_parts > 0) {
       // Accents intact when the text fits; folded to GSM-7 (François ->
       // Francois) only when UCS-2 would exceed the parts limit.
-      text.sms = fit_sms(text.sms, ch.max_sms_parts);
+      text.sms = fit_sms(text.sms, max_parts);
       const auto len = sms_length(text.sms);
-      if (len.parts > ch.max_sms_parts) {
+      if (len.parts > max_parts) {
         give_up(item,
-                "SMS too long: " + std::to_string(len.parts) + " parts, at most " + std::to_string(ch.max_sms_parts) +
+                "SMS too long: " + std::to_string(len.parts) + " parts, at most " + std::to_string(max_parts) +
                     " allowed ([sms] max_parts)",
                 false);
         co_return;
@@ -132,32 +137,39 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
     // Every attempt that got an answer is counted in `attempts`: one more
     // begun than answered is a send cut short (a crash, a stop).
     if (item.started > item.attempts)
-      spdlog::warn("{}: message {} was being sent when relance stopped; sending it again", ch.channel, item.id);
+      spdlog::warn("{}: message {} was being sent when relance stopped; sending it again", name, item.id);
     {
       store::WriteTransaction tx(engine.db());
       const bool still_pending = outbox.begin_attempt(item.id);
       tx.commit();
       if (!still_pending) co_return;  // cancelled while it waited (the learner answered first)
     }
-    LearnerSendResult r = co_await ch.send(item, text, *learner);
-    if (stopping && r.status == LearnerSendResult::Status::retry) co_return;
+    channel::Message m{item.id, item.recipient, sms ? std::move(text.sms) : std::move(text.body)};
+    if (!sms) {
+      m.html = std::move(text.html);
+      m.subject = std::move(text.subject);
+      m.to_name = learner->display_name();
+    }
+    const channel::SendResult r = co_await port.send(std::move(m));
+    if (stopping && r.status == channel::SendResult::retry) co_return;
     const Timestamp after = clock();
-    if (r.status == LearnerSendResult::Status::sent) {
+    const std::string provider(port.provider());
+    if (r.status == channel::SendResult::sent) {
       store::WriteTransaction tx(engine.db());
-      engine.learner_message_sent(item, r.provider, r.remote_id, after);
+      engine.learner_message_sent(item, provider, r.remote_id, after);
       tx.commit();
       ++sent;
-      spdlog::info("{}: message {} sent via {}", ch.channel, item.id, r.provider);
+      spdlog::info("{}: message {} sent via {}", name, item.id, provider);
       co_return;
     }
-    if (r.status == LearnerSendResult::Status::failed || item.attempts + 1 >= ch.max_attempts) {
-      const std::string why = r.status == LearnerSendResult::Status::failed
+    if (r.status == channel::SendResult::failed || item.attempts + 1 >= ch.max_attempts) {
+      const std::string why = r.status == channel::SendResult::failed
                                   ? r.error
                                   : "gave up after " + std::to_string(item.attempts + 1) + " attempts: " + r.error;
-      spdlog::error("{}: message {} not sent: {}", ch.channel, item.id, why);
+      spdlog::error("{}: message {} not sent: {}", name, item.id, why);
       store::WriteTransaction tx(engine.db());
       engine.learner_message_failed(item, why, false, after);
-      if (r.recipient_opted_out && ch.channel == "sms" && !learner->sms_opt_out)
+      if (r.recipient_opted_out && name == "sms" && !learner->sms_opt_out)
         engine.record_sms_consent(learner->key, true, "provider", r.error, after);
       tx.commit();
       ++failed;
@@ -165,7 +177,7 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
       co_return;
     }
     const auto delay = learner_retry_delay(item.attempts, r.retry_after);
-    spdlog::warn("{}: message {} not sent ({}); next attempt in {} s", ch.channel, item.id, r.error, delay.count());
+    spdlog::warn("{}: message {} not sent ({}); next attempt in {} s", name, item.id, r.error, delay.count());
     store::WriteTransaction tx(engine.db());
     outbox.mark_retry(item.id, after + delay, r.error);
     tx.commit();
@@ -173,7 +185,7 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
 
   asio::awaitable<void> run(std::size_t ci) {
     auto self = shared_from_this();
-    const LearnerChannel& ch = channels[ci];
+    const std::string name(channels[ci].port->channel());
     auto next_slot = std::chrono::steady_clock::now();
     while (!stopping) {
       woken[ci] = 0;
@@ -181,15 +193,15 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
       bool progressed = false;
       try {
         store::OutboxRepo outbox(engine.db());
-        const auto items = outbox.ready(ch.channel, clock(), 50);
+        const auto items = outbox.ready(name, clock(), 50);
         for (auto& item : items) {
           if (stopping) break;
           co_await deliver(ci, item, next_slot);
           progressed = true;
         }
-        next = outbox.next_ready(ch.channel);
+        next = outbox.next_ready(name);
       } catch (const std::exception& e) {
-        spdlog::error("{}: dispatcher pass failed: {}; retrying in 30 s", ch.channel, e.what());
+        spdlog::error("{}: dispatcher pass failed: {}; retrying in 30 s", name, e.what());
         next = clock() + seconds(30);
         progressed = false;
       }

@@ -12,11 +12,13 @@
 // The attempt is committed before the send (outbox.started); the result
 // after it, with whatever it causes (a failure is journaled and told in the
 // case's staff thread, an opt-out reported by the gateway goes to the consent
-// log) in the same transaction. Transient failures (no answer, 5xx, 429) are
+// log) in the same transaction. Every channel answers with the port's one
+// result (channel::SendResult: sent / retry / failed). Transient failures (no answer, 5xx, 429) are
 // retried with capped exponential backoff or the server's Retry-After;
 // permanent ones (4xx) are not.
 #pragma once
 
+#include "adapters/channel/learner_port.hpp"
 #include "bot/app/engine.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -31,27 +33,15 @@
 
 namespace relance::app {
 
-struct LearnerSendResult {
-  enum class Status : std::uint8_t { sent, retry, failed };
-  Status status = Status::retry;
-  std::string provider;   // kannel, twilio, http, smtp, matrix
-  std::string remote_id;  // the provider's id, when it gives one
-  std::optional<std::chrono::milliseconds> retry_after;
-  std::string error;
-  bool recipient_opted_out = false;  // the gateway says so (Twilio 21610)
-};
-
-// Sends one rendered message. Runs on the dispatcher's executor.
-using LearnerSend = std::function<boost::asio::awaitable<LearnerSendResult>(const store::OutboxItem& item,
-                                                                            const LearnerText& text,
-                                                                            const Learner& learner)>;
-
+// One learner channel: its port (adapters/channel/learner_port.hpp: an SMS
+// gateway, SMTP, Matrix direct rooms, ...) and the app's limits for it.
+// The outbox channel is port->channel(), the rows' provider port->provider();
+// the text is rendered as port->capabilities().body asks (SMS or rich).
 struct LearnerChannel {
-  std::string channel;           // sms, email, matrix (the outbox channel)
-  LearnerSend send;
-  double rate_per_second = 5;    // at most this many sends a second (0: no limit)
-  int max_sms_parts = 0;         // sms: refuse longer texts (0: no limit)
-  int max_attempts = 12;         // transient failures before giving up (~1 day with the backoff)
+  channel::LearnerPort* port = nullptr;  // not owned; outlives the dispatcher
+  double rate_per_second = 5;            // at most this many sends a second (0: no limit)
+  int max_sms_parts = 0;                 // Body::sms: refuse longer texts (0: the port's max_parts, if any)
+  int max_attempts = 12;                 // transient failures before giving up (~1 day with the backoff)
 };
 
 class LearnerDispatcher {

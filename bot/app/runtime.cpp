@@ -2,6 +2,7 @@
 
 #include "adapters/common/pacer.hpp"
 #include "adapters/console/console.hpp"
+#include "adapters/email/smtp_port.hpp"
 #include "adapters/matrix/matrix_direct.hpp"
 #include "adapters/matrix/matrix_sender.hpp"
 #include "adapters/matrix/matrix_session.hpp"
@@ -291,94 +292,35 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
   }
 
   // ----- learner channels: SMS gateway, SMTP, the inbound writer -----
+  // Each is a channel::LearnerPort (adapters/channel); one line wires it in.
   std::vector<LearnerDispatcher*> learner_dispatchers;
   std::unique_ptr<net::HttpClient> sms_http;
   std::unique_ptr<sms::Gateway> sms_gateway;
-  std::unique_ptr<asio::thread_pool> smtp_pool;
+  std::unique_ptr<email::SmtpPort> smtp;
+  std::unique_ptr<matrix::DirectPort> mx_direct;
   std::vector<LearnerChannel> learner_channels;
   if (opts.learner_channels && smsc.enabled()) {
     sms_http = std::make_unique<net::HttpClient>(io.get_executor());
     if (smsc.gateway == "kannel") sms_gateway = std::make_unique<sms::kannel::KannelGateway>(*sms_http, smsc.kannel);
     else if (smsc.gateway == "twilio") sms_gateway = std::make_unique<sms::twilio::TwilioGateway>(*sms_http, smsc.twilio);
     else sms_gateway = std::make_unique<sms::http::HttpGateway>(*sms_http, smsc.http);
-    LearnerChannel ch;
-    ch.channel = "sms";
-    ch.rate_per_second = smsc.rate_per_second;
-    ch.max_sms_parts = smsc.max_parts;
-    ch.send = [gw = sms_gateway.get()](const store::OutboxItem& item, const LearnerText& text,
-                                       const Learner&) -> asio::awaitable<LearnerSendResult> {
-      sms::Message m{item.id, item.recipient, text.sms};
-      const sms::SendResult r = co_await gw->send(std::move(m));
-      LearnerSendResult out;
-      out.status = r.status == sms::SendResult::Status::sent     ? LearnerSendResult::Status::sent
-                   : r.status == sms::SendResult::Status::failed ? LearnerSendResult::Status::failed
-                                                                 : LearnerSendResult::Status::retry;
-      out.provider = std::string(gw->name());
-      out.remote_id = r.remote_id;
-      out.retry_after = r.retry_after;
-      out.error = r.error;
-      out.recipient_opted_out = r.recipient_opted_out;
-      co_return out;
-    };
-    learner_channels.push_back(std::move(ch));
+    learner_channels.push_back({sms_gateway.get(), smsc.rate_per_second, smsc.max_parts});
     spdlog::info("sms: sending through {} (at most {} part(s), {}/s)", smsc.gateway, smsc.max_parts, smsc.rate_per_second);
   }
   if (opts.learner_channels && emc.enabled) {
-    // libcurl's SMTP client blocks: it runs on its own thread.
-    smtp_pool = std::make_unique<asio::thread_pool>(1);
-    LearnerChannel ch;
-    ch.channel = "email";
-    ch.rate_per_second = emc.rate_per_second;
-    ch.send = [&emc, pool = smtp_pool.get(), ex = io.get_executor()](
-                  const store::OutboxItem& item, const LearnerText& text, const Learner& l) -> asio::awaitable<LearnerSendResult> {
-      email::Email mail;
-      mail.outbox_id = item.id;
-      mail.to = item.recipient;
-      mail.to_name = l.display_name();
-      mail.subject = text.subject;
-      mail.text = text.body;
-      mail.html = text.html;
-      mail.reply_to = emc.reply_to;
-      co_await asio::post(pool->get_executor(), asio::use_awaitable);
-      const email::SendOutcome r = email::send_email(mail, emc.smtp);
-      co_await asio::post(ex, asio::use_awaitable);
-      LearnerSendResult out;
-      out.status = r.status == email::SendOutcome::sent     ? LearnerSendResult::Status::sent
-                   : r.status == email::SendOutcome::failed ? LearnerSendResult::Status::failed
-                                                            : LearnerSendResult::Status::retry;
-      out.provider = "smtp";
-      out.error = r.error;
-      co_return out;
-    };
-    learner_channels.push_back(std::move(ch));
+    // libcurl's SMTP client blocks: the port sends on a thread of its own.
+    smtp = std::make_unique<email::SmtpPort>(io.get_executor(), emc.smtp, emc.reply_to);
+    learner_channels.push_back({smtp.get(), emc.rate_per_second});
     spdlog::info("email: sending through {}", emc.smtp.url);
   }
-  std::unique_ptr<matrix::MatrixDirect> mx_direct;
   if (opts.learner_channels && mx_session && mxc.learners) {
     // Learners with a Matrix id: a direct room with the bot (same session as
     // the staff rooms), created once and remembered.
-    mx_direct = std::make_unique<matrix::MatrixDirect>(mx_session);
-    LearnerChannel ch;
-    ch.channel = "matrix";
-    ch.rate_per_second = 2;
-    ch.send = [d = mx_direct.get()](const store::OutboxItem& item, const LearnerText& text,
-                                    const Learner&) -> asio::awaitable<LearnerSendResult> {
-      matrix::DirectMessage m{item.id, item.recipient, text.body, text.html};
-      const matrix::DirectResult r = co_await d->send(std::move(m));
-      LearnerSendResult out;
-      out.status = r.status == chat::SendResult::Status::sent     ? LearnerSendResult::Status::sent
-                   : r.status == chat::SendResult::Status::failed ? LearnerSendResult::Status::failed
-                                                                  : LearnerSendResult::Status::retry;
-      out.provider = "matrix";
-      out.remote_id = r.event_id;
-      out.retry_after = r.retry_after;
-      out.error = r.error;
-      co_return out;
-    };
-    learner_channels.push_back(std::move(ch));
+    mx_direct = std::make_unique<matrix::DirectPort>(mx_session);
+    learner_channels.push_back({mx_direct.get(), 2});
     spdlog::info("matrix: learners with a Matrix id get their messages in a direct room");
   }
-  for (const auto& ch : learner_channels) scheduler.live_channels.push_back(ch.channel);
+  for (const auto& ch : learner_channels) scheduler.live_channels.emplace_back(ch.port->channel());
   std::unique_ptr<LearnerDispatcher> learner_dispatch;
   auto wake_all = [&] {
     for (auto* d : dispatchers) d->wake();
@@ -508,7 +450,7 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
                  st.requests, st.commits, st.largest_group, st.messages, st.duplicates, st.reports, st.not_ours, st.failed);
   }
   inbound.reset();
-  if (smtp_pool) smtp_pool->join();
+  if (smtp) smtp->join();
   return exit_code;
 }
 

@@ -232,6 +232,20 @@ TEST_CASE("sms_sender_e164 reads the forms gateways use", "[learner][inbound]") 
 
 namespace {
 
+// An SMS channel that answers what the test says (channel::LearnerPort).
+struct FakeSmsPort final : channel::LearnerPort {
+  Timestamp* now = nullptr;
+  std::vector<std::pair<Timestamp, std::string>>* sent = nullptr;
+  channel::SendResult* next = nullptr;
+  std::string_view channel() const override { return "sms"; }
+  std::string_view provider() const override { return "fake"; }
+  channel::Capabilities capabilities() const override { return {channel::Capabilities::Body::sms, true, false, 0}; }
+  boost::asio::awaitable<channel::SendResult> send(channel::Message m) override {
+    sent->emplace_back(*now, m.text);
+    co_return *next;
+  }
+};
+
 // A dispatcher over a fake channel, driven with a fake clock.
 struct DispatchRig {
   explicit DispatchRig(test::Fixture& fx) : f(fx) {}
@@ -239,21 +253,16 @@ struct DispatchRig {
   boost::asio::io_context io;
   Timestamp now{};
   std::vector<std::pair<Timestamp, std::string>> sent;  // when, text
-  app::LearnerSendResult next{app::LearnerSendResult::Status::sent, "fake", "", std::nullopt, "", false};
+  channel::SendResult next = channel::sent();
+  FakeSmsPort port;
 
   // Runs the dispatcher until it has nothing to do now.
   void run_once() {
-    app::LearnerChannel ch;
-    ch.channel = "sms";
-    ch.rate_per_second = 0;
-    ch.max_sms_parts = 3;
-    ch.send = [this](const store::OutboxItem&, const app::LearnerText& t,
-                     const Learner&) -> boost::asio::awaitable<app::LearnerSendResult> {
-      sent.emplace_back(now, t.sms);
-      co_return next;
-    };
+    port.now = &now;
+    port.sent = &sent;
+    port.next = &next;
     std::vector<app::LearnerChannel> chans;
-    chans.push_back(std::move(ch));
+    chans.push_back(app::LearnerChannel{&port, 0, 3});
     app::LearnerDispatcher d(io.get_executor(), *f.engine, std::move(chans), [this] { return now; });
     d.start();
     io.restart();
@@ -299,14 +308,14 @@ TEST_CASE("a retry falling in quiet hours waits for the window too", "[learner][
   f.engine->scan(fri);
   DispatchRig rig(f);
   rig.now = fri;
-  rig.next = {app::LearnerSendResult::Status::retry, "fake", "", std::nullopt, "HTTP 503", false};
+  rig.next = channel::retry("HTTP 503");
   rig.run_once();
   REQUIRE(rig.sent.size() == 1);
   store::OutboxRepo outbox(*f.db);
   auto row = *outbox.pending("sms").begin();
   CHECK(row.attempts == 1);
   // The retry is due at 19:51; at 20:01 it is quiet: deferred to Saturday 08:00.
-  rig.next.status = app::LearnerSendResult::Status::sent;
+  rig.next = channel::sent();
   rig.now = utc("2026-12-18T19:01:00Z");
   rig.run_once();
   CHECK(rig.sent.size() == 1);
@@ -344,8 +353,8 @@ TEST_CASE("a refused SMS fails without retry and the error is on the case", "[le
   const auto sms_id = outbox.pending("sms").at(0).id;
   DispatchRig rig(f);
   rig.now = now;
-  rig.next = {app::LearnerSendResult::Status::failed, "twilio", "", std::nullopt,
-              "HTTP 400: 21610 Attempt to send to unsubscribed recipient", true};
+  rig.next = channel::failed("HTTP 400: 21610 Attempt to send to unsubscribed recipient", "21610");
+  rig.next.recipient_opted_out = true;
   rig.run_once();
   REQUIRE(rig.sent.size() == 1);
   CHECK(outbox.get(sms_id)->status == "failed");

@@ -6,7 +6,7 @@
 #include "adapters/common/ascii.hpp"
 #include "adapters/common/form.hpp"
 #include "adapters/common/markup.hpp"
-#include "adapters/common/retry.hpp"
+#include "adapters/channel/http_send.hpp"
 
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
@@ -350,13 +350,9 @@ RenderedRequest HttpGateway::render(const Message& m) const {
 }
 
 SendResult HttpGateway::to_send_result(const net::HttpResult& r, std::chrono::system_clock::time_point now) const {
+  if (!r.answered()) return channel::http_unanswered(r);
+  const std::string head = channel::http_head(r);
   SendResult out;
-  if (!r.answered()) {
-    out.status = Status::retry;
-    out.error = std::string(net::to_string(r.failure)) + ": " + r.error;
-    return out;
-  }
-  const std::string head = "HTTP " + std::to_string(r.status);
   if (r.ok()) {
     const bool wants_json = compiled_->success_pointer || compiled_->id_pointer;
     const json j = wants_json ? json::parse(r.body, nullptr, false) : json();
@@ -379,24 +375,15 @@ SendResult HttpGateway::to_send_result(const net::HttpResult& r, std::chrono::sy
     }
     return out;
   }
-  out.error = head;
-  if (const auto e = excerpt(r.body); !e.empty()) out.error += ": " + e;
-  if (r.status == 429 || r.status >= 500) {
-    out.status = Status::retry;
-    if (auto v = r.header("Retry-After"))
-      if (auto d = net::parse_retry_after(*v, now)) out.retry_after = std::chrono::milliseconds(*d);
-    return out;
-  }
-  out.status = Status::failed;
-  return out;
+  std::string line = head;
+  if (const auto e = excerpt(r.body); !e.empty()) line += ": " + e;
+  return channel::http_refused(r, std::move(line), now);
 }
 
 boost::asio::awaitable<SendResult> HttpGateway::send(Message m) {
   auto req = render(m);
   if (!req.error.empty()) {
-    SendResult bad;
-    bad.status = Status::failed;
-    bad.error = req.error;
+    SendResult bad = channel::failed(req.error);
     spdlog::warn("sms http: outbox {}: failed ({})", m.outbox_id, bad.error);
     co_return bad;
   }

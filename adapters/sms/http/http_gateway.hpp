@@ -139,7 +139,9 @@ public:
   HttpGateway(net::HttpClient& http, HttpGatewayConfig config);
   ~HttpGateway() override;
 
-  std::string_view name() const override { return "http"; }
+  std::string_view provider() const override { return "http"; }
+  // No delivery reports: the generic gateway has an inbound hook only.
+  channel::Capabilities capabilities() const override { return {channel::Capabilities::Body::sms, false, false, 0}; }
   boost::asio::awaitable<SendResult> send(Message m) override;
 
   RenderedRequest render(const Message& m) const;

@@ -1,4 +1,5 @@
 // KannelGateway: one sendsms GET per message (see kannel.hpp for the choices).
+#include "adapters/channel/http_send.hpp"
 #include "adapters/common/form.hpp"
 #include "adapters/sms/kannel/kannel.hpp"
 #include "bot/domain/sms_text.hpp"
@@ -35,15 +36,6 @@ std::string one_line(std::string_view body) {
   while (!s.empty() && s.back() == ' ') s.pop_back();
   while (!s.empty() && s.front() == ' ') s.erase(s.begin());
   return s;
-}
-
-std::optional<std::chrono::milliseconds> retry_after(const net::HttpResult& r) {
-  const auto v = r.header("Retry-After");
-  if (!v) return std::nullopt;
-  long s = 0;
-  const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), s);
-  if (ec != std::errc{} || p != v->data() + v->size() || s < 0) return std::nullopt;
-  return std::chrono::milliseconds{s * 1000};
 }
 
 }  // namespace
@@ -119,39 +111,21 @@ std::string sendsms_request_url(const Message& m, const KannelConfig& config) {
 }
 
 SendResult classify_sendsms(const net::HttpResult& r) {
-  SendResult out;
-  if (!r.answered()) {
-    out.status = SendResult::Status::retry;
-    out.error = "kannel " + std::string(net::to_string(r.failure)) + (r.error.empty() ? "" : ": " + r.error);
-    return out;
-  }
-  if (r.status >= 200 && r.status < 300) {
-    // "0: Accepted for delivery" or "3: Queued for later delivery" (no SMSC
-    // connected: bearerbox stores it and sends it later). No message id.
-    out.status = SendResult::Status::sent;
-    return out;
-  }
-  out.error = "HTTP " + std::to_string(r.status) + ": " + one_line(r.body);
-  if (r.status >= 500 || r.status == 429) {
-    // 503 "Temporal failure, try again later." (bearerbox queue full, shut down).
-    out.status = SendResult::Status::retry;
-    out.retry_after = retry_after(r);
-  } else {
-    // 403 "Authorization failed for sendsms", 400 "Missing receiver number,
-    // rejected", other refusals by configuration: sending again changes nothing.
-    out.status = SendResult::Status::failed;
-  }
-  return out;
+  if (!r.answered()) return channel::http_unanswered(r, "kannel ");
+  // "0: Accepted for delivery" or "3: Queued for later delivery" (no SMSC
+  // connected: bearerbox stores it and sends it later). No message id.
+  if (r.ok()) return channel::sent();
+  // 503 "Temporal failure, try again later." (bearerbox queue full, shut
+  // down): retried. 403 "Authorization failed for sendsms", 400 "Missing
+  // receiver number, rejected", other refusals by configuration: failed.
+  return channel::http_refused(r, channel::http_head(r) + ": " + one_line(r.body), std::chrono::system_clock::now());
 }
 
 KannelGateway::KannelGateway(net::HttpClient& http, const KannelConfig& config) : http_(http), config_(config) {}
 
 boost::asio::awaitable<SendResult> KannelGateway::send(Message m) {
   if (auto why = refuse_reason(m, config_); !why.empty()) {
-    SendResult r;
-    r.status = SendResult::Status::failed;
-    r.error = "kannel: " + why;
-    co_return r;
+    co_return channel::failed("kannel: " + why);
   }
   auto url = sendsms_request_url(m, config_);
   const auto result = co_await http_.async_request(net::Method::get, std::move(url), {}, {},

@@ -72,7 +72,11 @@ class KannelGateway final : public sms::Gateway {
 public:
   // Both must outlive the gateway's sends: `http` by reference, `config` is copied.
   KannelGateway(net::HttpClient& http, const KannelConfig& config);
-  std::string_view name() const override { return "kannel"; }
+  std::string_view provider() const override { return "kannel"; }
+  // Reports when delivery_reports (dlr-url on each send, by our outbox id).
+  channel::Capabilities capabilities() const override {
+    return {channel::Capabilities::Body::sms, config_.delivery_reports, false, config_.max_parts};
+  }
   boost::asio::awaitable<SendResult> send(Message m) override;
 
 private:

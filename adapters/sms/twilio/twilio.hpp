@@ -77,7 +77,10 @@ public:
   // `http` outlives the gateway.
   TwilioGateway(net::HttpClient& http, TwilioConfig config);
 
-  std::string_view name() const override { return "twilio"; }
+  std::string_view provider() const override { return "twilio"; }
+  // Status callbacks (by the message sid) come to /hooks/sms/twilio/status,
+  // asked per message (status_callback_url) or set on the Messaging Service.
+  channel::Capabilities capabilities() const override { return {channel::Capabilities::Body::sms, true, false, 0}; }
   boost::asio::awaitable<SendResult> send(Message m) override;
 
   const TwilioConfig& config() const { return config_; }

@@ -1,6 +1,6 @@
 // TwilioGateway: one POST to Messages.json per SMS, its answer mapped to the
 // outbox's sent / retry / failed (NOTES §1).
-#include "adapters/common/retry.hpp"
+#include "adapters/channel/http_send.hpp"
 #include "adapters/sms/twilio/twilio.hpp"
 
 #include <nlohmann/json.hpp>
@@ -33,7 +33,7 @@ std::string excerpt(std::string_view body, std::size_t max = 200) { return body_
 // Returns "HTTP 400: 21211 The 'To' number ..." and the code (0 when the body is not Twilio's).
 std::string error_line(const net::HttpResult& r, int& code) {
   code = 0;
-  std::string line = "HTTP " + std::to_string(r.status);
+  std::string line = channel::http_head(r);
   auto j = json::parse(r.body, nullptr, false);
   if (j.is_object()) {
     if (auto c = j.find("code"); c != j.end() && c->is_number_integer()) code = c->get<int>();
@@ -93,34 +93,23 @@ std::string basic_authorization(std::string_view user, std::string_view password
 }
 
 SendResult to_send_result(const net::HttpResult& r, std::chrono::system_clock::time_point now) {
-  SendResult out;
-  if (!r.answered()) {
-    out.status = Status::retry;
-    out.error = std::string(net::to_string(r.failure)) + ": " + r.error;
-    return out;
-  }
+  if (!r.answered()) return channel::http_unanswered(r);
   if (r.ok()) {
     // Twilio took it (201): never retried, even without a readable sid (a
     // retry would send the SMS twice).
-    out.status = Status::sent;
+    SendResult out = channel::sent();
     auto j = json::parse(r.body, nullptr, false);
     if (j.is_object())
       if (auto sid = j.find("sid"); sid != j.end() && sid->is_string()) out.remote_id = sid->get<std::string>();
-    if (out.remote_id.empty()) out.error = "HTTP " + std::to_string(r.status) + " without a message sid";
+    if (out.remote_id.empty()) out.error = channel::http_head(r) + " without a message sid";
     return out;
   }
+  // 429, 5xx: retried. 4xx: bad number (21211, 21614), region not allowed
+  // (21408), auth (20003), opted out (21610); 3xx: a wrong api_url.
   int code = 0;
-  out.error = error_line(r, code);
-  if (r.status == 429 || r.status >= 500) {
-    out.status = Status::retry;
-    if (auto v = r.header("Retry-After"))
-      if (auto d = net::parse_retry_after(*v, now)) out.retry_after = std::chrono::milliseconds(*d);
-    return out;
-  }
-  // 4xx: bad number (21211, 21614), region not allowed (21408), auth (20003),
-  // opted out (21610); 3xx: a wrong api_url. Retrying changes nothing.
-  out.status = Status::failed;
-  out.recipient_opted_out = code == 21610;
+  std::string line = error_line(r, code);
+  SendResult out = channel::http_refused(r, std::move(line), now, code != 0 ? std::to_string(code) : std::string());
+  out.recipient_opted_out = out.status == Status::failed && code == 21610;
   return out;
 }
 
