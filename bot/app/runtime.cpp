@@ -132,9 +132,21 @@ private:
       return;
     }
     if (!done) {
+      // A long pass (every learner due, after an upgrade) must not hold its
+      // first alerts until its end: the dispatchers look at the outbox when
+      // the pass has queued something new, at most every half second.
+      const auto& r = pass_->report;
+      const std::size_t queued = r.opened.size() + r.steps.size() + r.closed.size() + r.escalated.size();
+      const auto t = std::chrono::steady_clock::now();
+      if (queued > woken_for_ && t - woken_at_ >= std::chrono::milliseconds(500)) {
+        woken_for_ = queued;
+        woken_at_ = t;
+        if (after_pass) after_pass();
+      }
       asio::post(io_, [this] { step(); });
       return;
     }
+    woken_for_ = 0;
     const ScanReport rep = std::move(pass_->report);
     pass_.reset();
     // A pass over many learners leaves freed heap behind; give it back, so
@@ -157,6 +169,8 @@ private:
   }
 
   std::optional<Pass> pass_;
+  std::size_t woken_for_ = 0;                       // what the dispatchers were last woken for, in this pass
+  std::chrono::steady_clock::time_point woken_at_;
   asio::io_context& io_;
   Engine& engine_;
   std::function<Timestamp()> clock_;
