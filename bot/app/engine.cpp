@@ -324,6 +324,13 @@ private:
   store::Database* db_;
 };
 
+// When an examined learner is examined next: their next crossing, never at
+// or before `now` (the group query must not find them again in this pass).
+std::optional<Timestamp> next_examination(const Detector::Examination& ex, Timestamp now) {
+  if (ex.next_crossing && *ex.next_crossing <= now) return now + std::chrono::seconds(1);
+  return ex.next_crossing;
+}
+
 // Reports the steps an outcome ran (a new case gets its id from the commit,
 // so this is called after it).
 void report_outcome(ScanReport& rep, const Case& c, const Learner& l, const Outcome& out, Timestamp now) {
@@ -429,8 +436,7 @@ bool Engine::run_pass(Pass& pass, std::chrono::microseconds budget) {
         continue;
       }
       auto tx = begin_unless(dry_run, db_);
-      learners_.set_detect_at(key, ex.next_crossing && *ex.next_crossing <= now ? now + std::chrono::seconds(1)
-                                                                                : ex.next_crossing);
+      learners_.set_detect_at(key, next_examination(ex, now));
       if (tx) tx->commit();
     }
     if (spent()) return false;
@@ -453,10 +459,7 @@ bool Engine::run_pass(Pass& pass, std::chrono::microseconds budget) {
           pass.detected.push_back(l.key);
           continue;
         }
-        // Never at or before `now`: the group query must not find it again.
-        std::optional<Timestamp> next = ex.next_crossing;
-        if (next && *next <= now) next = now + std::chrono::seconds(1);
-        learners_.set_detect_at(l.key, next);
+        learners_.set_detect_at(l.key, next_examination(ex, now));
       }
       if (tx) tx->commit();
     }

@@ -26,13 +26,7 @@ using clk = std::chrono::steady_clock;
 
 namespace {
 
-long peak_rss_kb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
+long peak_rss_kb() { return bench::status_kb("/proc/self/status", "VmHWM"); }
 
 void reset_peak_rss() {
   std::ofstream out("/proc/self/clear_refs");

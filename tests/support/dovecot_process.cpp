@@ -400,7 +400,9 @@ void DovecotProcess::disconnect_sessions() {
   while (!sessions().empty() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   for (pid_t p : sessions()) ::kill(p, SIGKILL);
-  while (!sessions().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const auto killed = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!sessions().empty() && std::chrono::steady_clock::now() < killed)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
 }
 
 void DovecotProcess::reset_uidvalidity(std::string_view mailbox) {
