@@ -1,9 +1,12 @@
 // The contract between relance's staff-chat dispatcher (bot/app) and the chat
 // networks (adapters/mattermost, adapters/matrix). The app decides what to
 // post, where, in which thread and in which order (outbox, one ordered queue
-// per room); an adapter only speaks its protocol. Inbound, an adapter turns
-// what staff type, click or react into command lines run by the app.
+// per room); an adapter only speaks its protocol. Inbound, an adapter hands
+// the app what staff typed (a line the app parses) or what they clicked or
+// reacted (a staff command, already typed).
 #pragma once
+
+#include "bot/domain/command.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -13,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace relance::chat {
@@ -107,6 +111,21 @@ struct Answer {
   bool personal = false;
 };
 
+// What a chat user asked for: a line they typed, parsed by the app (one
+// parser for every channel), or an action on a case's alert (a button, a
+// menu option, a reaction), which is a command already: it is never written
+// as text to be read again.
+struct Typed {
+  std::string line;
+};
+using Input = std::variant<Typed, Command>;
+
+// The input as a command line, for logs (a click reads "prendre 42").
+inline std::string line_of(const Input& in) {
+  if (const auto* t = std::get_if<Typed>(&in)) return t->line;
+  return command_line(std::get<Command>(in));
+}
+
 // Where the Mattermost listener keeps the bot's username (kv), for texts that
 // show "@<bot> prendre 42" when no slash command is set up.
 inline constexpr std::string_view mattermost_bot_username_key = "mattermost.bot_username";
@@ -114,13 +133,14 @@ inline constexpr std::string_view mattermost_bot_username_key = "mattermost.bot_
 // What the app gives an adapter for inbound traffic. All run on the adapter's
 // executor thread (the app's single io_context), synchronously.
 struct Hooks {
-  // Runs a staff command line typed (or clicked: "prendre 42") by a chat
-  // user: a Mattermost username (without @) or a Matrix user id.
-  std::function<Answer(Network, std::string_view user, std::string_view line)> command;
+  // Runs what a chat user typed or did (a reaction: ClaimCmd): a Mattermost
+  // username (without @) or a Matrix user id. The app checks once that the
+  // user is staff.
+  std::function<Answer(Network, std::string_view user, const Input& input)> command;
   // The same for a button click (Mattermost) whose answer updates the alert
   // itself: the app does not edit that alert again on this network (one
   // edit per click). Unset: `command` is used.
-  std::function<Answer(Network, std::string_view user, std::string_view line)> click;
+  std::function<Answer(Network, std::string_view user, const Input& input)> click;
   // The case whose alert (thread root) is this remote post / event, if any.
   std::function<std::optional<std::int64_t>(Network, std::string_view remote_id)> case_of_post;
   // The alert's current text for this case (after a claim through a button,
@@ -159,7 +179,7 @@ struct Hooks {
     std::string thread_root;
     std::string reply_to;
   };
-  std::function<std::optional<Answer>(Network, std::string_view user, std::string_view line,
+  std::function<std::optional<Answer>(Network, std::string_view user, const Input& input,
                                       std::string_view event_id, const AnswerTo& to)>
       command_once;
 };

@@ -1,6 +1,6 @@
 #include "adapters/common/hook_request.hpp"
 
-#include "adapters/common/ascii.hpp"
+#include "messages/text/ascii.hpp"
 
 namespace relance::net {
 

@@ -1,7 +1,7 @@
 // The only translation unit of the client that includes Beast and OpenSSL
 // (G2: ~45 s and 1.3 GB to compile; keep it that way).
 #include "adapters/common/http_client.hpp"
-#include "adapters/common/ascii.hpp"
+#include "messages/text/ascii.hpp"
 #include "adapters/common/resolve.hpp"
 #include "adapters/common/tls.hpp"
 #include "adapters/common/url_target.hpp"

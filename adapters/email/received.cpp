@@ -7,8 +7,8 @@
 // header values) belong to their parent and are never unref'd here.
 #include "adapters/email/received.hpp"
 
-#include "adapters/common/ascii.hpp"
-#include "adapters/common/utf8.hpp"
+#include "messages/text/ascii.hpp"
+#include "messages/text/utf8.hpp"
 
 #include <gmime/gmime.h>
 

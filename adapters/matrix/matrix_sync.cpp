@@ -451,11 +451,11 @@ bool MatrixSync::first_time(const std::string& event_id) const {
   return !hooks.first_seen || hooks.first_seen("matrix", event_id);
 }
 
-chat::Answer MatrixSync::run_command(std::string_view user, std::string_view line) const {
+chat::Answer MatrixSync::run_command(std::string_view user, const chat::Input& input) const {
   const auto& hooks = session_->hooks();
   if (!hooks.command) return chat::Answer{true, false, {}, std::nullopt};
   try {
-    return hooks.command(chat::Network::matrix, user, line);
+    return hooks.command(chat::Network::matrix, user, input);
   } catch (const std::exception& e) {
     spdlog::error("matrix: command from {} failed: {}", user, e.what());
     return chat::Answer{true, false, {}, std::nullopt};
@@ -492,7 +492,7 @@ asio::awaitable<void> MatrixSync::async_handle_message(const std::string& room_i
     co_return;
   }
   // In the thread the command was typed in, answering it.
-  answer_once(m.sender, *line, m.event_id, chat::Hooks::AnswerTo{room_id, m.thread_root, m.event_id});
+  answer_once(m.sender, chat::Typed{*line}, m.event_id, chat::Hooks::AnswerTo{room_id, m.thread_root, m.event_id});
   co_return;
 }
 
@@ -504,7 +504,7 @@ asio::awaitable<void> MatrixSync::async_handle_reaction(const std::string& room_
   if (!case_id) co_return;  // a reaction on anything but an alert
   spdlog::debug("matrix: claim of case {} by {} (reaction)", *case_id, r.sender);
   // The alert is the case's thread root: the confirmation goes there.
-  const auto answer = answer_once(r.sender, "prendre " + std::to_string(*case_id), r.event_id,
+  const auto answer = answer_once(r.sender, ClaimCmd{*case_id}, r.event_id,
                                   chat::Hooks::AnswerTo{room_id, r.target, r.target});
   // With command_once the app refreshes the alert itself after the claim.
   if (!answer || !answer->ok || hooks.command_once || !hooks.alert_status) co_return;
@@ -523,14 +523,14 @@ asio::awaitable<void> MatrixSync::async_handle_reaction(const std::string& room_
       asio::detached);
 }
 
-std::optional<chat::Answer> MatrixSync::answer_once(const std::string& user, const std::string& line,
+std::optional<chat::Answer> MatrixSync::answer_once(const std::string& user, const chat::Input& input,
                                                     const std::string& event_id, const chat::Hooks::AnswerTo& to) {
   const auto& hooks = session_->hooks();
   spdlog::debug("matrix: command from {} in {}", user, to.room);
   if (hooks.command_once) {
     // Seen, run and answered (queued in the outbox) in one transaction.
     try {
-      return hooks.command_once(chat::Network::matrix, user, line, event_id, to);
+      return hooks.command_once(chat::Network::matrix, user, input, event_id, to);
     } catch (const std::exception& e) {
       spdlog::error("matrix: command from {} failed: {}", user, e.what());
       return std::nullopt;
@@ -538,7 +538,7 @@ std::optional<chat::Answer> MatrixSync::answer_once(const std::string& user, con
   }
   // Dedupe only what is acted upon: the store keeps one row per id.
   if (!first_time(event_id)) return std::nullopt;
-  auto answer = run_command(user, line);
+  auto answer = run_command(user, input);
   if (!answer.text.empty()) {
     // Sent beside the loop: a rate-limited answer must not hold /sync.
     asio::co_spawn(

@@ -91,12 +91,12 @@ private:
   boost::asio::awaitable<void> async_handle_reaction(const std::string& room_id, const Reaction& r);
   // Runs a command once per event and has it answered (Hooks::command_once,
   // or first_seen + command + a send beside the loop); nullopt: seen before.
-  std::optional<chat::Answer> answer_once(const std::string& user, const std::string& line,
+  std::optional<chat::Answer> answer_once(const std::string& user, const chat::Input& input,
                                           const std::string& event_id, const chat::Hooks::AnswerTo& to);
   bool invite_allowed(const Invite& invite) const;
   // Hooks::is_learner_room; nullopt when it threw (the store may be down).
   std::optional<bool> learner_room(const std::string& room_id) const;
-  chat::Answer run_command(std::string_view user, std::string_view line) const;
+  chat::Answer run_command(std::string_view user, const chat::Input& input) const;
   bool first_time(const std::string& event_id) const;  // Hooks::first_seen("matrix", id)
 
   std::shared_ptr<MatrixSession> session_;

@@ -1,8 +1,8 @@
 #include "adapters/matrix/matrix_wire.hpp"
 
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 #include "adapters/common/form.hpp"
-#include "adapters/common/markup.hpp"
+#include "messages/text/markup.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -201,9 +201,9 @@ json notice_content(std::string_view text, std::string_view thread_root, std::st
   json c = json::object();
   c["msgtype"] = "m.notice";
   // The app's answers quote learners: "@room" in a name must not ping anyone.
-  c["body"] = chat::escape_plain(text);
+  c["body"] = render::escape_plain(text);
   c["format"] = "org.matrix.custom.html";
-  c["formatted_body"] = chat::escape_html(text);
+  c["formatted_body"] = render::escape_html(text);
   c["m.mentions"] = json::object();
   if (!thread_root.empty())
     c["m.relates_to"] = thread_relation(thread_root, in_reply_to);

@@ -58,7 +58,7 @@ nlohmann::json post_content(const chat::Post& post, std::string_view claim_hint)
 nlohmann::json edit_content(const chat::Edit& edit, std::string_view claim_hint);
 
 // A plain m.notice (command answers, the encryption warning), escaped with
-// chat::escape_plain / escape_html (mentions defused). With a
+// render::escape_plain / escape_html (mentions defused). With a
 // `thread_root`, in that thread, replying to `in_reply_to` (defaults to the
 // root); without, a reply to `in_reply_to` when set.
 nlohmann::json notice_content(std::string_view text, std::string_view thread_root = {},

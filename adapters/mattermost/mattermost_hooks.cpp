@@ -1,6 +1,6 @@
 #include "adapters/mattermost/mattermost_hooks.hpp"
 
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 #include "adapters/common/form.hpp"
 #include "adapters/mattermost/mattermost_sender.hpp"
 #include "adapters/mattermost/mattermost_wire.hpp"
@@ -60,20 +60,20 @@ HookReply MattermostHooks::handle_action(std::string_view json_body) const {
     return refuse_click(text_or(hooks_, "mattermost.error.forged",
                                 "Ce bouton n'est pas valide (signature refusée). Utilisez la commande à la place."));
   }
-  auto line = action_command(action, case_id, field(context, "selected_option"));
-  if (!line || user.empty()) {
+  auto command = action_command(action, case_id, field(context, "selected_option"));
+  if (!command || user.empty()) {
     spdlog::warn("mattermost action: unknown action '{}' or option for case {}", action, case_id);
     return refuse_click(text_or(hooks_, "mattermost.error.bad_request", "Action illisible : rien n'a été fait."));
   }
   const auto& run = hooks_.click ? hooks_.click : hooks_.command;
   if (!run) return refuse_click("relance is not ready");
   // The answer below carries the alert's update: the app does not edit it again.
-  const auto answer = run(chat::Network::mattermost, user, *line);
+  const auto answer = run(chat::Network::mattermost, user, chat::Input(*command));
   json out = json::object();
   std::string ephemeral = answer.text;
   if (!answer.staff && ephemeral.empty())
     ephemeral = text_or(hooks_, "mattermost.error.not_staff", "Vous ne faites pas partie de l'équipe relance.");
-  out["ephemeral_text"] = chat::escape_markdown(ephemeral);
+  out["ephemeral_text"] = render::escape_markdown(ephemeral);
   if (answer.staff && answer.ok && hooks_.alert_status) {
     std::int64_t id = std::stoll(case_id);  // digits only (action_command checked)
     if (auto edit = hooks_.alert_status(chat::Network::mattermost, id)) {
@@ -127,14 +127,14 @@ HookReply MattermostHooks::handle_command(std::string_view authorization_header,
   json out = json::object();
   out["response_type"] = "ephemeral";
   if (!user || user->empty() || !hooks_.command) {
-    out["text"] = chat::escape_markdown(text_or(hooks_, "mattermost.error.bad_request", "Action illisible : rien n'a été fait."));
+    out["text"] = render::escape_markdown(text_or(hooks_, "mattermost.error.bad_request", "Action illisible : rien n'a été fait."));
     return reply(200, out);
   }
-  const auto answer = hooks_.command(chat::Network::mattermost, *user, line);
+  const auto answer = hooks_.command(chat::Network::mattermost, *user, chat::Typed{line});
   std::string t = answer.text;
   if (!answer.staff && t.empty())
     t = text_or(hooks_, "mattermost.error.not_staff", "Vous ne faites pas partie de l'équipe relance.");
-  out["text"] = chat::escape_markdown(t);
+  out["text"] = render::escape_markdown(t);
   spdlog::debug("mattermost command by {} -> {}", *user, !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
   return reply(200, out);
 }

@@ -1,6 +1,6 @@
 #include "adapters/mattermost/mattermost_listener.hpp"
 
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 #include "adapters/common/retry.hpp"
 #include "adapters/mattermost/mattermost_sender.hpp"
 #include "adapters/mattermost/mattermost_wire.hpp"
@@ -340,7 +340,7 @@ asio::awaitable<void> MattermostListener::async_handle_post(const WirePost& post
   if (!user.empty()) usernames_[post.user_id] = user;
   else user = co_await async_username(post.user_id);
   if (user.empty() || !hooks_.command) co_return;
-  const auto answer = hooks_.command(chat::Network::mattermost, user, *line);
+  const auto answer = hooks_.command(chat::Network::mattermost, user, chat::Typed{*line});
   ++stats_.commands;
   spdlog::debug("mattermost: command by @{} in {} -> {}", user, post.channel_id,
                !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
@@ -351,15 +351,15 @@ asio::awaitable<void> MattermostListener::async_handle_post(const WirePost& post
     const auto dm = co_await async_direct_channel(post.user_id);
     if (!dm.empty()) {
       direct_.insert(dm);
-      co_await async_reply(dm, {}, chat::escape_markdown(answer.text));
+      co_await async_reply(dm, {}, render::escape_markdown(answer.text));
     }
     co_await async_reply(post.channel_id, root,
                          "@" + user + " " +
-                             chat::escape_markdown(text_or(hooks_, "mattermost.private_answer",
+                             render::escape_markdown(text_or(hooks_, "mattermost.private_answer",
                                                            "Réponse envoyée en message privé.")));
     co_return;
   }
-  co_await async_reply(post.channel_id, root, chat::escape_markdown(answer.text));
+  co_await async_reply(post.channel_id, root, render::escape_markdown(answer.text));
 }
 
 asio::awaitable<std::string> MattermostListener::async_direct_channel(std::string user_id) {
@@ -380,13 +380,13 @@ asio::awaitable<void> MattermostListener::async_handle_reaction(std::string user
   if (hooks_.first_seen && !hooks_.first_seen("mattermost.reaction", post_id + ":" + user_id)) co_return;
   const auto user = co_await async_username(user_id);
   if (user.empty()) co_return;
-  const auto answer = hooks_.command(chat::Network::mattermost, user, "prendre " + std::to_string(*case_id));
+  const auto answer = hooks_.command(chat::Network::mattermost, user, chat::Input(ClaimCmd{*case_id}));
   ++stats_.commands;
   spdlog::debug("mattermost: :{}: by @{} on case {} -> {}", emoji, user, *case_id,
                !answer.staff ? "not staff" : answer.ok ? "ok" : "refused");
   if (channel_id.empty()) co_return;
   // The claim's answer names the clicker itself ({asker}).
-  co_await async_reply(channel_id, post_id, chat::escape_markdown(answer.text));
+  co_await async_reply(channel_id, post_id, render::escape_markdown(answer.text));
 }
 
 asio::awaitable<void> MattermostListener::async_reply(std::string channel_id, std::string root_id,

@@ -36,11 +36,13 @@ const std::vector<MenuOption>& menu_options() {
   // "SMS envoyé" / "Email envoyé" log a message left: the parser refuses the
   // result "envoye" (a sent message is the bot's own step, not a relaunch).
   static const std::vector<MenuOption> options = {
-      {"telreached", "tel joint", "mattermost.option.phone_reached", "Téléphone — joint"},
-      {"telnoanswer", "tel sans_reponse", "mattermost.option.phone_no_answer", "Téléphone — pas de réponse"},
-      {"telmessage", "tel message", "mattermost.option.phone_message", "Téléphone — message laissé"},
-      {"smssent", "sms message", "mattermost.option.sms_sent", "SMS envoyé"},
-      {"emailsent", "email message", "mattermost.option.email_sent", "Email envoyé"},
+      {"telreached", Means::phone, Result::reached, "mattermost.option.phone_reached", "Téléphone — joint"},
+      {"telnoanswer", Means::phone, Result::no_answer, "mattermost.option.phone_no_answer",
+       "Téléphone — pas de réponse"},
+      {"telmessage", Means::phone, Result::message_left, "mattermost.option.phone_message",
+       "Téléphone — message laissé"},
+      {"smssent", Means::sms, Result::message_left, "mattermost.option.sms_sent", "SMS envoyé"},
+      {"emailsent", Means::email, Result::message_left, "mattermost.option.email_sent", "Email envoyé"},
   };
   return options;
 }
@@ -72,16 +74,17 @@ json action_json(std::string_view id, std::string_view type, std::string name, s
 
 }  // namespace
 
-std::optional<std::string> action_command(std::string_view action, std::string_view case_id,
-                                          std::string_view selected_option) {
+std::optional<Command> action_command(std::string_view action, std::string_view case_id,
+                                      std::string_view selected_option) {
   if (!digits_only(case_id)) return std::nullopt;
-  const std::string id(case_id);
-  if (action == action_claim) return "prendre " + id;
-  if (action == action_resumed) return "repris " + id;
-  if (action == action_dropout) return "abandon " + id;
+  const std::int64_t id = std::stoll(std::string(case_id));  // at most 15 digits
+  if (id <= 0) return std::nullopt;
+  if (action == action_claim) return ClaimCmd{id};
+  if (action == action_resumed) return ResumedCmd{id, {}};
+  if (action == action_dropout) return DropoutCmd{id, {}};
   if (action == action_log) {
     for (const auto& o : menu_options())
-      if (o.value == selected_option) return "relance " + id + " " + std::string(o.means_result);
+      if (o.value == selected_option) return LogCmd{id, o.means, o.result, {}};
   }
   return std::nullopt;
 }

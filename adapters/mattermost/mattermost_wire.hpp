@@ -1,13 +1,15 @@
 // Mattermost wire formats, as plain functions (no I/O): the post body with
 // its interactive buttons, the signed button contexts, the WebSocket events
 // a bot needs and error bodies. Our replies are escaped with
-// chat::escape_markdown (adapters/chat/escape.hpp).
+// render::escape_markdown (messages/render/staff.hpp).
 // Protocol facts: ../shared/specs/mattermost/NOTES.md (the "Observed on a
 // real server" section wins).
 //
 // JSON is built here and not inside coroutines: GCC 12 mis-compiles braced
 // nlohmann::json temporaries in coroutine frames.
 #pragma once
+
+#include "bot/domain/command.hpp"
 
 #include "adapters/chat/chat.hpp"
 #include "adapters/common/http_client.hpp"
@@ -48,22 +50,22 @@ inline constexpr std::string_view action_resumed = "resumed";
 inline constexpr std::string_view action_dropout = "dropout";
 
 // A "Relance faite…" menu option: its value (what Mattermost sends back in
-// context.selected_option), the words of `relance <case> <means> <result>`
-// (bot/domain: parse_means / parse_result) and its label's message key.
+// context.selected_option), the relaunch it logs and its label's message key.
 struct MenuOption {
   std::string_view value;
-  std::string_view means_result;
+  Means means;
+  Result result;
   std::string_view label_key;
   std::string_view fallback;
 };
 const std::vector<MenuOption>& menu_options();
 
-// The staff command line a signed action runs: "prendre 42",
-// "relance 42 tel joint", "repris 42", "abandon 42"; nothing for an unknown
+// The staff command a signed action is: ClaimCmd (prendre 42), LogCmd
+// (relance 42 tel joint), ResumedCmd, DropoutCmd; nothing for an unknown
 // action or menu value (the menu value is not covered by the MAC, so only
-// values of the table are accepted).
-std::optional<std::string> action_command(std::string_view action, std::string_view case_id,
-                                          std::string_view selected_option);
+// values of the table are accepted) or a case id that is not a number.
+std::optional<Command> action_command(std::string_view action, std::string_view case_id,
+                                      std::string_view selected_option);
 
 // ----- posts -----
 

@@ -1,7 +1,7 @@
 #include "bot/app/chat_dispatch.hpp"
 #include "bot/app/inbound.hpp"
 
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 #include "adapters/common/retry.hpp"
 #include "bot/app/routing.hpp"
 
@@ -76,9 +76,9 @@ chat::Post make_post(Engine& engine, chat::Network network, const store::OutboxI
   }
   // An answer was rendered (and styled for its network) when the command ran.
   const std::string text = urgent(item) ? param(params, "text") : engine.render_outbox(item, chat_style(engine, network));
-  post.markdown = chat::escape_markdown(text);
-  post.plain = chat::escape_plain(text);
-  post.html = chat::escape_html(text);
+  post.markdown = render::escape_markdown(text);
+  post.plain = render::escape_plain(text);
+  post.html = render::escape_html(text);
   auto role = params.find("_role");
   if (params.count("_mention") && role != params.end())
     post.mentions = mention_handles(engine.config(), chat::to_string(network), role->second);
@@ -408,9 +408,9 @@ std::optional<chat::Edit> alert_status(Engine& engine, chat::Network network, st
     chat::Edit e;
     e.destination = t.destination;
     e.remote_id = t.root_remote_id;
-    e.markdown = chat::escape_markdown(text);
-    e.plain = chat::escape_plain(text);
-    e.html = chat::escape_html(text);
+    e.markdown = render::escape_markdown(text);
+    e.plain = render::escape_plain(text);
+    e.html = render::escape_html(text);
     e.keep_actions = is_active(c->state);
     return e;
   }
@@ -419,9 +419,11 @@ std::optional<chat::Edit> alert_status(Engine& engine, chat::Network network, st
 
 namespace {
 
-// A staff command from a chat user (mapped to [[staff]]), run by the engine,
-// its answer styled for the network it is typed on ({cmd}, {asker}).
-chat::Answer run_chat_command(Engine& engine, chat::Network net, std::string_view user, std::string_view line,
+// What a chat user typed or did (mapped to [[staff]] once, here), run by the
+// engine, its answer styled for the network it came from ({cmd}, {asker}). A
+// typed line is parsed here, the only place; a click or a reaction is a
+// command already.
+chat::Answer run_chat_command(Engine& engine, chat::Network net, std::string_view user, const chat::Input& input,
                               Timestamp now) {
   const StaffMember* staff = engine.config().find_staff_by_chat(chat::to_string(net), user);
   if (!staff) {
@@ -431,9 +433,13 @@ chat::Answer run_chat_command(Engine& engine, chat::Network net, std::string_vie
                                     chat_style(engine, net)),
             std::nullopt};
   }
-  // Recognised once (above), parsed once (here).
-  const ParsedCommand parsed = parse_command(line);
-  Reply r = engine.handle_parsed(*staff, parsed, now, chat_style(engine, net, user));
+  const ParsedCommand parsed = std::visit(
+      [](const auto& in) -> ParsedCommand {
+        if constexpr (std::is_same_v<std::decay_t<decltype(in)>, chat::Typed>) return parse_command(in.line);
+        else return in;
+      },
+      input);
+  Reply r = engine.apply(StaffAction{staff, parsed}, now, chat_style(engine, net, user)).reply;
   const auto* cmd = std::get_if<Command>(&parsed);
   return {true, r.ok, r.text, cmd ? case_of(*cmd) : std::nullopt, r.personal};
 }
@@ -445,24 +451,24 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, Af
   chat::Hooks h;
   // `updates_alert`: the caller's answer edits the alert on its network (a
   // Mattermost button), so that network's alert is not edited a second time.
-  auto run = [&engine, clock, after_command](chat::Network net, std::string_view user, std::string_view line,
+  auto run = [&engine, clock, after_command](chat::Network net, std::string_view user, const chat::Input& input,
                                              bool updates_alert) -> chat::Answer {
-    chat::Answer a = run_chat_command(engine, net, user, line, clock());
+    chat::Answer a = run_chat_command(engine, net, user, input, clock());
     if (after_command)
       after_command(a.ok ? a.case_id : std::nullopt, updates_alert ? std::optional(net) : std::nullopt);
     return a;
   };
-  h.command = [run](chat::Network net, std::string_view user, std::string_view line) {
-    return run(net, user, line, false);
+  h.command = [run](chat::Network net, std::string_view user, const chat::Input& input) {
+    return run(net, user, input, false);
   };
-  h.click = [run](chat::Network net, std::string_view user, std::string_view line) {
-    return run(net, user, line, true);
+  h.click = [run](chat::Network net, std::string_view user, const chat::Input& input) {
+    return run(net, user, input, true);
   };
   // The command's effects, its event marked seen and its answer (an outbox
   // row of the room's network, sent before bulk posts) in one commit: killed
   // before it, the command comes back with the replayed /sync and runs then;
   // after it, the answer goes out from the outbox.
-  h.command_once = [&engine, clock, after_command](chat::Network net, std::string_view user, std::string_view line,
+  h.command_once = [&engine, clock, after_command](chat::Network net, std::string_view user, const chat::Input& input,
                                                    std::string_view event_id,
                                                    const chat::Hooks::AnswerTo& to) -> std::optional<chat::Answer> {
     const Timestamp now = clock();
@@ -470,7 +476,7 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, Af
     {
       store::WriteTransaction tx(engine.db());
       if (!store::first_seen(engine.db(), chat::to_string(net), event_id, now)) return std::nullopt;
-      a = run_chat_command(engine, net, user, line, now);  // its own transaction nests in this one
+      a = run_chat_command(engine, net, user, input, now);  // its own transaction nests in this one
       if (!a.text.empty()) {
         nlohmann::json params = nlohmann::json::object();
         params["text"] = a.text;

@@ -1,6 +1,6 @@
 #include "bot/app/config.hpp"
 
-#include "adapters/common/ascii.hpp"
+#include "messages/text/ascii.hpp"
 #include "adapters/lms/csv/moodle_participants.hpp"
 #include "adapters/lms/csv/text.hpp"
 #include "bot/app/zone.hpp"

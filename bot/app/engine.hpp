@@ -10,6 +10,7 @@
 #include "bot/domain/detection.hpp"
 #include "bot/domain/escalation.hpp"
 #include "messages/catalog.hpp"
+#include "messages/render/learner.hpp"
 #include "store/database.hpp"
 #include "store/repositories.hpp"
 
@@ -17,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace relance::app {
@@ -88,6 +90,15 @@ struct IncomingMessage {
   bool automatic = false;
 };
 
+// A delivery report from a learner channel's provider.
+struct DeliveryNote {
+  std::string provider;                  // kannel, twilio, http
+  std::optional<std::int64_t> outbox_id; // ours (Kannel dlr-url) ...
+  std::string remote_id;                 // ... or the provider's (Twilio sid)
+  std::string state;                     // progress, delivered, failed
+  std::string detail;
+};
+
 // What became of an incoming message.
 enum class Received : std::uint8_t {
   duplicate,       // already stored (the provider sent it again): nothing changed
@@ -103,12 +114,40 @@ enum class Received : std::uint8_t {
 };
 std::string_view to_string(Received r);
 
-// A learner message rendered for its channel, in the learner's language.
-struct LearnerText {
-  std::string sms;      // the SMS text
-  std::string subject;  // email subject
-  std::string body;     // email / Matrix plain text
-  std::string html;     // email / Matrix HTML (paragraphs, links), escaped
+// A learner message rendered for its channels, in the learner's language.
+using render::LearnerText;
+
+// ----- inputs: everything that changes the state, as the app receives it.
+// Each entry point (chat, console, webhooks, importer, Moodle poller, the
+// scheduler) builds one and `Engine::apply` dispatches it. -----
+
+// A staff command (typed and parsed, or a button or reaction's command) from
+// a member the entry point has recognised as staff, once.
+struct StaffAction {
+  const StaffMember* staff = nullptr;
+  ParsedCommand command;
+};
+// A sign of life observed for a learner (LMS, lesson, staff's visit...).
+struct ActivityObserved {
+  std::int64_t learner_key = 0;
+  Source source = Source::lms;
+  Timestamp at{};
+  std::string actor;  // who reported it: api, moodle, import:<file>, a staff id
+};
+// A durable timer whose time has come (taken from the timer table, in the
+// caller's transaction: a stale generation never reaches here).
+struct TimerFired {
+  store::Timer timer;
+};
+using Input = std::variant<StaffAction, IncomingMessage, DeliveryNote, ActivityObserved, TimerFired>;
+
+// What applying an input did (the part of it that matches the input).
+struct Applied {
+  Reply reply;                                         // StaffAction: the answer
+  std::optional<Received> received;                    // IncomingMessage
+  bool activity_moved = false;                         // ActivityObserved: the learner's activity moved forward
+  std::optional<ScanReport::Escalated> escalated;      // TimerFired: an escalation
+  int digests = 0;                                     // TimerFired: digests posted
 };
 
 // An outbox row's template parameters (a JSON object of strings) back as Params.
@@ -122,6 +161,11 @@ public:
   store::Database& db() { return db_; }
   const ZoneRules& zone() const { return zone_; }
   const messages::Catalog& catalog() const { return catalog_; }
+
+  // --- the one way in: an input, applied. Staff actions run in their own
+  // transaction; the others in the caller's (a webhook's group commit, an
+  // import, a pass's slice). `style`: how a staff answer is rendered. ---
+  Applied apply(const Input& input, Timestamp now, const messages::FillStyle& style = {});
 
   // --- ingest; the caller holds a WriteTransaction (an import is one) ---
   store::LearnerRepo::Upserted upsert_learner(Learner& l, Timestamp now);
@@ -185,8 +229,8 @@ private:
   std::string policies_fingerprint() const;
   // Due timers (escalation clocks, the digest), each in its own transaction.
   void run_timers(Timestamp now, bool dry_run, ScanReport& rep);
-  void on_escalation_due(const store::Timer& t, Timestamp now, ScanReport& rep);
-  void on_digest_due(Timestamp now, ScanReport& rep);
+  void on_escalation_due(const store::Timer& t, Timestamp now, Applied& out);
+  void on_digest_due(Timestamp now, Applied& out);
   // The digest's timer where the configuration and the last digest say.
   void keep_digest_timer(Timestamp now);
   EscalationRules escalation_rules() const;

@@ -18,7 +18,7 @@
 #include "bot/app/http_server.hpp"
 
 #include "bot/app/matrix_id.hpp"
-#include "adapters/common/ascii.hpp"
+#include "messages/text/ascii.hpp"
 #include "adapters/lms/csv/text.hpp"
 #include "bot/app/phone.hpp"
 #include "store/database.hpp"
@@ -300,7 +300,7 @@ Response handle_activity(ServerState& st, const json& doc, Timestamp now) {
       continue;
     }
     ++applied;
-    if (st.engine.record_activity(e.learner_key, e.source, e.at, now, "api")) ++advanced;
+    if (st.engine.apply(ActivityObserved{e.learner_key, e.source, e.at, "api"}, now).activity_moved) ++advanced;
   }
   tx.commit();
   if (advanced > 0) st.changed();

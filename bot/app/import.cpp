@@ -609,7 +609,9 @@ ImportReport import_csv(Engine& engine, const fs::path& file, const ImportOption
       if (stored)
         for (std::size_t i = 0; i < source_count; ++i)
           if (row.activity[i] && stored->activity.last[i] < to_unix(*row.activity[i]))
-            moved = engine.record_activity(row.learner.key, Source(i), *row.activity[i], now, actor) || moved;
+            moved = engine.apply(ActivityObserved{row.learner.key, Source(i), *row.activity[i], std::string(actor)}, now)
+                        .activity_moved ||
+                    moved;
       if (moved) ++rep.activity;
       switch (up) {
         case store::LearnerRepo::Upserted::inserted: ++rep.inserted; break;

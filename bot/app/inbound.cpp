@@ -68,7 +68,7 @@ bool InboundWriter::apply(Engine& engine, InboundBatch& b, Timestamp now, Inboun
       const std::string e164 = sms_sender_e164(m.sender, config_.sms.region);
       if (!e164.empty()) m.sender = e164;
     }
-    const Received r = engine.receive_message(m, now);
+    const Received r = *engine.apply(m, now).received;
     if (r == Received::duplicate) ++st.duplicates;
     else if (r == Received::not_ours) ++st.not_ours;
     else {
@@ -77,7 +77,7 @@ bool InboundWriter::apply(Engine& engine, InboundBatch& b, Timestamp now, Inboun
     }
   }
   for (const auto& d : b.reports) {
-    engine.record_delivery(d.outbox_id, d.provider, d.remote_id, d.state, d.detail, now);
+    engine.apply(d, now);
     ++st.reports;
     stored = true;
   }

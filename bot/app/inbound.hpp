@@ -32,14 +32,6 @@
 
 namespace relance::app {
 
-struct DeliveryNote {
-  std::string provider;                  // kannel, twilio, http
-  std::optional<std::int64_t> outbox_id; // ours (Kannel dlr-url) ...
-  std::string remote_id;                 // ... or the provider's (Twilio sid)
-  std::string state;                     // progress, delivered, failed
-  std::string detail;
-};
-
 // One webhook request's content.
 struct InboundBatch {
   std::vector<IncomingMessage> messages;  // sender as the provider gave it (normalised here for SMS)

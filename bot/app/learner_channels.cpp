@@ -6,7 +6,7 @@
 #include "bot/app/engine.hpp"
 #include "bot/domain/inbound.hpp"
 
-#include "adapters/common/markup.hpp"
+#include "messages/text/markup.hpp"
 
 #include "bot/domain/opt_out.hpp"
 #include "bot/domain/sms_text.hpp"
@@ -39,61 +39,10 @@ std::string excerpt(std::string_view text, std::size_t max_bytes = 1500) {
   return std::string(text.substr(0, cut)) + "…";
 }
 
-// Plain text to HTML paragraphs: escaped, blank lines separate paragraphs,
-// single newlines become <br>, http(s) links become anchors.
-std::string linkify(std::string_view line) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < line.size()) {
-    const auto a = line.find("http://", i), b = line.find("https://", i);
-    const auto start = std::min(a, b);
-    if (start == std::string_view::npos) {
-      out += text::html_entities(line.substr(i));
-      break;
-    }
-    out += text::html_entities(line.substr(i, start - i));
-    auto end = line.find_first_of(" \t<>\"", start);
-    if (end == std::string_view::npos) end = line.size();
-    // A sentence's final punctuation is not part of the link.
-    while (end > start && std::string_view(".,;:!?)").find(line[end - 1]) != std::string_view::npos) --end;
-    const std::string url = text::html_entities(line.substr(start, end - start));
-    out += "<a href=\"" + url + "\">" + url + "</a>";
-    i = end;
-  }
-  return out;
-}
-
-std::string to_html(std::string_view text) {
-  std::string out, para;
-  auto flush = [&] {
-    if (!para.empty()) out += "<p>" + para + "</p>\n";
-    para.clear();
-  };
-  std::size_t pos = 0;
-  while (pos <= text.size()) {
-    auto nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    auto line = text.substr(pos, nl - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) flush();
-    else para += (para.empty() ? "" : "<br>\n") + linkify(line);
-    pos = nl + 1;
-  }
-  flush();
-  return out;
-}
-
 }  // namespace
 
 LearnerText Engine::render_learner(std::string_view template_key, const Params& p, std::string_view lang) const {
-  const std::string key(template_key);
-  LearnerText t;
-  // As written; the dispatcher fits it to [sms] max_parts (fit_sms).
-  t.sms = catalog_.render(lang, key + ".sms", p);
-  t.subject = catalog_.render(lang, key + ".email_subject", p);
-  t.body = catalog_.render(lang, key + ".email_body", p);
-  t.html = to_html(t.body);
-  return t;
+  return render::learner_text(catalog_, lang, template_key, p);
 }
 
 LearnerText Engine::render_learner(const store::OutboxItem& item) const {

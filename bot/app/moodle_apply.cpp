@@ -26,7 +26,8 @@ moodle::ApplyFn moodle_apply(Engine& engine) {
         case store::LearnerRepo::Upserted::updated: ++counts.updated; break;
         case store::LearnerRepo::Upserted::unchanged: ++counts.unchanged; break;
       }
-      if (up.lms_activity && engine.record_activity(l.key, Source::lms, *up.lms_activity, now, "moodle"))
+      if (up.lms_activity &&
+          engine.apply(ActivityObserved{l.key, Source::lms, *up.lms_activity, "moodle"}, now).activity_moved)
         ++counts.activity;
     }
     tx.commit();

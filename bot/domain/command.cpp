@@ -262,4 +262,93 @@ std::optional<std::int64_t> case_of(const Command& cmd) {
       cmd);
 }
 
+namespace {
+
+// The French word of each value, one the parser reads back as that value.
+std::string_view french(Means m) {
+  switch (m) {
+    case Means::sms: return "sms";
+    case Means::email: return "email";
+    case Means::phone: return "tel";
+    case Means::matrix: return "matrix";
+    case Means::letter: return "courrier";
+    case Means::visit: return "visite";
+    case Means::voicemail: return "vocal";
+    case Means::prescriber_email: return "prescripteur";
+    case Means::other: return "autre";
+  }
+  return "autre";
+}
+
+std::string_view french(Result r) {
+  switch (r) {
+    case Result::no_answer: return "sans_reponse";
+    case Result::reached: return "joint";
+    case Result::message_left: return "message";
+    case Result::resumed: return "repris";
+    case Result::dropped_out: return "abandon";
+    default: return "autre";  // the bot's delivery states are not staff's to log
+  }
+}
+
+std::string_view french(Source s) {
+  switch (s) {
+    case Source::lms: return "plateforme";
+    case Source::lesson: return "lecon";
+    case Source::booking: return "reservation";
+    case Source::visit: return "visite";
+    case Source::call: return "appel";
+    case Source::message: return "reponse";
+    case Source::email: return "courriel";
+    case Source::staff: return "equipe";
+  }
+  return "equipe";
+}
+
+std::string month_text(const std::chrono::year_month& m) {
+  const int y = int(m.year());
+  const unsigned mo = unsigned(m.month());
+  std::string s = std::to_string(y) + "-";
+  if (mo < 10) s += '0';
+  return s + std::to_string(mo);
+}
+
+struct LineOf {
+  static std::string with(std::string line, std::string_view rest) {
+    if (!rest.empty()) (line += ' ') += rest;
+    return line;
+  }
+  static std::string id(std::int64_t case_id) { return std::to_string(case_id); }
+
+  std::string operator()(const ClaimCmd& c) const { return "prendre " + id(c.case_id); }
+  std::string operator()(const LogCmd& c) const {
+    return with("relance " + id(c.case_id) + " " + std::string(french(c.means)) + " " + std::string(french(c.result)),
+                c.comment);
+  }
+  std::string operator()(const ResumedCmd& c) const { return with("repris " + id(c.case_id), c.comment); }
+  std::string operator()(const DropoutCmd& c) const { return with("abandon " + id(c.case_id), c.reason); }
+  std::string operator()(const ListCmd& c) const {
+    switch (c.scope) {
+      case ListScope::mine: return "liste";
+      case ListScope::all: return "liste tous";
+      case ListScope::overdue: return "liste retard";
+    }
+    return "liste";
+  }
+  std::string operator()(const ShowCmd& c) const { return "dossier " + id(c.case_id); }
+  std::string operator()(const StatsCmd& c) const { return c.month ? "stats " + month_text(*c.month) : "stats"; }
+  std::string operator()(const ExportCmd& c) const {
+    std::string s = c.format == ExportFormat::csv ? "export csv" : "export xlsx";
+    return c.month ? s + " " + month_text(*c.month) : s;
+  }
+  std::string operator()(const HelpCmd& c) const { return with("aide", c.topic); }
+  std::string operator()(const SignCmd& c) const {
+    return with("vu " + id(c.case_id) + " " + std::string(french(c.source)), c.comment);
+  }
+};
+
+}  // namespace
+
+std::string command_line(const Command& cmd) { return std::visit(LineOf{}, cmd); }
+
 }  // namespace relance

@@ -52,6 +52,13 @@ ParsedCommand parse_command(std::string_view line);
 // The case a command acts on, if it acts on one.
 std::optional<std::int64_t> case_of(const Command& cmd);
 
+// The command as staff would type it, with the French verbs and words:
+// "prendre 42", "relance 42 tel joint rappel demain", "vu 42 visite". For
+// logs and for what a button or a reaction did; parsing it gives the command
+// back (a comment is written as it is, so one that opens with a quote mark
+// would read differently).
+std::string command_line(const Command& cmd);
+
 // Lower-cases ASCII and folds French accented letters (UTF-8) to ASCII, so
 // "Réclamation", "reclamation" and "RECLAMATION" compare equal.
 std::string fold(std::string_view s);

@@ -3,7 +3,7 @@
 // fake Mattermost server; staff click buttons and write to the bot.
 #include "chat_harness.hpp"
 
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 #include "adapters/common/http_client.hpp"
 #include "tests/support/fake_mattermost.hpp"
 
@@ -63,7 +63,7 @@ struct MmRig {
     return out;
   }
   std::optional<json> alert_of(int case_no) const {
-    const std::string needle = chat::escape_markdown("Dossier #" + std::to_string(case_no) + " ");
+    const std::string needle = render::escape_markdown("Dossier #" + std::to_string(case_no) + " ");
     for (auto& p : alerts())
       if (p["message"].get<std::string>().find(needle) != std::string::npos) return p;
     return std::nullopt;
@@ -170,7 +170,7 @@ TEST_CASE("mattermost: alert, claim by button, relaunch logged by message, resum
   // ----- the relaunch, told to the bot -----
   auto said = rig.mm.user_posts(rig.alice.id, rig.channel.id, "@relance-bot relance 1 tel joint \"rappel lundi\"");
   const std::string said_id = said["id"];
-  CHECK(wait_until([&] { return rig.thread_has(said_id, chat::escape_markdown("Relance notée sur le dossier #1")); }, 15s));
+  CHECK(wait_until([&] { return rig.thread_has(said_id, render::escape_markdown("Relance notée sur le dossier #1")); }, 15s));
   CHECK(wait_until([&] { return rig.thread_has(alert_id, "relance notée par Alice Martin"); }, 15s));
   {
     auto db = rig.db();
@@ -196,7 +196,7 @@ TEST_CASE("mattermost: alert, claim by button, relaunch logged by message, resum
   // Every notice of case 1 went under its alert; still one alert per case.
   CHECK(rig.alerts().size() == 2);
   for (auto& p : rig.bot_posts())
-    if (p["message"].get<std::string>().find(chat::escape_markdown("Dossier #1 ")) != std::string::npos && p["id"] != alert_id)
+    if (p["message"].get<std::string>().find(render::escape_markdown("Dossier #1 ")) != std::string::npos && p["id"] != alert_id)
       CHECK(p["root_id"] == alert_id);
 }
 

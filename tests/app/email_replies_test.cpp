@@ -5,7 +5,7 @@
 // again changes nothing; a bounce marks our email undelivered.
 #include "test_support.hpp"
 
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 #include "bot/app/inbound.hpp"
 #include "store/repositories.hpp"
 
@@ -126,8 +126,8 @@ TEST_CASE("an email answering our relaunch names its learner even from another a
   REQUIRE(posts.size() >= before + 2);
   CHECK_THAT(posts[before], Catch::Contains("a répondu"));
   CHECK_THAT(posts[before], Catch::Contains("je reprends demain"));
-  CHECK(chat::escape_markdown(posts[before]).find("@all") == std::string::npos);
-  CHECK(chat::escape_html(posts[before]).find("<b>") == std::string::npos);
+  CHECK(render::escape_markdown(posts[before]).find("@all") == std::string::npos);
+  CHECK(render::escape_html(posts[before]).find("<b>") == std::string::npos);
 
   SECTION("the same Message-ID read again (a mailbox recreated) changes nothing") {
     const int rows = s.count("SELECT COUNT(*) FROM outbox");

@@ -4,7 +4,7 @@
 // quiet hours (weekend, public holiday), opt-out and parts limit at send time.
 #include "test_support.hpp"
 
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 #include "bot/app/inbound.hpp"
 #include "bot/app/learner_dispatch.hpp"
 #include "store/repositories.hpp"
@@ -123,10 +123,10 @@ TEST_CASE("a learner's SMS reply is stored once, counts as a sign of life and is
   CHECK_THAT(posts[before], Catch::Contains("a répondu"));
   CHECK_THAT(posts[before], Catch::Contains(text));  // the rendered text quotes it whole ...
   // ... and what a chat shows has it defused: no mention, no markup.
-  const std::string md = chat::escape_markdown(posts[before]);
+  const std::string md = render::escape_markdown(posts[before]);
   CHECK(md.find("@all") == std::string::npos);
   CHECK(md.find("**urgent**") == std::string::npos);
-  CHECK(chat::escape_html(posts[before]).find("<b>") == std::string::npos);
+  CHECK(render::escape_html(posts[before]).find("<b>") == std::string::npos);
   CHECK_THAT(posts[before + 1], Catch::Contains("signe de vie"));
 
   SECTION("the same message delivered again changes nothing") {

@@ -342,3 +342,42 @@ TEST_CASE("the case a command acts on is read from the command, not from its tex
   CHECK_FALSE(case_of(cmd("liste")));
   CHECK_FALSE(case_of(cmd("aide")));
 }
+
+TEST_CASE("a command written back as a line reads as the same command", "[domain][command][line]") {
+  // What a button, a menu option or a reaction did is logged and shown as
+  // this line; staff typing it get the same effect.
+  CHECK(command_line(ClaimCmd{42}) == "prendre 42");
+  CHECK(command_line(LogCmd{42, Means::phone, Result::reached, ""}) == "relance 42 tel joint");
+  CHECK(command_line(LogCmd{7, Means::sms, Result::message_left, "laissé à l'accueil"}) ==
+        "relance 7 sms message laissé à l'accueil");
+  CHECK(command_line(ResumedCmd{42, ""}) == "repris 42");
+  CHECK(command_line(DropoutCmd{42, "déménagement"}) == "abandon 42 déménagement");
+  CHECK(command_line(SignCmd{3, Source::visit, ""}) == "vu 3 visite");
+  CHECK(command_line(ExportCmd{ExportFormat::csv, chr::year(2026) / chr::month(3)}) == "export csv 2026-03");
+
+  std::vector<Command> all = {ClaimCmd{1}, ResumedCmd{2, "revenu lundi"}, DropoutCmd{3, ""}, ShowCmd{4},
+                              ListCmd{ListScope::mine}, ListCmd{ListScope::all}, ListCmd{ListScope::overdue},
+                              StatsCmd{}, StatsCmd{chr::year(2027) / chr::month(11)}, ExportCmd{}, HelpCmd{},
+                              HelpCmd{"relance"}};
+  for (auto m : {Means::sms, Means::email, Means::phone, Means::matrix, Means::letter, Means::visit, Means::voicemail,
+                 Means::prescriber_email, Means::other})
+    for (auto r : {Result::no_answer, Result::reached, Result::message_left, Result::resumed, Result::dropped_out,
+                   Result::other})
+      all.push_back(LogCmd{9, m, r, "rappeler demain"});
+  for (std::size_t s = 0; s < source_count; ++s) all.push_back(SignCmd{5, Source(s), "à l'accueil"});
+  for (const auto& c : all) {
+    const std::string line = command_line(c);
+    INFO("line: " << line);
+    const ParsedCommand back = parse_command(line);
+    REQUIRE(std::holds_alternative<Command>(back));
+    CHECK(std::get<Command>(back).index() == c.index());
+    CHECK(command_line(std::get<Command>(back)) == line);
+    CHECK(case_of(std::get<Command>(back)) == case_of(c));
+  }
+  // The fields themselves, for the ones a button produces.
+  const auto log = std::get<LogCmd>(std::get<Command>(parse_command(command_line(LogCmd{9, Means::voicemail,
+                                                                                         Result::no_answer, "x"}))));
+  CHECK(log.means == Means::voicemail);
+  CHECK(log.result == Result::no_answer);
+  CHECK(log.comment == "x");
+}

@@ -1,7 +1,7 @@
 // Fuzz target: CSV bytes as an administrator's Excel or Moodle produces them.
 // Decoding, separator detection and reading must end in records or a clear
 // error with a line number, never a crash.
-#include "adapters/common/utf8.hpp"
+#include "messages/text/utf8.hpp"
 #include "adapters/lms/csv/csv_reader.hpp"
 #include "adapters/lms/csv/encoding.hpp"
 #include "adapters/lms/csv/relative_time.hpp"

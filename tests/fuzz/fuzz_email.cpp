@@ -2,7 +2,7 @@
 // mail client, mailer daemon or spammer. Reading it must end in a message,
 // an auto-reply or a bounce (or a stated problem), never a crash, with text
 // staff can be shown: valid UTF-8, within the size limit.
-#include "adapters/common/utf8.hpp"
+#include "messages/text/utf8.hpp"
 #include "adapters/email/received.hpp"
 
 #include <cstdint>

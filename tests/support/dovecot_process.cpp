@@ -1,6 +1,6 @@
 #include "dovecot_process.hpp"
 
-#include "adapters/common/ascii.hpp"
+#include "messages/text/ascii.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 // The fakes' only Beast translation unit (G2: keep Beast in few TUs).
 #include "fake_http_server.hpp"
 
-#include "adapters/common/ascii.hpp"
+#include "messages/text/ascii.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

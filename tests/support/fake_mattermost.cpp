@@ -1,6 +1,6 @@
 #include "fake_mattermost.hpp"
 
-#include "adapters/common/ascii.hpp"
+#include "messages/text/ascii.hpp"
 #include "adapters/common/form.hpp"
 
 #include <boost/asio/steady_timer.hpp>

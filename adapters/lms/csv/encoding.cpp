@@ -1,6 +1,6 @@
 #include "adapters/lms/csv/encoding.hpp"
 
-#include "adapters/common/utf8.hpp"
+#include "messages/text/utf8.hpp"
 
 #include <iconv.h>
 

@@ -3,9 +3,9 @@
 // provider's answer mapped to sent / retry / failed.
 #include "adapters/sms/http/http_gateway.hpp"
 
-#include "adapters/common/ascii.hpp"
+#include "messages/text/ascii.hpp"
 #include "adapters/common/form.hpp"
-#include "adapters/common/markup.hpp"
+#include "messages/text/markup.hpp"
 #include "adapters/channel/http_send.hpp"
 
 #include <nlohmann/json.hpp>

@@ -3,7 +3,7 @@
 // converter per request.
 #include "adapters/sms/kannel/kannel.hpp"
 
-#include "adapters/common/utf8.hpp"
+#include "messages/text/utf8.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,10 +1,10 @@
 // The small helpers every layer shares, one copy each (issue 11, item 8):
 // ASCII case, HTML/XML entities, percent-encoding, SHA-256 hex, hook requests.
-#include "adapters/common/ascii.hpp"
+#include "messages/text/ascii.hpp"
 #include "adapters/common/digest.hpp"
 #include "adapters/common/form.hpp"
 #include "adapters/common/hook_request.hpp"
-#include "adapters/common/markup.hpp"
+#include "messages/text/markup.hpp"
 
 #include <catch2/catch.hpp>
 

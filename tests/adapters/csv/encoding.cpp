@@ -1,5 +1,5 @@
 // Encoding detection and conversion to UTF-8.
-#include "adapters/common/utf8.hpp"
+#include "messages/text/utf8.hpp"
 #include "adapters/lms/csv/encoding.hpp"
 
 #include <catch2/catch.hpp>

@@ -3,7 +3,7 @@
 // restart, rate limiting, 5xx, encrypted rooms.
 #include "adapter_support.hpp"
 
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 
 using namespace relance;
 using namespace relance::test::mx;
@@ -252,7 +252,7 @@ TEST_CASE("matrix adapter: an encrypted room gets no learner data, one notice, a
   auto events = f.bot_events(secret);
   REQUIRE(events.size() == 1);  // the notice, once
   CHECK(events[0].content["msgtype"] == "m.notice");
-  CHECK(events[0].content["body"] == chat::escape_plain(f.th.render("matrix.e2ee_unsupported")));
+  CHECK(events[0].content["body"] == render::escape_plain(f.th.render("matrix.e2ee_unsupported")));
   for (const auto& ev : f.hs.room_events(secret))
     CHECK(ev.dump().find("Léa") == std::string::npos);
   CHECK(f.th.kv.count("matrix.e2ee_notice." + secret));

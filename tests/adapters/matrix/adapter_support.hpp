@@ -33,7 +33,8 @@ struct TestHooks {
   std::map<std::string, std::string, std::less<>> kv;
   std::set<std::string, std::less<>> seen;
   struct Command {
-    std::string user, line;
+    std::string user, line;  // as typed, or the command a reaction is (chat::line_of)
+    bool typed = true;       // false: it came as a command, not as text to parse
   };
   std::vector<Command> commands;
   std::map<std::string, std::int64_t, std::less<>> case_posts;  // alert event id -> case
@@ -44,8 +45,9 @@ struct TestHooks {
 
   chat::Hooks hooks() {
     chat::Hooks h;
-    h.command = [this](chat::Network, std::string_view user, std::string_view line) {
-      commands.push_back({std::string(user), std::string(line)});
+    h.command = [this](chat::Network, std::string_view user, const chat::Input& input) {
+      const std::string line = chat::line_of(input);
+      commands.push_back({std::string(user), line, std::holds_alternative<chat::Typed>(input)});
       const std::string l(line);
       if (l.rfind("prendre ", 0) == 0) {
         const auto id = std::stoll(l.substr(8));

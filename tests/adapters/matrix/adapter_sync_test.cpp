@@ -2,7 +2,7 @@
 // dedupe, own echoes, next_batch resume, encrypted rooms, failures and stop.
 #include "adapter_support.hpp"
 
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 
 using namespace relance;
 using namespace relance::test::mx;
@@ -16,7 +16,7 @@ namespace {
 int answers(const Fixture& f, const std::string& room, const std::string& text) {
   int n = 0;
   for (const auto& e : f.bot_events(room))
-    if (e.content.value("body", "") == chat::escape_plain(text)) ++n;
+    if (e.content.value("body", "") == render::escape_plain(text)) ++n;
   return n;
 }
 
@@ -157,6 +157,7 @@ TEST_CASE("matrix sync: ✋ on an alert claims the case, answered in its thread"
   CHECK(f.th.claimed_by[42] == f.alice);
   REQUIRE(f.th.commands.size() == 1);
   CHECK(f.th.commands[0].line == "prendre 42");
+  CHECK_FALSE(f.th.commands[0].typed);  // a reaction is a command, never text parsed again
   // The answer in the case's thread, then the alert edited with its status.
   REQUIRE(f.until([&] { return f.bot_events(f.room).size() == 3; }));
   const auto events = f.bot_events(f.room);
@@ -178,14 +179,14 @@ TEST_CASE("matrix sync: encrypted rooms are reported once, never silently", "[ma
   REQUIRE(s.batches(1));
   // Known from the initial sync's state: one notice.
   REQUIRE(f.until([&] { return f.bot_events(enc).size() == 1; }));
-  CHECK(f.bot_events(enc)[0].content["body"] == chat::escape_plain(f.th.render("matrix.e2ee_unsupported")));
+  CHECK(f.bot_events(enc)[0].content["body"] == render::escape_plain(f.th.render("matrix.e2ee_unsupported")));
 
   // A room that turns encryption on later, and what the bot cannot read.
   f.hs.enable_encryption(f.room, f.alice);
   f.hs.send_encrypted(f.room, f.alice);
   f.hs.send_encrypted(enc, f.alice);
   REQUIRE(f.until([&] { return f.bot_events(f.room).size() == 1; }));
-  CHECK(f.bot_events(f.room)[0].content["body"] == chat::escape_plain(f.th.render("matrix.e2ee_unsupported")));
+  CHECK(f.bot_events(f.room)[0].content["body"] == render::escape_plain(f.th.render("matrix.e2ee_unsupported")));
   const int handled = s.sync.batches();
   REQUIRE(s.batches(handled + 1));  // later batches post nothing more
   f.hs.send_encrypted(f.room, f.alice);
@@ -196,7 +197,7 @@ TEST_CASE("matrix sync: encrypted rooms are reported once, never silently", "[ma
   // Invited by staff to an encrypted room: joined, and told once.
   const auto dm = f.hs.invite_to_new_room(f.alice, f.bot, /*is_direct=*/true, /*encrypted=*/true);
   REQUIRE(f.until([&] { return f.hs.membership(dm, f.bot) == "join" && f.bot_events(dm).size() == 1; }));
-  CHECK(f.bot_events(dm)[0].content["body"] == chat::escape_plain(f.th.render("matrix.e2ee_unsupported")));
+  CHECK(f.bot_events(dm)[0].content["body"] == render::escape_plain(f.th.render("matrix.e2ee_unsupported")));
 
   // The sender agrees: no learner data there.
   MatrixSender sender(s.session);

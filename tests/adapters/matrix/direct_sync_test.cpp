@@ -3,7 +3,7 @@
 // still work, and a reply the app could not store comes again.
 #include "direct_support.hpp"
 
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 
 using namespace relance;
 using namespace relance::test::mx;
@@ -15,7 +15,7 @@ namespace {
 int answers(const Fixture& f, const std::string& room, const std::string& text) {
   int n = 0;
   for (const auto& e : f.bot_events(room))
-    if (e.content.value("body", "") == chat::escape_plain(text)) ++n;
+    if (e.content.value("body", "") == render::escape_plain(text)) ++n;
   return n;
 }
 

@@ -1,6 +1,6 @@
 // MattermostHooks behind a small HTTP server, called the way Mattermost
 // calls it (FakeMattermost::async_click, async_slash_command).
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 #include "adapters/mattermost/mattermost_hooks.hpp"
 #include "adapters/mattermost/mattermost_sender.hpp"
 #include "adapters/mattermost/mattermost_wire.hpp"
@@ -84,10 +84,11 @@ TEST_CASE("mattermost hooks: Je prends claims the case and updates the alert", "
   const auto post = rig.alert(42);
   auto r = rig.click(post, "claim", rig.alice.id);
   CHECK(r.status == 200);
-  CHECK(r.ephemeral_text == chat::escape_markdown("Dossier #42 pris en charge par alice."));
+  CHECK(r.ephemeral_text == render::escape_markdown("Dossier #42 pris en charge par alice."));
   REQUIRE(rig.desk.call_count() == 1);
   CHECK(rig.desk.calls()[0].user == "alice");
   CHECK(rig.desk.calls()[0].line == "prendre 42");
+  CHECK_FALSE(rig.desk.calls()[0].typed);  // a click is a command, never text parsed again
   auto stored = *rig.mm.post(post);
   CHECK(stored["message"] == "✋ Dossier #42 — pris en charge");
   CHECK(stored["props"]["attachments"][0]["actions"].size() == 4);  // the case is open: buttons stay
@@ -96,7 +97,7 @@ TEST_CASE("mattermost hooks: Je prends claims the case and updates the alert", "
     auto m = rig.click(post, "relaunch", rig.alice.id, "telnoanswer");
     CHECK(m.status == 200);
     CHECK(rig.desk.calls().back().line == "relance 42 tel sans_reponse");
-    CHECK(m.ephemeral_text == chat::escape_markdown("Fait : relance 42 tel sans_reponse"));  // our reply, escaped
+    CHECK(m.ephemeral_text == render::escape_markdown("Fait : relance 42 tel sans_reponse"));  // our reply, escaped
   }
   SECTION("an unknown menu value runs nothing") {
     auto m = rig.click(post, "relaunch", rig.alice.id, "rm");
@@ -187,7 +188,7 @@ TEST_CASE("mattermost hooks: slash command needs the command token", "[mattermos
   cmd.token = rig.config.command_token;
   auto good = test::run_awaitable(rig.io, rig.mm.async_slash_command(rig.io.get_executor(), cmd), 10s);
   CHECK_FALSE(good.failed);
-  CHECK(good.ephemeral_text == chat::escape_markdown("Dossier #42 pris en charge par alice."));
+  CHECK(good.ephemeral_text == render::escape_markdown("Dossier #42 pris en charge par alice."));
   CHECK_FALSE(good.posted.has_value());
   REQUIRE(rig.desk.call_count() == 1);
   CHECK(rig.desk.calls()[0].user == "alice");

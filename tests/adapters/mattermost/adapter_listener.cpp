@@ -1,7 +1,7 @@
 // MattermostListener on its own io thread against the fake: commands by DM
 // and by mention, reaction claims, its own posts ignored, reconnection with a
 // REST resync, pings. Waits on conditions, never on fixed sleeps.
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 #include "adapters/mattermost/mattermost_listener.hpp"
 #include "adapter_support.hpp"
 #include "test_support.hpp"
@@ -121,10 +121,11 @@ TEST_CASE("mattermost listener: a DM is a command, answered in its thread", "[ma
   auto reply = rig.bot_posts()[0];
   CHECK(reply["channel_id"] == rig.dm.id);
   CHECK(reply["root_id"] == asked["id"]);
-  CHECK(reply["message"] == chat::escape_markdown("Dossier #42 pris en charge par alice."));
+  CHECK(reply["message"] == render::escape_markdown("Dossier #42 pris en charge par alice."));
   REQUIRE(rig.desk.call_count() == 1);
   CHECK(rig.desk.calls()[0].user == "alice");
   CHECK(rig.desk.calls()[0].line == "prendre 42");
+  CHECK(rig.desk.calls()[0].typed);
   CHECK(rig.on_io([&] { return rig.listener->bot_username(); }) == "relance-bot");
 }
 
@@ -140,7 +141,7 @@ TEST_CASE("mattermost listener: @bot in a watched channel, other talk ignored", 
   auto reply = rig.bot_posts()[0];
   CHECK(reply["channel_id"] == rig.staff.id);
   CHECK(reply["root_id"] == root["id"]);  // a reply in a thread goes to the thread's root
-  CHECK(reply["message"] == chat::escape_markdown("Fait : liste tous"));
+  CHECK(reply["message"] == render::escape_markdown("Fait : liste tous"));
   REQUIRE(rig.desk.call_count() == 1);
   CHECK(rig.desk.calls()[0].line == "liste tous");
 }
@@ -158,9 +159,10 @@ TEST_CASE("mattermost listener: a raised hand on an alert claims the case", "[ma
   auto reply = rig.bot_posts().back();
   CHECK(reply["root_id"] == alert["id"]);
   // The answer as the app wrote it (the app's claim texts name the clicker: {asker}).
-  CHECK(reply["message"] == chat::escape_markdown("Dossier #42 pris en charge par alice."));
+  CHECK(reply["message"] == render::escape_markdown("Dossier #42 pris en charge par alice."));
   REQUIRE(rig.desk.call_count() == 1);
   CHECK(rig.desk.calls()[0].line == "prendre 42");
+  CHECK_FALSE(rig.desk.calls()[0].typed);  // a reaction is a command, never text parsed again
   // A second claim emoji by the same person is not a second command.
   rig.mm.user_reacts(rig.alice.id, alert["id"], "white_check_mark");
   rig.mm.user_posts(rig.alice.id, rig.dm.id, "aide");  // a marker: handled after the reaction

@@ -20,7 +20,8 @@ namespace relance::test {
 struct StaffDesk {
   struct Call {
     std::string user;
-    std::string line;
+    std::string line;   // as typed, or the command a click or reaction is (chat::line_of)
+    bool typed = true;  // false: it came as a command, not as text to parse
   };
   std::set<std::string> staff{"alice"};
   std::set<std::int64_t> closed;        // cases over: alert_status removes the buttons
@@ -42,9 +43,10 @@ struct StaffDesk {
   chat::Hooks hooks() {
     static const auto catalog = messages::Catalog::load(messages::Catalog::default_dir());
     chat::Hooks h;
-    h.command = [this](chat::Network, std::string_view user, std::string_view line) {
+    h.command = [this](chat::Network, std::string_view user, const chat::Input& input) {
+      const std::string line = chat::line_of(input);
       std::lock_guard lock(mutex);
-      calls_.push_back({std::string(user), std::string(line)});
+      calls_.push_back({std::string(user), line, std::holds_alternative<chat::Typed>(input)});
       chat::Answer a;
       if (!staff.count(std::string(user))) {
         a.staff = false;

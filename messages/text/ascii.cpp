@@ -1,4 +1,4 @@
-#include "adapters/common/ascii.hpp"
+#include "messages/text/ascii.hpp"
 
 #include <algorithm>
 

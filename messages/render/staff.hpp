@@ -1,4 +1,5 @@
-// Text staff read in their chat, made inert: whatever a learner typed (a name
+// Staff texts rendered for each chat format (Mattermost Markdown, Matrix
+// body and HTML), made inert: whatever a learner typed (a name
 // from the LMS, a reply, a comment) must show as typed and do nothing else.
 //
 // The app renders staff texts with each template value between span marks
@@ -12,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace relance::chat {
+namespace relance::render {
 
 // Mentions only: "@all", "@channel", "@here", "@room", "@alice",
 // "@alice:example.org" get a word joiner (U+2060) after their '@' so no
@@ -37,4 +38,4 @@ std::string escape_html(std::string_view text);
 // an unmarked text); the marks removed.
 std::string escape_plain(std::string_view text);
 
-}  // namespace relance::chat
+}  // namespace relance::render

@@ -1,11 +1,11 @@
-#include "adapters/chat/escape.hpp"
+#include "messages/render/staff.hpp"
 
-#include "adapters/common/markup.hpp"
 #include "messages/marked.hpp"
+#include "messages/text/markup.hpp"
 
 #include <functional>
 
-namespace relance::chat {
+namespace relance::render {
 
 namespace {
 
@@ -152,4 +152,4 @@ std::string escape_plain(std::string_view text) {
   return out;
 }
 
-}  // namespace relance::chat
+}  // namespace relance::render

@@ -1,11 +1,11 @@
 // Learner text shown to staff does nothing but show: no mention, no Markdown,
-// no HTML (chat/escape.hpp).
-#include "adapters/chat/escape.hpp"
+// no HTML (messages/render/staff.hpp).
+#include "messages/render/staff.hpp"
 #include "messages/catalog.hpp"
 
 #include <catch2/catch.hpp>
 
-using namespace relance::chat;
+using namespace relance::render;
 
 namespace {
 const std::string wj = "\u2060";  // word joiner

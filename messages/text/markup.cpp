@@ -1,4 +1,4 @@
-#include "adapters/common/markup.hpp"
+#include "messages/text/markup.hpp"
 
 namespace relance::text {
 

@@ -1,4 +1,4 @@
-#include "adapters/common/utf8.hpp"
+#include "messages/text/utf8.hpp"
 
 #include <cstdint>
 #include <cstring>
