@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <stdexcept>
+#include <thread>
 
 namespace relance::store {
 
@@ -34,10 +36,40 @@ int open_flags(Database::Mode m) {
   return SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE;
 }
 
+// When a connection of this process last waited for another's write lock
+// (steady clock, nanoseconds); yielding connections do not count.
+std::atomic<std::int64_t> last_writer_wait{0};
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
+int Database::on_busy(void* arg, int count) {
+  auto& busy = *static_cast<Busy*>(arg);
+  const auto now = std::chrono::steady_clock::now();
+  if (count == 0) busy.since = now;
+  if (now - busy.since >= busy_timeout) return 0;
+  if (!busy.yields) last_writer_wait.store(steady_ns(), std::memory_order_relaxed);
+  // SQLite's own handler sleeps longer and longer (up to 100 ms) between
+  // two tries: behind transactions of a few milliseconds, a short poll
+  // gets the lock soon after it is free.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return 1;
+}
+
+void Database::let_waiting_writers_first() {
+  // A waiting writer tries again every millisecond; one that has not for
+  // 3 ms got the lock (or gave up).
+  constexpr std::int64_t quiet_ns = 3'000'000;
+  for (int i = 0; i < 50 && steady_ns() - last_writer_wait.load(std::memory_order_relaxed) < quiet_ns; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
 Database::Database(const std::filesystem::path& file, Mode mode)
-    : path_(file), db_(file.string(), open_flags(mode), /*busy_timeout_ms=*/5000) {
+    : path_(file), db_(file.string(), open_flags(mode)) {
+  sqlite3_busy_handler(db_.getHandle(), &Database::on_busy, busy_.get());
   if (mode != Mode::read_only) {
     const std::string jm = db_.execAndGet("PRAGMA journal_mode=WAL").getString();
     if (jm != "wal") throw std::runtime_error(file.string() + ": cannot switch to WAL mode (got " + jm + ")");
@@ -104,6 +136,7 @@ void Database::require_current_schema() {
 
 WriteTransaction::WriteTransaction(Database& db)
     : db_(db.sql()), nested_(sqlite3_get_autocommit(db.sql().getHandle()) == 0) {
+  if (!nested_ && db.busy_->yields) db.let_waiting_writers_first();
   db_.exec(nested_ ? "SAVEPOINT relance_nested" : "BEGIN IMMEDIATE");
 }
 

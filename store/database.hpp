@@ -4,7 +4,9 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,9 +57,33 @@ public:
   // application crashes but may lose the last commits on power loss.
   void set_synchronous_full(bool full);
 
+  // SQLite has one writer and no queue: a connection that writes in a long
+  // series of short transactions (the detection pass, on its own thread)
+  // takes the lock again at once after each commit, and a writer that waits
+  // for it (the I/O thread, polling every millisecond) could wait until its
+  // busy timeout runs out. A connection marked so lets every writer of this
+  // process that is waiting go first, before each transaction it begins.
+  void yield_to_waiting_writers() { busy_->yields = true; }
+
+  // While it waits for another connection's write lock, a connection polls
+  // every millisecond up to this long, then gives up (SQLITE_BUSY).
+  static constexpr std::chrono::milliseconds busy_timeout{5000};
+
 private:
+  friend class WriteTransaction;
+  struct Busy {
+    std::chrono::steady_clock::time_point since;  // when the current wait began
+    bool yields = false;
+  };
+  static int on_busy(void* busy, int count);
+  // Returns once no other writer of this process has been waiting for the
+  // lock for a few milliseconds (bounded, so that the pass moves on under a
+  // constant stream of writes).
+  void let_waiting_writers_first();
+
   std::filesystem::path path_;
   SQLite::Database db_;
+  std::unique_ptr<Busy> busy_ = std::make_unique<Busy>();
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.

@@ -208,31 +208,31 @@ bool Engine::run_pass(Pass& pass, std::chrono::microseconds budget) {
       const std::int64_t key = pass.detected.back();
       pass.detected.pop_back();
       worked = true;
+      // Read in the transaction that writes what is decided on it (here and
+      // below): another connection (the I/O thread, the inbound writer) may
+      // commit between two units of work, and must not be overwritten.
+      auto tx = begin_unless(dry_run, db_);
       auto l = learners_.get(key);
       if (!l) continue;
       StoreCaseIndex index(cases_.coverage_of({key}), config_.policies);
       auto ex = pass.detector->examine_learner(*l, index);
-      if (ex.detection) {
-        open_detected(*l, *ex.detection, pass);
-        continue;
-      }
-      auto tx = begin_unless(dry_run, db_);
-      learners_.set_detect_at(key, next_examination(ex, now));
+      if (ex.detection) open_detected(*l, *ex.detection, pass);
+      else learners_.set_detect_at(key, next_examination(ex, now));
       if (tx) tx->commit();
     }
     if (spent()) return false;
-    auto group = learners_.due_for_detection(now, 64);
-    if (group.empty()) {
-      pass.phase = Pass::Phase::cases;
-      break;
-    }
-    std::vector<std::int64_t> keys;
-    keys.reserve(group.size());
-    for (const auto& l : group) keys.push_back(l.key);
-    StoreCaseIndex index(cases_.coverage_of(keys), config_.policies);
     {
       DerivedWrites derived(db_, dry_run);
       auto tx = begin_unless(dry_run, db_);
+      auto group = learners_.due_for_detection(now, 64);
+      if (group.empty()) {
+        pass.phase = Pass::Phase::cases;
+        break;
+      }
+      std::vector<std::int64_t> keys;
+      keys.reserve(group.size());
+      for (const auto& l : group) keys.push_back(l.key);
+      StoreCaseIndex index(cases_.coverage_of(keys), config_.policies);
       for (const auto& l : group) {
         ++rep.learners_examined;
         auto ex = pass.detector->examine_learner(l, index);
@@ -253,11 +253,13 @@ bool Engine::run_pass(Pass& pass, std::chrono::microseconds budget) {
     if (pass.next_case == 0 && pass.due_cases.empty()) pass.due_cases = cases_.due_ids(now);
     while (pass.next_case < pass.due_cases.size()) {
       if (spent()) return false;
+      auto tx = begin_unless(dry_run, db_);
       auto c = cases_.get(pass.due_cases[pass.next_case++]);
       if (!c) continue;
       auto l = learners_.get(c->learner_key);
       if (!l) continue;
       advance_while_due(*c, *l, pass);
+      if (tx) tx->commit();
       worked = true;
     }
     pass.phase = Pass::Phase::timers;

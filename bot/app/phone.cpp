@@ -1,99 +1,67 @@
 #include "bot/app/phone.hpp"
 
-#include <phonenumbers/phonenumber.pb.h>
-#include <phonenumbers/phonenumberutil.h>
+#include <dlfcn.h>
 
-#include <algorithm>
-#include <cctype>
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
 #include <string>
+#include <system_error>
+#include <vector>
 
 namespace relance::app {
 
 namespace {
 
-using i18n::phonenumbers::PhoneNumber;
-using i18n::phonenumbers::PhoneNumberUtil;
+namespace fs = std::filesystem;
 
-std::string_view trim(std::string_view s) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
+// libphonenumber brings protobuf and ICU with it: 3.7 MB resident as soon
+// as they are loaded (their static initialisers run at load), a sixth of an
+// idle `relance serve`. Most runs never read a phone number (a service whose
+// learners were imported, `--version`, an export), so the library lives in a
+// module of its own (relance_phone.so, phone_libphonenumber.cpp), loaded on
+// the first number to read: installed next to the binary's lib/relance, or
+// beside it in the build tree.
+using Normalize = void (*)(std::string_view, std::string_view, PhoneResult*);
 
-PhoneResult fail(std::string_view raw, std::string_view why) {
-  PhoneResult r;
-  r.reason = std::string(why);
-  r.error = "numéro de téléphone « " + std::string(raw) + " » invalide : " + r.reason;
-  return r;
-}
-
-std::string parse_error_reason(PhoneNumberUtil::ErrorType e) {
-  switch (e) {
-    case PhoneNumberUtil::INVALID_COUNTRY_CODE_ERROR: return "indicatif pays inconnu";
-    case PhoneNumberUtil::NOT_A_NUMBER: return "ce n'est pas un numéro de téléphone";
-    case PhoneNumberUtil::TOO_SHORT_AFTER_IDD: return "trop court après l'indicatif international";
-    case PhoneNumberUtil::TOO_SHORT_NSN: return "trop court";
-    case PhoneNumberUtil::TOO_LONG_NSN: return "trop long";
-    case PhoneNumberUtil::NO_PARSING_ERROR: break;
+std::vector<fs::path> module_candidates() {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    out.push_back(exe.parent_path() / ".." / "lib" / "relance" / "relance_phone.so");
+    out.push_back(exe.parent_path() / "relance_phone.so");
   }
-  return "illisible";
+#ifdef RELANCE_PHONE_MODULE_BUILD_PATH
+  out.emplace_back(RELANCE_PHONE_MODULE_BUILD_PATH);  // tests, run from the build tree
+#endif
+  return out;
 }
 
-std::string possibility_reason(PhoneNumberUtil::ValidationResult v, int digits) {
-  const std::string n = " (" + std::to_string(digits) + " chiffres)";
-  switch (v) {
-    case PhoneNumberUtil::INVALID_COUNTRY_CODE: return "indicatif pays inconnu";
-    case PhoneNumberUtil::TOO_SHORT: return "trop court" + n;
-    case PhoneNumberUtil::TOO_LONG: return "trop long" + n;
-    case PhoneNumberUtil::INVALID_LENGTH: return "longueur invalide" + n;
-    case PhoneNumberUtil::IS_POSSIBLE_LOCAL_ONLY: return "numéro local incomplet, il manque l'indicatif" + n;
-    case PhoneNumberUtil::IS_POSSIBLE: break;
+Normalize load_module() {
+  std::string tried;
+  for (const auto& p : module_candidates()) {
+    std::error_code ec;
+    if (!fs::exists(p, ec)) {
+      tried += " " + p.string();
+      continue;
+    }
+    void* h = ::dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) throw std::runtime_error("phone numbers: cannot load " + p.string() + ": " + ::dlerror());
+    if (auto* f = reinterpret_cast<Normalize>(::dlsym(h, "relance_normalize_phone"))) return f;
+    throw std::runtime_error("phone numbers: " + p.string() + " is not relance's phone module");
   }
-  return "numéro non attribué";
+  throw std::runtime_error("phone numbers: relance_phone.so not found (looked for" + tried + ")");
 }
 
 }  // namespace
 
-PhoneResult normalize_phone(std::string_view raw_in, std::string_view region) {
-  const std::string_view raw = trim(raw_in);
-  if (raw.empty()) return {};
-
-  // libphonenumber reads letters as a phone keypad ("06 12 AB ..." would
-  // become digits); in a learner file a letter is a typing mistake, so refuse.
-  // "poste"/"ext." extensions are not numbers we can text either.
-  if (std::any_of(raw.begin(), raw.end(), [](unsigned char c) { return std::isalpha(c); }))
-    return fail(raw, "contient des lettres");
-
-  // Parse ignores these separators anyway, but its regular expressions run
-  // twice as fast without them (6 instead of 12 µs per number measured),
-  // which matters for a 100,000-row import.
-  std::string compact;
-  compact.reserve(raw.size());
-  for (char c : raw)
-    if (c != ' ' && c != '.' && c != '-' && c != '/' && c != '\t') compact += c;
-
-  const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
-  // A leading '+' carries its own country code; "ZZ" (unknown region) makes
-  // libphonenumber insist on it instead of assuming the default region.
-  const std::string parse_region = raw.front() == '+' ? "ZZ" : std::string(region);
-  PhoneNumber number;
-  const auto err = util.Parse(compact, parse_region, &number);
-  if (err != PhoneNumberUtil::NO_PARSING_ERROR) return fail(raw, parse_error_reason(err));
-
-  if (!util.IsValidNumber(number)) {
-    std::string nsn;
-    util.GetNationalSignificantNumber(number, &nsn);
-    const auto possible = util.IsPossibleNumberWithReason(number);
-    if (possible != PhoneNumberUtil::IS_POSSIBLE) return fail(raw, possibility_reason(possible, int(nsn.size())));
-    std::string where;
-    util.GetRegionCodeForCountryCode(number.country_code(), &where);
-    return fail(raw, "numéro non attribué (+" + std::to_string(number.country_code()) +
-                         (where.empty() || where == "ZZ" ? "" : ", " + where) + ")");
-  }
-
+PhoneResult normalize_phone(std::string_view raw, std::string_view region) {
+  // No number, nothing to load.
+  if (raw.find_first_not_of(" \t\r\n") == std::string_view::npos) return {};
+  static const Normalize normalize = load_module();  // once, thread-safe
   PhoneResult r;
-  util.Format(number, PhoneNumberUtil::E164, &r.e164);
+  normalize(raw, region, &r);
   return r;
 }
 

@@ -18,6 +18,7 @@
 #include "bot/app/inbound.hpp"
 #include "bot/app/learner_dispatch.hpp"
 #include "bot/app/routing.hpp"
+#include "bot/app/scheduler.hpp"
 #include "store/checkpointer.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -29,8 +30,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
-
-#include <malloc.h>
 
 #include <algorithm>
 #include <iostream>
@@ -47,138 +46,6 @@ std::string_view demo_config_text() {
       ;
   return std::string_view(text, sizeof text - 1);
 }
-
-namespace {
-
-// Sleeps until the next due instant (a step, a dropout deadline, a learner
-// crossing a threshold, a staff message to show), never polling: a change
-// from outside (API, console, poller) pokes it.
-class Scheduler {
-public:
-  Scheduler(asio::io_context& io, Engine& engine, std::function<Timestamp()> clock,
-            console::ConsoleChannel* console)
-      : io_(io), engine_(engine), clock_(std::move(clock)), console_(console), timer_(io) {}
-
-  // Learner channels that really send (the console shows the others' messages).
-  std::vector<std::string> live_channels;
-
-  // Called after each pass: the chat dispatchers look at the outbox.
-  std::function<void()> after_pass;
-
-  void start() { arm(std::chrono::seconds(0)); }
-
-  // New or changed learners arrived (API, Moodle): look again soon. Changes
-  // are coalesced over a few seconds, so that a busy feed makes one pass of
-  // many learners rather than many passes of one. A pass running now is
-  // followed by another at once if it left work (the next due instant is
-  // then already past).
-  void poke() {
-    if (pass_) return;
-    constexpr auto coalesce = std::chrono::seconds(3);
-    const auto soon = std::chrono::steady_clock::now() + coalesce;
-    if (timer_.expiry() > soon) arm(coalesce);
-  }
-
-  void deliver_staff(Timestamp now) {
-    if (!console_) return;
-    store::OutboxRepo outbox(engine_.db());
-    for (int round = 0; round < 100; ++round) {
-      auto items = outbox.ready("staff", now, 100);
-      if (items.empty()) break;
-      for (const auto& item : items) {
-        console_->show(engine_.render_outbox(item));
-        outbox.mark_sent(item.id, now, "console");
-      }
-    }
-    // Learner messages of a channel that is not configured wait in the
-    // outbox; the console shows each once so staff see what would be sent.
-    const auto shown = store::kv_get(engine_.db(), "console.learner_shown");
-    std::int64_t last = shown ? std::stoll(*shown) : 0;
-    for (const char* ch : {"sms", "email", "matrix"})
-      if (std::find(live_channels.begin(), live_channels.end(), ch) == live_channels.end())
-      for (const auto& item : outbox.pending(ch))
-        if (item.id > last) {
-          console_->show(engine_.render_outbox(item));
-          last = std::max(last, item.id);
-        }
-    store::kv_set(engine_.db(), "console.learner_shown", std::to_string(last));
-  }
-
-private:
-  void arm(std::chrono::steady_clock::duration d) {
-    timer_.expires_after(d);
-    timer_.async_wait([this](boost::system::error_code ec) {
-      if (!ec) tick();
-    });
-  }
-
-  // A pass runs in slices of `slice` on the I/O thread; between two, the
-  // HTTP server, the chat and the timers get their turn.
-  static constexpr std::chrono::milliseconds slice{3};
-
-  void tick() {
-    pass_.emplace(engine_.begin_pass(clock_()));
-    step();
-  }
-
-  void step() {
-    bool done = false;
-    try {
-      done = engine_.run_pass(*pass_, slice);
-    } catch (const std::exception& e) {
-      pass_.reset();
-      spdlog::error("scheduler: pass failed: {}; retrying in 60 s", e.what());
-      arm(std::chrono::seconds(60));
-      return;
-    }
-    if (!done) {
-      // A long pass (every learner due, after an upgrade) must not hold its
-      // first alerts until its end: the dispatchers look at the outbox when
-      // the pass has queued something new, at most every half second.
-      const auto& r = pass_->report;
-      const std::size_t queued = r.opened.size() + r.steps.size() + r.closed.size() + r.escalated.size();
-      const auto t = std::chrono::steady_clock::now();
-      if (queued > woken_for_ && t - woken_at_ >= std::chrono::milliseconds(500)) {
-        woken_for_ = queued;
-        woken_at_ = t;
-        if (after_pass) after_pass();
-      }
-      asio::post(io_, [this] { step(); });
-      return;
-    }
-    woken_for_ = 0;
-    const ScanReport rep = std::move(pass_->report);
-    pass_.reset();
-    // A pass over many learners leaves freed heap behind; give it back, so
-    // that an idle service holds only what it uses.
-    if (rep.learners_examined > 10'000) ::malloc_trim(0);
-    try {
-      deliver_staff(rep.now);
-      if (after_pass) after_pass();
-    } catch (const std::exception& e) {
-      spdlog::error("scheduler: after the pass: {}", e.what());
-    }
-    // Wake at the next due instant; re-check at least every 6 hours in case
-    // the wall clock jumped (NTP, suspend).
-    const Timestamp now = clock_();
-    auto wait = std::chrono::seconds(6 * 3600);
-    if (rep.next_wake)
-      wait = std::clamp(std::chrono::duration_cast<std::chrono::seconds>(*rep.next_wake - now), std::chrono::seconds(1), wait);
-    spdlog::debug("scheduler: {} learners examined; next pass in {} s", rep.learners_examined, wait.count());
-    arm(wait);
-  }
-
-  std::optional<Pass> pass_;
-  std::size_t woken_for_ = 0;                       // what the dispatchers were last woken for, in this pass
-  std::chrono::steady_clock::time_point woken_at_;
-  asio::io_context& io_;
-  Engine& engine_;
-  std::function<Timestamp()> clock_;
-  console::ConsoleChannel* console_;
-  asio::steady_timer timer_;
-};
-
-}  // namespace
 
 int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::ostream& out) {
   asio::io_context io(1);
