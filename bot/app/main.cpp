@@ -5,6 +5,7 @@
 #include "bot/app/export.hpp"
 #include "bot/app/import.hpp"
 #include "bot/app/logging.hpp"
+#include "bot/app/phone.hpp"
 #include "bot/app/preview.hpp"
 #include "bot/app/runtime.hpp"
 #include "bot/app/zone.hpp"
@@ -462,6 +463,7 @@ int main(int argc, char** argv) {
         check_sms_lengths(l->config, l->catalog, ignored);
       }
       for (const auto& w : unconfigured_channel_warnings(l->config)) spdlog::warn("{}: {}", config_path, w);
+      if (const auto problem = phone_module_problem(); !problem.empty()) throw std::runtime_error(problem);
     }
     if (*preview) {
       preview_message(*l, pv_key, pv_learner, pv_channel, std::cout);

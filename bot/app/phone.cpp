@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
@@ -33,9 +34,15 @@ std::vector<fs::path> module_candidates() {
     out.push_back(exe.parent_path() / "relance_phone.so");
   }
 #ifdef RELANCE_PHONE_MODULE_BUILD_PATH
-  out.emplace_back(RELANCE_PHONE_MODULE_BUILD_PATH);  // tests, run from the build tree
+  // Tests, run from the build tree (often the binary's own folder).
+  if (const fs::path built(RELANCE_PHONE_MODULE_BUILD_PATH); std::find(out.begin(), out.end(), built) == out.end())
+    out.push_back(built);
 #endif
   return out;
+}
+
+std::string not_found(const std::string& tried) {
+  return "phone numbers: relance_phone.so not found (looked for" + tried + "); reinstall relance";
 }
 
 Normalize load_module() {
@@ -51,10 +58,20 @@ Normalize load_module() {
     if (auto* f = reinterpret_cast<Normalize>(::dlsym(h, "relance_normalize_phone"))) return f;
     throw std::runtime_error("phone numbers: " + p.string() + " is not relance's phone module");
   }
-  throw std::runtime_error("phone numbers: relance_phone.so not found (looked for" + tried + ")");
+  throw std::runtime_error(not_found(tried));
 }
 
 }  // namespace
+
+std::string phone_module_problem() {
+  std::string tried;
+  for (const auto& p : module_candidates()) {
+    std::error_code ec;
+    if (fs::exists(p, ec)) return {};
+    tried += " " + p.string();
+  }
+  return not_found(tried);
+}
 
 PhoneResult normalize_phone(std::string_view raw, std::string_view region) {
   // No number, nothing to load.

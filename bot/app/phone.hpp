@@ -18,4 +18,10 @@ struct PhoneResult {
 // "0033 6 ..." are international. Empty input is ok with an empty e164.
 PhoneResult normalize_phone(std::string_view raw, std::string_view region = "FR");
 
+// The library is loaded on the first number (see phone.cpp); the verbs that
+// may read numbers check at start that it is installed, so that a broken
+// installation is refused then, not in the middle of an import or at the
+// first SMS. Empty when it is there; otherwise what is wrong.
+std::string phone_module_problem();
+
 }  // namespace relance::app
