@@ -1,5 +1,7 @@
 #include "adapters/email/smtp_port.hpp"
 
+#include "adapters/common/log_privacy.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -35,7 +37,10 @@ asio::awaitable<channel::SendResult> SmtpPort::send(channel::Message m) {
   mail.html = std::move(m.html);
   mail.reply_to = reply_to_;
   co_await asio::post(pool_.get_executor(), asio::use_awaitable);
-  const SendOutcome r = send_email(mail, config_);
+  SendOutcome r = send_email(mail, config_);
+  // Never the password in the outbox row or the log (the dispatcher hides
+  // the address in its log lines).
+  r.error = logs::redact(r.error, {config_.password});
   co_await asio::post(ex_, asio::use_awaitable);
   co_return to_send_result(r);
 }

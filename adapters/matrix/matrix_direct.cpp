@@ -1,5 +1,6 @@
 #include "adapters/matrix/matrix_direct.hpp"
 
+#include "adapters/common/log_privacy.hpp"
 #include "adapters/common/retry.hpp"
 #include "adapters/common/sleep.hpp"
 #include "adapters/matrix/matrix_wire.hpp"
@@ -146,15 +147,15 @@ asio::awaitable<DirectResult> MatrixDirect::send(DirectMessage m) {
 
   auto room = co_await async_room_for(m.user_id);
   if (room.status != Status::sent) {
-    spdlog::warn("matrix: outbox {} to {}: {}", m.outbox_id, m.user_id, room.error);
+    spdlog::warn("matrix: outbox {} to {}: {}", m.outbox_id, logs::personal(m.user_id), room.error);
     co_return DirectResult{room.status, room.room_id, {}, room.retry_after, room.error};
   }
   auto r = co_await session_->async_send_event(room.room_id, "m.room.message", txn_for_post(m.outbox_id),
                                                message_body(m));
   if (r.status == Status::sent)
-    spdlog::debug("matrix: outbox {} sent to {} in {} as {}", m.outbox_id, m.user_id, room.room_id, r.remote_id);
+    spdlog::debug("matrix: outbox {} sent to {} in {} as {}", m.outbox_id, logs::personal(m.user_id), room.room_id, r.remote_id);
   else
-    spdlog::warn("matrix: outbox {} to {} in {}: {}", m.outbox_id, m.user_id, room.room_id, r.error);
+    spdlog::warn("matrix: outbox {} to {} in {}: {}", m.outbox_id, logs::personal(m.user_id), room.room_id, r.error);
   co_return DirectResult{r.status, room.room_id, r.remote_id, r.retry_after, r.error};
 }
 
@@ -176,7 +177,7 @@ asio::awaitable<MatrixDirect::Lookup> MatrixDirect::async_room_for(std::string u
       }
       co_return Lookup{Status::sent, *saved, std::nullopt, {}};
     }
-    spdlog::info("matrix: {} is no longer in the direct room {} (or it cannot be used): opening a new one", user,
+    spdlog::info("matrix: {} is no longer in the direct room {} (or it cannot be used): opening a new one", logs::personal(user),
                  *saved);
     co_await async_forget(user, *saved);
   }
@@ -223,7 +224,7 @@ asio::awaitable<MatrixDirect::Lookup> MatrixDirect::async_room_for(std::string u
         save(key_dm_room(room), user);
         save(unrecorded_key, room);
         save(creating_key, "");
-        spdlog::info("matrix: opened the direct room {} with {}", room, user);
+        spdlog::info("matrix: opened the direct room {} with {}", room, logs::personal(user));
         const bool recorded = co_await async_record_direct(user, room, no_rooms());
         if (recorded) save(unrecorded_key, "");
         co_return Lookup{Status::sent, room, std::nullopt, {}};
@@ -241,7 +242,7 @@ asio::awaitable<MatrixDirect::Lookup> MatrixDirect::async_room_for(std::string u
     }
     if (transient(r)) {
       if (last) co_return Lookup{Status::retry, {}, std::nullopt, "matrix: createRoom: " + r.describe()};
-      spdlog::debug("matrix: createRoom for {}: {}, looking for the room before trying again", user, r.describe());
+      spdlog::debug("matrix: createRoom for {}: {}, looking for the room before trying again", logs::personal(user), r.describe());
       co_await net::async_sleep(session_->executor(), backoff.next());
       continue;
     }
@@ -292,7 +293,7 @@ asio::awaitable<MatrixDirect::Fit> MatrixDirect::async_fit(std::string room_id, 
     // Someone turned encryption on (the learner has the power to): we could
     // not read the replies, and clear text there is flagged by clients.
     spdlog::warn("matrix: the direct room {} with {} is end-to-end encrypted, which relance does not support", room_id,
-                 user);
+                 logs::personal(user));
     co_return Fit::gone;
   }
   co_return Fit::usable;
@@ -341,7 +342,7 @@ asio::awaitable<MatrixDirect::Found> MatrixDirect::async_find_existing(std::stri
       if ((*m != "invite" && *m != "join") || !direct) continue;
       const Fit fit = co_await async_fit(room, user);
       if (fit == Fit::usable) {
-        spdlog::info("matrix: found the direct room {} with {} made by an attempt whose answer was lost", room, user);
+        spdlog::info("matrix: found the direct room {} with {} made by an attempt whose answer was lost", room, logs::personal(user));
         out.room_id = room;
         co_return out;
       }
@@ -361,7 +362,7 @@ void MatrixDirect::adopt(const std::string& user, const std::string& room_id, bo
   save(key_dm_room(room_id), user);
   save(std::string(key_dm_unrecorded_prefix) + user, listed ? std::string_view{} : std::string_view{room_id});
   save(std::string(key_dm_creating_prefix) + user, "");
-  spdlog::info("matrix: using the existing direct room {} with {}", room_id, user);
+  spdlog::info("matrix: using the existing direct room {} with {}", room_id, logs::personal(user));
 }
 
 asio::awaitable<bool> MatrixDirect::async_record_direct(std::string user, std::string add,
@@ -376,7 +377,7 @@ asio::awaitable<bool> MatrixDirect::async_record_direct(std::string user, std::s
   const std::string path = direct_path(session_->user_id());
   auto r = co_await session_->async_call(net::Method::get, path, {}, false);
   if (!r.ok() && r.http.status != 404) {
-    spdlog::warn("matrix: reading m.direct: {} (retried on the next send to {})", r.describe(), user);
+    spdlog::warn("matrix: reading m.direct: {} (retried on the next send to {})", r.describe(), logs::personal(user));
     co_return false;
   }
   const json current = r.ok() ? parse_object(r.http.body) : json::object();
@@ -385,7 +386,7 @@ asio::awaitable<bool> MatrixDirect::async_record_direct(std::string user, std::s
   if (!changed) co_return true;
   auto w = co_await session_->async_call(net::Method::put, path, next, true);
   if (!w.ok()) {
-    spdlog::warn("matrix: updating m.direct: {} (retried on the next send to {})", w.describe(), user);
+    spdlog::warn("matrix: updating m.direct: {} (retried on the next send to {})", w.describe(), logs::personal(user));
     co_return false;
   }
   co_return true;
@@ -403,7 +404,7 @@ asio::awaitable<void> MatrixDirect::async_forget(std::string user, std::string r
   // Nobody to talk to there any more. Not joined (kicked): 403, nothing to do.
   auto r = co_await session_->async_call(net::Method::post, "/v3/rooms/" + encode_segment(room_id) + "/leave", "{}",
                                          true);
-  if (r.ok()) spdlog::info("matrix: left the old direct room {} with {}", room_id, user);
+  if (r.ok()) spdlog::info("matrix: left the old direct room {} with {}", room_id, logs::personal(user));
   else spdlog::debug("matrix: leaving the old direct room {}: {}", room_id, r.describe());
 }
 

@@ -1,5 +1,6 @@
 #include "adapters/matrix/matrix_sync.hpp"
 
+#include "adapters/common/log_privacy.hpp"
 #include "adapters/common/sleep.hpp"
 
 #include <boost/asio/async_result.hpp>
@@ -398,7 +399,7 @@ asio::awaitable<bool> MatrixSync::async_handle_learner_message(const std::string
   }
   const auto& hooks = session_->hooks();
   if (!hooks.learner_message) {
-    spdlog::warn("matrix: message from {} in the learner's room {} dropped: no learner_message hook", m.sender,
+    spdlog::warn("matrix: message from {} in the learner's room {} dropped: no learner_message hook", logs::personal(m.sender),
                  room_id);
     co_return true;
   }
@@ -421,8 +422,10 @@ asio::awaitable<bool> MatrixSync::async_handle_learner_message(const std::string
   } catch (const std::exception& e) {
     spdlog::error("matrix: learner_message for {} in {} failed: {}", m.event_id, room_id, e.what());
   }
-  if (stored) spdlog::debug("matrix: message from learner {} in {}", m.sender, room_id);
-  else spdlog::warn("matrix: message {} from learner {} not stored, it will be fetched again", m.event_id, m.sender);
+  if (stored) spdlog::debug("matrix: message from learner {} in {}", logs::personal(m.sender), room_id);
+  else
+    spdlog::warn("matrix: message {} from learner {} not stored, it will be fetched again", m.event_id,
+                 logs::personal(m.sender));
   co_return stored;
 }
 

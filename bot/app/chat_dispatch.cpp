@@ -1,6 +1,7 @@
 #include "bot/app/chat_dispatch.hpp"
 #include "bot/app/inbound.hpp"
 
+#include "adapters/common/log_privacy.hpp"
 #include "messages/render/staff.hpp"
 #include "adapters/common/retry.hpp"
 #include "bot/app/routing.hpp"
@@ -524,7 +525,8 @@ chat::Hooks make_chat_hooks(Engine& engine, std::function<Timestamp()> clock, Af
   h.learner_message = [inbound](chat::Network net, std::string_view user, std::string_view room,
                                 std::string_view event_id, std::string_view text, std::function<void(bool)> done) {
     if (!inbound) {
-      spdlog::error("{}: message {} from {} in {} not stored: no inbound writer", chat::to_string(net), event_id, user, room);
+      spdlog::error("{}: message {} from {} in {} not stored: no inbound writer", chat::to_string(net), event_id,
+                    logs::personal(user), room);
       done(false);
       return;
     }

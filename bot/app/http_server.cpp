@@ -19,6 +19,7 @@
 
 #include "bot/app/matrix_id.hpp"
 #include "messages/text/ascii.hpp"
+#include "adapters/common/log_privacy.hpp"
 #include "adapters/lms/csv/text.hpp"
 #include "bot/app/phone.hpp"
 #include "store/database.hpp"
@@ -585,7 +586,8 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> st, tcp::socket socke
     const auto idle = std::count_if(st->connections.begin(), st->connections.end(),
                                     [](const auto& c) { return c.second->idle; });
     res.keep_alive(req.keep_alive() && !st->stopping && std::size_t(idle) < max_idle_connections);
-    spdlog::debug("http: {} {} -> {}", std::string_view(req.method_string()), std::string_view(req.target()),
+    // The query of a webhook holds its secret and what the learner wrote.
+    spdlog::debug("http: {} {} -> {}", std::string_view(req.method_string()), logs::loggable_target(req.target()),
                   res.result_int());
     if (!co_await write(conn.stream, res) || !res.keep_alive()) break;
   }

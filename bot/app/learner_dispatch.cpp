@@ -1,5 +1,6 @@
 #include "bot/app/learner_dispatch.hpp"
 
+#include "adapters/common/log_privacy.hpp"
 #include "bot/domain/sms_text.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -150,6 +151,8 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
       m.subject = std::move(text.subject);
       m.to_name = learner->display_name();
     }
+    // What the log must not show of this message (logs::redact), kept before it goes.
+    const std::string sent_text = m.text, sent_subject = m.subject, sent_name = m.to_name;
     const channel::SendResult r = co_await port.send(std::move(m));
     if (stopping && r.status == channel::SendResult::retry) co_return;
     const Timestamp after = clock();
@@ -166,7 +169,8 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
       const std::string why = r.status == channel::SendResult::failed
                                   ? r.error
                                   : "gave up after " + std::to_string(item.attempts + 1) + " attempts: " + r.error;
-      spdlog::error("{}: message {} not sent: {}", name, item.id, why);
+      spdlog::error("{}: message {} not sent: {}", name, item.id,
+                    logs::redact(why, {}, {item.recipient, sent_text, sent_subject, sent_name}));
       store::WriteTransaction tx(engine.db());
       engine.learner_message_failed(item, why, false, after);
       if (r.recipient_opted_out && name == "sms" && !learner->sms_opt_out)
@@ -177,7 +181,8 @@ struct LearnerDispatcher::State : std::enable_shared_from_this<State> {
       co_return;
     }
     const auto delay = learner_retry_delay(item.attempts, r.retry_after);
-    spdlog::warn("{}: message {} not sent ({}); next attempt in {} s", name, item.id, r.error, delay.count());
+    spdlog::warn("{}: message {} not sent ({}); next attempt in {} s", name, item.id,
+                 logs::redact(r.error, {}, {item.recipient, sent_text, sent_subject, sent_name}), delay.count());
     store::WriteTransaction tx(engine.db());
     outbox.mark_retry(item.id, after + delay, r.error);
     tx.commit();

@@ -1,5 +1,6 @@
 // relance — command line. Exit codes: 0 ok, 1 runtime error, 2 usage or
 // configuration error (documented in the README and `relance --help`).
+#include "adapters/common/log_privacy.hpp"
 #include "bot/app/config.hpp"
 #include "bot/app/engine.hpp"
 #include "bot/app/export.hpp"
@@ -310,6 +311,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", log_format, T("log_format"))->check(CLI::IsMember({"text", "json"}));
   app.add_option("--log-level", log_level, T("log_level"))
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  bool log_personal_data = false;
+  app.add_flag("--log-personal-data", log_personal_data, T("log_personal_data"));
 
   auto* serve = app.add_subcommand("serve", T("serve"));
   bool serve_console = false;
@@ -375,6 +378,7 @@ int main(int argc, char** argv) {
 
   try {
     setup_logging(log_format == "json" ? LogFormat::json : LogFormat::text, log_level);
+    logs::show_personal_data(log_personal_data);
   } catch (const std::exception& e) {
     std::cerr << "relance: " << e.what() << "\n";
     return exit_usage;

@@ -1,5 +1,6 @@
 #include "bot/app/moodle_apply.hpp"
 
+#include "adapters/common/log_privacy.hpp"
 #include "bot/app/phone.hpp"
 #include "store/database.hpp"
 
@@ -19,7 +20,8 @@ moodle::ApplyFn moodle_apply(Engine& engine) {
         if (phone.ok())
           l.phone = phone.e164;
         else
-          spdlog::warn("moodle: course {}: user {}: phone1 ignored: {}", course_id, up.moodle_user_id, phone.error);
+          spdlog::warn("moodle: course {}: user {}: phone1 ignored: {}", course_id, up.moodle_user_id,
+                       logs::redact(phone.error, {}, {up.phone_raw}));
       }
       switch (engine.upsert_learner(l, now)) {
         case store::LearnerRepo::Upserted::inserted: ++counts.inserted; break;

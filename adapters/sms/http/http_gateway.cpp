@@ -5,6 +5,7 @@
 
 #include "messages/text/ascii.hpp"
 #include "adapters/common/form.hpp"
+#include "adapters/common/log_privacy.hpp"
 #include "messages/text/markup.hpp"
 #include "adapters/channel/http_send.hpp"
 
@@ -390,10 +391,14 @@ boost::asio::awaitable<SendResult> HttpGateway::send(Message m) {
   auto r = co_await http_.async_request(req.method, std::move(req.url), std::move(req.headers), std::move(req.body),
                                         std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout));
   auto res = to_send_result(r, std::chrono::system_clock::now());
+  // A gateway echoing the request in its error: never the secret in the
+  // outbox row or the log, and the number and the text not in the log.
+  res.error = logs::redact(res.error, {config_.secret});
+  const std::string logged = logs::redact(res.error, {}, {m.to, m.text});
   switch (res.status) {
     case Status::sent: spdlog::debug("sms http: outbox {} sent ({})", m.outbox_id, res.remote_id); break;
-    case Status::retry: spdlog::warn("sms http: outbox {}: will retry ({})", m.outbox_id, res.error); break;
-    case Status::failed: spdlog::warn("sms http: outbox {}: failed ({})", m.outbox_id, res.error); break;
+    case Status::retry: spdlog::warn("sms http: outbox {}: will retry ({})", m.outbox_id, logged); break;
+    case Status::failed: spdlog::warn("sms http: outbox {}: failed ({})", m.outbox_id, logged); break;
   }
   co_return res;
 }

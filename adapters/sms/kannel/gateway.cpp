@@ -1,6 +1,7 @@
 // KannelGateway: one sendsms GET per message (see kannel.hpp for the choices).
 #include "adapters/channel/http_send.hpp"
 #include "adapters/common/form.hpp"
+#include "adapters/common/log_privacy.hpp"
 #include "adapters/sms/kannel/kannel.hpp"
 #include "bot/domain/sms_text.hpp"
 
@@ -130,7 +131,12 @@ boost::asio::awaitable<SendResult> KannelGateway::send(Message m) {
   auto url = sendsms_request_url(m, config_);
   const auto result = co_await http_.async_request(net::Method::get, std::move(url), {}, {},
                                                    std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout));
-  co_return classify_sendsms(result);
+  auto res = classify_sendsms(result);
+  // A gateway or proxy may echo the request in its error: never the
+  // password in the outbox row or the log (the row may keep the number:
+  // staff see it anyway; log lines hide it, logs::redact).
+  res.error = logs::redact(res.error, {config_.password, config_.secret});
+  co_return res;
 }
 
 }  // namespace relance::sms::kannel

@@ -1,6 +1,7 @@
 // TwilioGateway: one POST to Messages.json per SMS, its answer mapped to the
 // outbox's sent / retry / failed (NOTES §1).
 #include "adapters/channel/http_send.hpp"
+#include "adapters/common/log_privacy.hpp"
 #include "adapters/sms/twilio/twilio.hpp"
 
 #include <nlohmann/json.hpp>
@@ -128,15 +129,19 @@ boost::asio::awaitable<SendResult> TwilioGateway::send(Message m) {
   auto r = co_await http_.async_request(net::Method::post, url_, std::move(headers), std::move(body),
                                         std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout));
   auto res = to_send_result(r, std::chrono::system_clock::now());
+  // Twilio's errors may quote the request: never the token in the outbox
+  // row or the log, and the number and the text not in the log.
+  res.error = logs::redact(res.error, {config_.auth_token});
+  const std::string logged = logs::redact(res.error, {}, {m.to, m.text});
   switch (res.status) {
     case Status::sent:
       spdlog::debug("twilio: outbox {} sent as {}", m.outbox_id, res.remote_id);
       break;
     case Status::retry:
-      spdlog::warn("twilio: outbox {}: will retry ({})", m.outbox_id, res.error);
+      spdlog::warn("twilio: outbox {}: will retry ({})", m.outbox_id, logged);
       break;
     case Status::failed:
-      spdlog::warn("twilio: outbox {}: failed ({}){}", m.outbox_id, res.error,
+      spdlog::warn("twilio: outbox {}: failed ({}){}", m.outbox_id, logged,
                    res.recipient_opted_out ? ", the recipient opted out at Twilio" : "");
       break;
   }

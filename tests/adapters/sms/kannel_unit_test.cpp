@@ -198,10 +198,21 @@ TEST_CASE("kannel: send() through the HTTP client: one GET, the answer mapped, t
   CHECK(r.status == SendResult::Status::failed);
   CHECK(r.error == "HTTP 403: Authorization failed for sendsms");
 
+  // A proxy that echoes the request in its refusal: the password reaches
+  // neither the outbox row nor the log, raw or encoded.
+  status = 400;
+  body = "Bad request: " + server.url() + "/cgi-bin/sendsms?" + server.requests().back().query;
+  r = test::run_awaitable(io, gw.send(Message{14, "+33612345678", "Zoé, on vous attend ?"}));
+  CHECK(r.status == SendResult::Status::failed);
+  CHECK(r.error.find("HTTP 400") == 0);
+  CHECK(r.error.find(c.password) == std::string::npos);
+  CHECK(r.error.find("w%C3%B6rd") == std::string::npos);
+  CHECK(r.error.find("[secret]") != std::string::npos);
+
   // Refused here: Kannel is not asked.
   r = test::run_awaitable(io, gw.send(Message{11, "+33 6 12", "x"}));
   CHECK(r.status == SendResult::Status::failed);
-  CHECK(server.request_count() == 2);
+  CHECK(server.request_count() == 3);
 
   hang = true;
   r = test::run_awaitable(io, gw.send(Message{12, "+33612345678", "x"}));

@@ -7,8 +7,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <memory>
 #include <mutex>
+#include <sstream>
 
 using namespace relance;
 using namespace std::chrono_literals;
@@ -333,4 +337,22 @@ TEST_CASE("twilio fake: signed webhooks through the reverse proxy reach the pars
   CHECK(seen[3].messages.at(0).provider_id == by_get.sid);
   CHECK(seen[3].messages.at(0).text == "Oui je reviens lundi 👍");
   CHECK(seen[4].status == 403);
+}
+
+TEST_CASE("twilio send: the log line of a refusal hides the number the row keeps", "[sms][twilio][logs]") {
+  // issue 16 item 8: personal data stays out of the log unless --log-personal-data.
+  FakeTwilio fake;
+  Rig rig(fake);
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  auto r = rig.send("0612345678", "Bonjour");
+  spdlog::set_default_logger(previous);
+  CHECK(r.error == "HTTP 400: 21211 The 'To' number 0612345678 is not a valid phone number.");  // the row, for staff
+  const std::string log = captured.str();
+  CHECK(log.find("21211") != std::string::npos);
+  CHECK(log.find("0612345678") == std::string::npos);
+  CHECK(log.find("[perso:") != std::string::npos);
+  CHECK(log.find(config_for(fake).auth_token) == std::string::npos);
 }
