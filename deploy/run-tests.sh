@@ -18,4 +18,16 @@ FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '+365d' bash -c \
   "'$build/tests/test_domain' && '$build/tests/test_store' && '$build/tests/test_app' '~[scenario]~[imap]'" \
   >"$build/faketime-year-ahead.log" 2>&1 || { tail -n 80 "$build/faketime-year-ahead.log"; exit 1; }
 echo "run-tests: the core, store and engine tests also pass a year ahead"
+# The core and the store again under AddressSanitizer + UBSan: any report
+# (a leak included) fails the run. Only their two executables are built
+# there (they link neither the app nor the adapters), so it stays quick.
+asan="$build-sanitize"
+cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 -DRELANCE_SANITIZE=ON \
+  -DRELANCE_BUILD_BENCH=OFF >/dev/null
+cmake --build "$asan" -j "$(nproc)" --target test_domain test_store
+export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+"$asan/tests/test_domain" >"$asan/test_domain.log" 2>&1 || { tail -n 80 "$asan/test_domain.log"; exit 1; }
+"$asan/tests/test_store" >"$asan/test_store.log" 2>&1 || { tail -n 80 "$asan/test_store.log"; exit 1; }
+unset ASAN_OPTIONS UBSAN_OPTIONS
+echo "run-tests: the core and store tests pass under AddressSanitizer and UBSan"
 echo "run-tests: all tests passed in $((SECONDS - start)) s"

@@ -4,7 +4,7 @@
 #include "store/database.hpp"
 #include "store/repositories.hpp"
 
-#include "test_support.hpp"
+#include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 

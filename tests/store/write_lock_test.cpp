@@ -4,7 +4,7 @@
 // them, not wait until its busy timeout runs out.
 #include "store/database.hpp"
 
-#include "test_support.hpp"
+#include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -6,6 +6,7 @@
 #include "bot/domain/time.hpp"
 #include "messages/catalog.hpp"
 #include "store/database.hpp"
+#include "temp_dir.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -15,20 +16,6 @@
 #include <string_view>
 
 namespace relance::test {
-
-// A fresh directory under /tmp, removed when destroyed.
-class TempDir {
-public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
-private:
-  std::filesystem::path path_;
-};
 
 void write_file(const std::filesystem::path& p, std::string_view bytes);
 std::string read_file(const std::filesystem::path& p);
