@@ -147,7 +147,38 @@ std::optional<std::chrono::weekday> parse_weekday(const std::string& s) {
   return std::nullopt;
 }
 
-Plan read_plan(const Reader& r, const toml::table& t) {
+// Levenshtein distance, to suggest the role a typo meant.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Checked where the role is written (the step's `role` line), not where a
+// policy uses the plan: that is the line to correct.
+std::string unknown_role(const std::string& role, const std::map<std::string, std::string>& known) {
+  std::string reason = "role \"" + role + "\" is not a role of any [[staff]] member nor named in [roles]";
+  std::string closest;
+  std::size_t best = 3;  // at most two edits away
+  for (const auto& [name, label] : known)
+    if (const auto d = edit_distance(role, name); d < best) {
+      best = d;
+      closest = name;
+    }
+  if (!closest.empty()) reason += "; did you mean \"" + closest + "\"?";
+  return reason;
+}
+
+Plan read_plan(const Reader& r, const toml::table& t, const std::map<std::string, std::string>& roles) {
   r.known_keys(t, {"id", "on_exhausted", "dropout_after_days", "step"}, "[[plan]]");
   Plan p;
   p.id = r.str(t, "id", "", true);
@@ -172,6 +203,7 @@ Plan read_plan(const Reader& r, const toml::table& t) {
     if (s.action == StepAction::message_learner && !is_learner_channel(s.means))
       r.fail(*st->get("means"), "a \"message\" step needs a channel the bot can send on: sms, email or matrix");
     s.role = r.str(*st, "role", "", true);
+    if (!roles.count(s.role)) r.fail(*st->get("role"), unknown_role(s.role, roles));
     s.template_key = r.str(*st, "template", "", true);
     s.after_previous = std::chrono::days(r.integer(*st, "after_days", 0, 0, 3650));
     if (st->get("at_inactive_days")) s.at_inactive_days = std::chrono::days(r.integer(*st, "at_inactive_days", 0, 0, 3650));
@@ -422,6 +454,7 @@ Config read(const toml::table& root, const std::string& name) {
   if (const auto* t = r.table(root, "organisation")) {
     r.known_keys(*t, {"name", "timezone", "platform_url"}, "[organisation]");
     c.organisation = r.str(*t, "name", c.organisation);
+    c.organisation_named = t->get("name") && !c.organisation.empty();
     c.timezone = r.str(*t, "timezone", c.timezone);
     c.platform_url = r.str(*t, "platform_url", "");
     try {
@@ -517,7 +550,7 @@ Config read(const toml::table& root, const std::string& name) {
   }
   std::map<std::string, Plan> plans;
   for (const toml::table* t : r.tables(root, "plan")) {
-    Plan p = read_plan(r, *t);
+    Plan p = read_plan(r, *t, c.role_labels);
     if (plans.count(p.id)) r.fail(*t->get("id"), "plan id \"" + p.id + "\" is used twice");
     plans[p.id] = std::move(p);
   }
@@ -554,10 +587,6 @@ Config read(const toml::table& root, const std::string& name) {
     if (it == plans.end()) r.fail(*t->get("plan"), "no [[plan]] with id \"" + plan + "\"");
     p.plan = it->second;
     p.priority = int(r.integer(*t, "priority", 0, -1000, 1000));
-    for (const auto& step : p.plan.steps)
-      if (!c.role_labels.count(step.role))
-        r.fail(*t->get("plan"), "plan \"" + plan + "\" gives a step to role \"" + step.role +
-                                    "\", which no [[staff]] member has and [roles] does not name");
     c.policies.push_back(std::move(p));
   }
   // ----- staff chat -----
@@ -754,6 +783,17 @@ std::vector<std::string> unconfigured_channel_warnings(const Config& c) {
                     " is not configured: nothing will be sent; staff get a task to do it by hand instead");
     }
   }
+  return out;
+}
+
+std::vector<std::string> missing_organisation(const Config& c) {
+  std::vector<std::string> out;
+  if (!c.organisation_named)
+    out.push_back("[organisation] has no 'name': the training organisation's name, in texts to learners and on the "
+                  "attendance register (e.g. name = \"Organisme de formation Exemple\")");
+  if (c.platform_url.empty())
+    out.push_back("[organisation] has no 'platform_url': the link to the learning platform given to learners "
+                  "(e.g. platform_url = \"https://moodle.exemple.fr\")");
   return out;
 }
 

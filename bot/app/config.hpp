@@ -136,6 +136,7 @@ struct EscalationConfig {
 struct Config {
   std::filesystem::path source_file;  // where it was read from (empty: defaults)
   std::string organisation = "Organisme de formation";
+  bool organisation_named = false;    // [organisation] name was given (not the default above)
   std::string timezone = "Europe/Paris";
   std::string platform_url;           // link given to learners
   std::filesystem::path database = "relance.db";
@@ -175,6 +176,10 @@ void apply_env_overrides(Config& c);
 // "mattermost: no bot token (bot_token or RELANCE_MATTERMOST_TOKEN)". Empty
 // when everything needed is there.
 std::vector<std::string> missing_secrets(const Config& c);
+// What a training organisation's configuration must say and does not:
+// "[organisation] has no 'name' (...)". check-config refuses a
+// configuration with any. Empty when nothing is missing.
+std::vector<std::string> missing_organisation(const Config& c);
 // The learner channels this configuration can send on: [sms] with a
 // gateway, [email], [matrix] with learners on.
 ChannelSet learner_channels(const Config& c);

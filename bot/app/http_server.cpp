@@ -18,6 +18,7 @@
 #include "bot/app/http_server.hpp"
 
 #include "bot/app/matrix_id.hpp"
+#include "bot/domain/learner_fields.hpp"
 #include "messages/text/ascii.hpp"
 #include "adapters/common/log_privacy.hpp"
 #include "adapters/lms/csv/text.hpp"
@@ -39,6 +40,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -107,6 +109,22 @@ Response entry_error_response(const std::string& list, const EntryError& e) {
                                                                  {"detail", where + ": " + e.detail},
                                                                  {"index", e.index},
                                                                  {"field", e.field}});
+}
+
+// A learner field refused for its length or a control character
+// (bot/domain/learner_fields.hpp: the limits the CSV import uses too). The
+// value itself is not echoed: it may be 900 KB or hold the control.
+std::optional<EntryError> field_refusal(std::size_t index, std::string field, LearnerField f, std::string_view value) {
+  const auto p = learner_field_problem(f, value);
+  if (!p) return std::nullopt;
+  if (p->kind == FieldProblem::Kind::too_long)
+    return EntryError{"bad_field", index, std::move(field),
+                      "too long: " + std::to_string(p->size) + " bytes, at most " + std::to_string(p->limit)};
+  char code[16];
+  std::snprintf(code, sizeof code, "U+%04X", unsigned(p->code));
+  return EntryError{"bad_field", index, std::move(field),
+                    std::string("control character ") + code + " at byte " + std::to_string(p->offset) +
+                        "; not allowed in this field"};
 }
 
 std::string_view trim(std::string_view s) {
@@ -248,6 +266,7 @@ std::variant<std::vector<ParsedEvent>, EntryError> parse_events(ServerState& st,
     if (learner == e.end() || !learner->is_string() || learner->get<std::string>().empty())
       return EntryError{"bad_field", i, "learner", "required, a learner id (string)"};
     const auto id = learner->get<std::string>();
+    if (auto refused = field_refusal(i, "learner", LearnerField::id, id)) return *refused;
     if (auto k = keys.find(id); k != keys.end()) {
       p.learner_key = k->second;
     } else {
@@ -271,9 +290,11 @@ std::variant<std::vector<ParsedEvent>, EntryError> parse_events(ServerState& st,
     p.at = *t;
 
     if (auto ext = e.find("id"); ext != e.end() && !ext->is_null()) {
-      if (ext->is_string() && !ext->get<std::string>().empty())
+      if (ext->is_string() && !ext->get<std::string>().empty()) {
+        // Bounded as a learner id: it is stored in the event log as a key.
+        if (auto refused = field_refusal(i, "id", LearnerField::id, ext->get_ref<const std::string&>())) return *refused;
         p.id = ext->get<std::string>();
-      else if (ext->is_number_integer())
+      } else if (ext->is_number_integer())
         p.id = std::to_string(ext->get<std::int64_t>());
       else
         return EntryError{"bad_field", i, "id", "the provider's event id, a non-empty string"};
@@ -327,16 +348,21 @@ std::variant<std::vector<Learner>, EntryError> parse_learners(const json& list) 
     auto id = opt_string(e, "id", bad);
     if (bad || !id || trim(*id).empty()) return EntryError{"bad_field", i, "id", "required, a non-empty string"};
     l.id = std::string(trim(*id));
+    if (auto refused = field_refusal(i, "id", LearnerField::id, l.id)) return *refused;
 
     struct Text {
       const char* key;
+      LearnerField field;
       std::string* into;
     };
-    for (auto [key, into] : {Text{"first_name", &l.first_name}, Text{"last_name", &l.last_name},
-                             Text{"email", &l.email}, Text{"cohort", &l.cohort}}) {
+    for (auto [key, field, into] : {Text{"first_name", LearnerField::first_name, &l.first_name},
+                                    Text{"last_name", LearnerField::last_name, &l.last_name},
+                                    Text{"email", LearnerField::email, &l.email},
+                                    Text{"cohort", LearnerField::cohort, &l.cohort}}) {
       auto v = opt_string(e, key, bad);
       if (bad) return EntryError{"bad_field", i, key, "a string"};
       if (v) *into = std::string(trim(*v));
+      if (auto refused = field_refusal(i, key, field, *into)) return *refused;
     }
     if (!l.email.empty() && !plausible_email(l.email))
       return EntryError{"bad_field", i, "email", "not an email address"};
@@ -345,6 +371,7 @@ std::variant<std::vector<Learner>, EntryError> parse_learners(const json& list) 
     auto phone = opt_string(e, "phone", bad);
     if (bad) return EntryError{"bad_field", i, "phone", "a string"};
     if (phone && !trim(*phone).empty()) {
+      if (auto refused = field_refusal(i, "phone", LearnerField::phone, trim(*phone))) return *refused;
       auto p = normalize_phone(trim(*phone));
       if (!p.ok()) return EntryError{"bad_phone", i, "phone", p.error};
       l.phone = p.e164;
@@ -355,6 +382,7 @@ std::variant<std::vector<Learner>, EntryError> parse_learners(const json& list) 
     if (bad) return EntryError{"bad_field", i, "matrix_id", "a string, a Matrix user id such as \"@lea:matrix.example.org\""};
     if (matrix_id && !trim(*matrix_id).empty()) {
       const std::string id(trim(*matrix_id));
+      if (auto refused = field_refusal(i, "matrix_id", LearnerField::matrix_id, id)) return *refused;
       if (!matrix_id_problem(id).empty())
         return EntryError{"bad_matrix_id", i, "matrix_id",
                           "not a Matrix user id: \"" + id + "\" (expected \"@localpart:server\", e.g. \"@lea:matrix.example.org\")"};

@@ -13,18 +13,21 @@
 #include "adapters/lms/csv/text.hpp"
 #include "bot/app/matrix_id.hpp"
 #include "bot/app/phone.hpp"
+#include "bot/domain/learner_fields.hpp"
 
 #include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <sstream>
+#include <unordered_map>
 
 namespace relance::app {
 
@@ -148,6 +151,13 @@ void add_to_reading(Sha256Stream& h, const Row& row) {
 // separators); a value there usually means a separator inside an unquoted
 // value, which shifted every column after it.
 bool check_width(const csv::Record& r, std::size_t header_width, RowError& err) {
+  // Fewer cells than columns: a line cut short or joined wrongly; guessing
+  // which values are missing would put them in the wrong columns.
+  if (r.fields.size() < header_width) {
+    err = {"format", std::to_string(r.fields.size()) + " champs pour " + std::to_string(header_width) +
+                         " colonnes d'en-tête : ligne incomplète"};
+    return false;
+  }
   for (std::size_t i = header_width; i < r.fields.size(); ++i)
     if (!csv::trim(r.fields[i]).empty()) {
       err = {"format", std::to_string(r.fields.size()) + " champs pour " + std::to_string(header_width) +
@@ -187,6 +197,35 @@ bool take_matrix(std::string_view raw, Learner& l, RowError& err) {
     return false;
   }
   l.matrix_id = std::string(raw);
+  return true;
+}
+
+// The limits of bot/domain/learner_fields.hpp, as the API applies them: a
+// learner refused there is not let in through a file.
+bool check_learner_fields(const Row& row, RowError& err) {
+  const Learner& l = row.learner;
+  struct Value {
+    const char* name;
+    LearnerField field;
+    const std::string& value;
+  };
+  for (const auto& [name, field, value] :
+       {Value{"id", LearnerField::id, l.id}, Value{"first_name", LearnerField::first_name, l.first_name},
+        Value{"last_name", LearnerField::last_name, l.last_name}, Value{"email", LearnerField::email, l.email},
+        Value{"phone", LearnerField::phone, l.phone_rejected}, Value{"cohort", LearnerField::cohort, l.cohort},
+        Value{"matrix", LearnerField::matrix_id, l.matrix_id}}) {
+    const auto p = learner_field_problem(field, value);
+    if (!p) continue;
+    if (p->kind == FieldProblem::Kind::too_long) {
+      err = {name, "trop long : " + std::to_string(p->size) + " octets, au plus " + std::to_string(p->limit)};
+    } else {
+      char code[16];
+      std::snprintf(code, sizeof code, "U+%04X", unsigned(p->code));
+      err = {name, std::string("caractère de contrôle ") + code + " (octet " + std::to_string(p->offset) +
+                       ") : interdit dans ce champ"};
+    }
+    return false;
+  }
   return true;
 }
 
@@ -516,6 +555,22 @@ ImportReport import_csv(Engine& engine, const fs::path& file, const ImportOption
     case csv::Reader::Status::error: throw syntax_error();
   }
 
+  // A column named twice: whichever one a mapping found, the other's values
+  // would be silently dropped.
+  {
+    std::map<std::string, std::size_t> seen;  // normalised name -> column (0-based)
+    for (std::size_t i = 0; i < header.fields.size(); ++i) {
+      const auto norm = csv::normalize_header(header.fields[i]);
+      if (norm.empty()) continue;  // Excel's unnamed trailing columns
+      const auto [it, fresh] = seen.emplace(norm, i);
+      if (!fresh)
+        throw ImportError(name + ":" + std::to_string(header.line) + ": en-tête: colonne « " +
+                          std::string(csv::trim(header.fields[i])) + " » en double (colonnes " +
+                          std::to_string(it->second + 1) + " et " + std::to_string(i + 1) +
+                          ") : renommez ou supprimez l'une des deux");
+    }
+  }
+
   // Which format: the one asked for, else the configured mapping when its
   // columns are all there, else a Moodle Participants export, else the
   // mapping again so that its error names the missing column.
@@ -563,6 +618,7 @@ ImportReport import_csv(Engine& engine, const fs::path& file, const ImportOption
   csv::Record rec;
   Row row;
   RowError err;
+  std::unordered_map<std::string, int> lines_of_ids;  // learner id -> the line it was first on
   for (;;) {
     const auto st = reader.next(rec);
     if (st == csv::Reader::Status::end) break;
@@ -573,7 +629,28 @@ ImportReport import_csv(Engine& engine, const fs::path& file, const ImportOption
     row = Row{};
     err = RowError{};
     row.learner.language.clear();  // empty: keep the stored language (new learners get "fr")
-    const bool ok = is_moodle ? moodle_rows->parse(rec, row, err) : generic_rows->parse(rec, row, err);
+    bool ok;
+    if (rec.too_long_field >= 0) {
+      // The reader did not copy it: no learner field holds that much.
+      const auto column = std::size_t(rec.too_long_field);
+      const auto title = column < header.fields.size() ? std::string(csv::trim(header.fields[column])) : std::string();
+      err = {title.empty() ? "colonne " + std::to_string(column + 1) : title,
+             "champ de " + std::to_string(rec.too_long_bytes) + " octets, au plus " +
+                 std::to_string(csv::default_max_field_bytes)};
+      ok = false;
+    } else {
+      ok = (is_moodle ? moodle_rows->parse(rec, row, err) : generic_rows->parse(rec, row, err)) &&
+           (row.staff || check_learner_fields(row, err));
+    }
+    if (ok && !row.staff) {
+      // The same learner twice: the second row would silently overwrite the first.
+      const auto [first, fresh] = lines_of_ids.emplace(row.learner.id, rec.line);
+      if (!fresh) {
+        err = {"id", "« " + row.learner.id + " » déjà à la ligne " + std::to_string(first->second) +
+                         " : le même apprenant deux fois dans le fichier"};
+        ok = false;
+      }
+    }
     const std::string where = ":" + std::to_string(rec.line) + ": ";
     if (!ok) {
       std::string what = err.field + ": " + err.reason;

@@ -200,6 +200,15 @@ void preview_message(Loaded& l, const std::string& key_arg, const std::string& l
 
 // Every template a plan names must exist, in French at least: a missing one
 // would reach learners as "[learner.x.sms]".
+// A configuration that does not say who the organisation is: refused by
+// check-config, with every missing key (an empty file used to pass as
+// "configuration OK").
+void check_organisation(const Config& c, const std::string& config_path) {
+  std::string all;
+  for (const auto& m : missing_organisation(c)) all += (all.empty() ? "" : "\n") + config_path + ": " + m;
+  if (!all.empty()) throw UsageError(all);
+}
+
 void check_plan_templates(const Config& c, const messages::Catalog& cat, const std::string& config_path) {
   for (const auto& p : c.policies)
     for (const auto& s : p.plan.steps) {
@@ -414,6 +423,7 @@ int main(int argc, char** argv) {
         throw UsageError(e.what());
       }
       check_plan_templates(c, cat, config_path);
+      check_organisation(c, config_path);
       std::cout << describe(c);
       for (const auto& w : cat.check()) std::cerr << "warning: messages: " << w << "\n";
       for (const auto& w : unconfigured_channel_warnings(c)) std::cerr << "warning: " << w << "\n";

@@ -197,3 +197,50 @@ poll_seconds = 30
              Catch::Contains("reply_to"));
   CHECK_FALSE(parse_config(email, "t.toml").email.reads_replies());
 }
+
+// Issue 16 item 6: an empty file and a file without [organisation] passed
+// check-config ("configuration OK").
+TEST_CASE("check-config says what a training organisation's configuration lacks", "[config][organisation]") {
+  for (const std::string& text : {std::string(), std::string("[http]\nport = 8080\n"),
+                                  std::string("[organisation]\ntimezone = \"Europe/Paris\"\n")}) {
+    INFO(text);
+    const auto missing = missing_organisation(parse_config(text, "r.toml"));
+    REQUIRE(missing.size() == 2);
+    CHECK_THAT(missing[0], Catch::Contains("[organisation]") && Catch::Contains("name"));
+    CHECK_THAT(missing[1], Catch::Contains("[organisation]") && Catch::Contains("platform_url"));
+  }
+  const auto link_only = missing_organisation(
+      parse_config("[organisation]\nname = \"Auto-école du Centre\"\n", "r.toml"));
+  REQUIRE(link_only.size() == 1);
+  CHECK_THAT(link_only[0], Catch::Contains("platform_url"));
+  CHECK(missing_organisation(load_config(std::string(RELANCE_SOURCE_DIR) + "/deploy/relance.example.toml")).empty());
+
+  // The command: exit 2, what is missing, never "configuration OK".
+  relance::test::TempDir dir;
+  const auto empty = dir / "empty.toml";
+  relance::test::write_file(empty, "[store]\npath = \"" + (dir / "r.db").string() + "\"\n");
+  const auto ran = relance::test::run_command(std::string(RELANCE_BINARY) + " check-config " + empty.string() + " 2>&1");
+  INFO(ran.out);
+  CHECK(ran.status == 2);
+  CHECK_THAT(ran.out, Catch::Contains("name") && Catch::Contains("platform_url"));
+  CHECK_THAT(ran.out, !Catch::Contains("configuration OK"));
+}
+
+TEST_CASE("a role typo in a plan step is reported at the step's role line", "[config][roles]") {
+  const std::string text = "[roles]\n"                  // 1
+                           "pedagogie = \"Pédagogie\"\n"  // 2
+                           "[[plan]]\n"                 // 3
+                           "id = \"p\"\n"               // 4
+                           "  [[plan.step]]\n"          // 5
+                           "  action = \"task\"\n"      // 6
+                           "  means = \"phone\"\n"      // 7
+                           "  role = \"pedagogi\"\n"    // 8
+                           "  template = \"ladder_1\"\n"  // 9
+                           "[[policy]]\n"               // 10
+                           "id = \"a\"\n"               // 11
+                           "days = 10\n"                // 12
+                           "plan = \"p\"\n";            // 13
+  const auto e = error_of(text);
+  CHECK(e.line() == 8);
+  CHECK_THAT(e.reason(), Catch::Contains("\"pedagogi\"") && Catch::Contains("pedagogie"));
+}

@@ -170,3 +170,76 @@ TEST_CASE("wrong method gets 405, unknown path 404, both as JSON", "[http][api]"
   CHECK(ApiHarness::json_of(missing)["error"] == "not_found");
   CHECK(h.request(Method::post, "/", "{}").status == 404);
 }
+
+// Issue 16 item 7: a NUL inside a name was stored (SQLite read it back cut
+// there) and a 900 KB learner id was stored.
+TEST_CASE("a learner field with a control character or over its length gets 422 naming it", "[http][api][limits]") {
+  ApiHarness h("[http]\nlisten = \"127.0.0.1\"\nport = 0\nmax_body_bytes = 1000000\napi_token = \"" +
+               std::string(test::api_token) + "\"\n");
+  struct Case {
+    std::string second;
+    const char* field;
+    const char* detail;
+  };
+  const Case cases[] = {
+      {R"({"id":"B","first_name":"Zo\u0000e"})", "first_name", "control character U+0000"},
+      {R"({"id":"B","last_name":"Martin\nSIGNED: the director"})", "last_name", "control character U+000A"},
+      {R"({"id":"B\tC"})", "id", "control character U+0009"},
+      {R"({"id":"B","cohort":"permis\u0085b"})", "cohort", "control character U+0085"},
+      {R"({"id":"B","email":"b\u0000@example.org"})", "email", "control character U+0000"},
+      {R"({"id":"B","phone":"+33 6 12 34 56 78\u0000"})", "phone", "control character U+0000"},
+      {R"({"id":")" + std::string(900'000, 'x') + R"("})", "id", "900000 bytes, at most 254"},
+      {R"({"id":"B","first_name":")" + std::string(201, 'a') + R"("})", "first_name", "at most 200"},
+      {R"({"id":"B","last_name":")" + std::string(201, 'a') + R"("})", "last_name", "at most 200"},
+      {R"({"id":"B","email":")" + std::string(250, 'b') + R"(@example.org"})", "email", "at most 254"},
+      {R"({"id":"B","phone":"+33 6 12 34 56 78)" + std::string(20, ' ') + R"(9"})", "phone", "at most 32"},
+      {R"({"id":"B","cohort":")" + std::string(129, 'c') + R"("})", "cohort", "at most 128"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.second.substr(0, 80));
+    auto r = h.post("/api/v1/learners", R"({"learners":[{"id":"A","first_name":"Ana"},)" + c.second + "]}");
+    CHECK(r.status == 422);
+    auto j = ApiHarness::json_of(r);
+    CHECK(j["error"] == "bad_field");
+    CHECK(j["index"] == 1);
+    CHECK(j["field"] == c.field);
+    CHECK_THAT(j["detail"].get<std::string>(), Catch::Contains(c.detail));
+    // The refusal does not echo a huge value back.
+    CHECK(r.body.size() < 1000);
+  }
+  CHECK_FALSE(h.learner("A"));
+  CHECK_FALSE(h.learner("B"));
+  CHECK(h.changes == 0);
+
+  // At the limits, with accents and a tab-free name, everything is kept whole.
+  const std::string name(200, 'e');
+  auto ok = h.post("/api/v1/learners",
+                   R"({"learners":[{"id":")" + std::string(254, 'i') + R"(","first_name":")" + name +
+                       R"(","last_name":"Zoé Müller","cohort":")" + std::string(128, 'c') + R"("}]})");
+  CHECK(ok.status == 200);
+  auto stored = h.learner(std::string(254, 'i'));
+  REQUIRE(stored);
+  CHECK(stored->first_name == name);
+  CHECK(stored->last_name == "Zoé Müller");
+}
+
+TEST_CASE("an activity event whose learner id is over its length or holds a control character gets 422",
+          "[http][api][limits]") {
+  ApiHarness h("[http]\nlisten = \"127.0.0.1\"\nport = 0\nmax_body_bytes = 1000000\napi_token = \"" +
+               std::string(test::api_token) + "\"\n");
+  h.add_learner("L1");
+  for (const std::string& learner : {std::string(300'000, 'x'), std::string("L1\\u0000")}) {
+    auto r = h.post("/api/v1/activity",
+                    R"({"events":[{"learner":")" + learner + R"(","source":"visit","at":"2026-11-23T08:00:00Z"}]})");
+    CHECK(r.status == 422);
+    auto j = ApiHarness::json_of(r);
+    CHECK(j["error"] == "bad_field");
+    CHECK(j["field"] == "learner");
+    CHECK(r.body.size() < 1000);
+  }
+  auto long_event_id = h.post("/api/v1/activity", R"({"events":[{"learner":"L1","source":"visit","at":"2026-11-23T08:00:00Z","id":")" +
+                                                       std::string(300'000, 'e') + R"("}]})");
+  CHECK(long_event_id.status == 422);
+  CHECK(ApiHarness::json_of(long_event_id)["field"] == "id");
+  CHECK(h.learner("L1")->activity.last[std::size_t(Source::visit)] == 0);
+}

@@ -186,7 +186,8 @@ TEST_CASE("check-config measures SMS templates and refuses one that can exceed m
 
   // Twilio: the gateway's own problems, after the secrets.
   const auto twilio = dir / "twilio.toml";
-  write_file(twilio, "[sms]\ngateway = \"twilio\"\n[sms.twilio]\naccount_sid = \"AC0123\"\nfrom = \"+33700000000\"\n"
+  write_file(twilio, "[organisation]\nname = \"Organisme de formation Exemple\"\nplatform_url = \"https://moodle.exemple.fr\"\n"
+                     "[sms]\ngateway = \"twilio\"\n[sms.twilio]\naccount_sid = \"AC0123\"\nfrom = \"+33700000000\"\n"
                      "webhook_url = \"https://relance.example.org/hooks/sms/twilio\"\n");
   auto no_token = run("", "check-config " + twilio.string());
   CHECK(no_token.code == 2);

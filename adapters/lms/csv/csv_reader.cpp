@@ -5,7 +5,8 @@
 
 namespace relance::csv {
 
-Reader::Reader(std::string_view text, char separator) : text_(text), sep_(separator) {
+Reader::Reader(std::string_view text, char separator, std::size_t max_field_bytes)
+    : text_(text), sep_(separator), max_field_(max_field_bytes) {
   if (text_.starts_with("\xEF\xBB\xBF")) pos_ = 3;
 }
 
@@ -22,12 +23,27 @@ Reader::Status Reader::next(Record& r) {
   if (pos_ >= n) return Status::end;
 
   r.line = line_;
+  r.too_long_field = -1;
+  r.too_long_bytes = 0;
   std::size_t count = 0;
+  std::size_t length = 0;  // of the current field, including what was not copied
   auto field = [&]() -> std::string& {
     if (count == r.fields.size()) r.fields.emplace_back();
     std::string& f = r.fields[count++];
     f.clear();
+    length = 0;
     return f;
+  };
+  // Appends up to the limit; counts everything.
+  auto append = [&](std::string& f, std::string_view s) {
+    length += s.size();
+    if (f.size() < max_field_) f.append(s.substr(0, max_field_ - f.size()));
+  };
+  auto note_length = [&] {
+    if (length > max_field_ && r.too_long_field < 0) {
+      r.too_long_field = int(count) - 1;
+      r.too_long_bytes = length;
+    }
   };
 
   for (;;) {
@@ -43,12 +59,12 @@ Reader::Status Reader::next(Record& r) {
           error_ = "guillemet ouvert jamais refermé (le reste du fichier serait lu comme un seul champ)";
           return Status::error;
         }
-        f.append(text_.substr(pos_, stop - pos_));
+        append(f, text_.substr(pos_, stop - pos_));
         pos_ = stop;
         const char c = text_[pos_];
         if (c == '"') {
           if (pos_ + 1 < n && text_[pos_ + 1] == '"') {  // "" is one quote
-            f += '"';
+            append(f, "\"");
             pos_ += 2;
             continue;
           }
@@ -57,7 +73,7 @@ Reader::Status Reader::next(Record& r) {
         }
         // A line end inside quotes is part of the field; CRLF becomes LF.
         if (c == '\r' && pos_ + 1 < n && text_[pos_ + 1] == '\n') ++pos_;
-        f += '\n';
+        append(f, "\n");
         ++pos_;
         ++line_;
       }
@@ -74,9 +90,10 @@ Reader::Status Reader::next(Record& r) {
       const char stops[] = {sep_, '\r', '\n', '\0'};
       std::size_t stop = text_.find_first_of(std::string_view(stops, 3), pos_);
       if (stop == std::string_view::npos) stop = n;
-      f.assign(text_.substr(pos_, stop - pos_));
+      append(f, text_.substr(pos_, stop - pos_));
       pos_ = stop;
     }
+    note_length();
     if (pos_ >= n) break;
     const char c = text_[pos_];
     if (c == sep_) {

@@ -13,7 +13,15 @@ namespace relance::csv {
 struct Record {
   std::vector<std::string> fields;
   int line = 0;  // physical line (1-based) where the record starts
+  // The first field longer than the reader's limit (-1: none) and its real
+  // length; only its first `max_field_bytes` bytes are in `fields`.
+  int too_long_field = -1;
+  std::size_t too_long_bytes = 0;
 };
+
+// More than any value of a learner's row (bot/domain/learner_fields.hpp),
+// few enough that a 50 MB cell is never copied.
+inline constexpr std::size_t default_max_field_bytes = 64 * 1024;
 
 // `,`, `;` or tab: the one that splits the first lines into the same number
 // (more than one) of fields; `,` when nothing splits.
@@ -22,7 +30,9 @@ char detect_separator(std::string_view text);
 class Reader {
 public:
   // `text` must outlive the reader. A leading UTF-8 BOM is skipped.
-  Reader(std::string_view text, char separator);
+  // A field longer than `max_field_bytes` is read past, not copied: the
+  // record says so (Record::too_long_field) and reading goes on.
+  Reader(std::string_view text, char separator, std::size_t max_field_bytes = default_max_field_bytes);
 
   enum class Status { record, end, error };
   // Reads the next record into `r` (its storage is reused). Lines that are
@@ -37,6 +47,7 @@ private:
   std::size_t pos_ = 0;
   int line_ = 1;
   char sep_;
+  std::size_t max_field_;
   std::string error_;
   int error_line_ = 0;
 };

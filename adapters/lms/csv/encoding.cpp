@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 namespace relance::csv {
 
@@ -59,6 +60,37 @@ Decoded convert(std::string_view bytes, const char* from, std::string encoding) 
   return d;
 }
 
+// Bytes that are not valid UTF-8 but hold lines that are UTF-8 with
+// accents: two files pasted together (an export saved as "CSV UTF-8", rows
+// added from an older Windows-1252 file). Read whole as Windows-1252, the
+// UTF-8 lines would become "ZoÃ©"; read as UTF-8, the others cannot be.
+// The error names the line where the encoding changes.
+std::optional<Decoded> mixed_encodings(std::string_view bytes) {
+  int line = 1, first_utf8 = 0, first_other = 0;
+  std::size_t start = 0;
+  while (start < bytes.size() && (first_utf8 == 0 || first_other == 0)) {
+    auto end = bytes.find('\n', start);
+    if (end == std::string_view::npos) end = bytes.size();
+    const auto l = bytes.substr(start, end - start);
+    if (std::any_of(l.begin(), l.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+      int& first = text::is_valid_utf8(l) ? first_utf8 : first_other;
+      if (first == 0) first = line;
+    }
+    start = end + 1;
+    ++line;
+  }
+  if (first_utf8 == 0 || first_other == 0) return std::nullopt;
+  Decoded d;
+  d.encoding = "mixed";
+  d.error_line = std::max(first_utf8, first_other);
+  d.error = first_utf8 < first_other
+                ? "cette ligne est en Windows-1252 alors que la ligne " + std::to_string(first_utf8) +
+                      " est en UTF-8 : fichier assemblé de deux sources ? Enregistrez-le en entier au format « CSV UTF-8 »"
+                : "cette ligne est en UTF-8 alors que la ligne " + std::to_string(first_other) +
+                      " est en Windows-1252 : fichier assemblé de deux sources ? Enregistrez-le en entier au format « CSV UTF-8 »";
+  return d;
+}
+
 }  // namespace
 
 Decoded decode_to_utf8(std::string_view bytes) {
@@ -80,6 +112,7 @@ Decoded decode_to_utf8(std::string_view bytes) {
   // Not UTF-8: Excel's "CSV (séparateur : point-virgule)" on a French Windows.
   // Latin-1 would be wrong for "€", "œ" and typographic quotes (0x80..0x9F).
   // A byte Windows-1252 leaves undefined is refused with its line.
+  if (auto mixed = mixed_encodings(bytes)) return std::move(*mixed);
   if (const auto bad = text::first_undefined_windows_1252(bytes); bad != std::string_view::npos)
     return Decoded{{}, "windows-1252", undefined_byte(bytes, bad, "windows-1252"), line_at(bytes.substr(0, bad))};
   return Decoded{text::windows_1252_to_utf8(bytes), "windows-1252", {}};

@@ -64,3 +64,17 @@ TEST_CASE("encoding: strict UTF-8 validation", "[csv][encoding]") {
   CHECK_FALSE(is_valid_utf8("abc\xE2\x82"));               // cut in the middle
   CHECK_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));          // above U+10FFFF
 }
+
+TEST_CASE("encoding: a file mixing UTF-8 and Windows-1252 lines is refused at the line where it changes",
+          "[csv][encoding]") {
+  // UTF-8 first, a Windows-1252 line later: read as Windows-1252 it gave "ZoÃ©".
+  const auto later = decode_to_utf8("id;nom\n1;Zo\xC3\xA9\n2;Jean\n3;L\xE9" "a\n");
+  REQUIRE_FALSE(later.ok());
+  CHECK(later.error_line == 4);
+  CHECK_THAT(later.error, Catch::Contains("Windows-1252") && Catch::Contains("ligne 2") && Catch::Contains("UTF-8"));
+  // Windows-1252 first, then a UTF-8 line.
+  const auto earlier = decode_to_utf8("id;nom\n1;L\xE9" "a\n2;Zo\xC3\xA9\n");
+  REQUIRE_FALSE(earlier.ok());
+  CHECK(earlier.error_line == 3);
+  CHECK_THAT(earlier.error, Catch::Contains("ligne 2"));
+}

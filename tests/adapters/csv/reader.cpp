@@ -96,3 +96,21 @@ TEST_CASE("csv separator detection: comma, semicolon, tab", "[csv]") {
   // A single column: nothing splits, ',' by default.
   CHECK(detect_separator("email\na@b.fr\n") == ',');
 }
+
+TEST_CASE("csv reader: a field over the limit is not copied, the record says which and how long", "[csv]") {
+  const std::string text = "a,b\n1," + std::string(1000, 'x') + "\n2,\"" + std::string(1000, 'y') + "\"\n3,ok\n";
+  relance::csv::Reader reader(text, ',', 100);
+  relance::csv::Record r;
+  REQUIRE(reader.next(r) == relance::csv::Reader::Status::record);
+  CHECK(r.too_long_field == -1);
+  for (int line : {2, 3}) {
+    REQUIRE(reader.next(r) == relance::csv::Reader::Status::record);
+    CHECK(r.line == line);
+    CHECK(r.too_long_field == 1);
+    CHECK(r.too_long_bytes == 1000);
+    CHECK(r.fields[1].size() <= 100);
+  }
+  REQUIRE(reader.next(r) == relance::csv::Reader::Status::record);
+  CHECK(r.too_long_field == -1);
+  CHECK(r.fields[1] == "ok");
+}
