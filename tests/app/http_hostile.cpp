@@ -233,7 +233,6 @@ TEST_CASE("http port: large bodies posted without a token are not read, memory s
   const auto got = test::run_awaitable(h.io, flood(h.server->port(), head, body, attackers), std::chrono::seconds{20});
   const auto peak = status_kib("VmHWM");
   INFO("RSS before " << rss_before / 1024 << " MB, peak during " << peak / 1024 << " MB");
-  WARN("RSS before " << rss_before / 1024 << " MB, peak during " << peak / 1024 << " MB");
   CHECK(got.healthz_meanwhile == "HTTP/1.1 200 OK");
   REQUIRE(got.answers.size() == std::size_t(attackers));
   CHECK(std::count(got.answers.begin(), got.answers.end(), "HTTP/1.1 401 Unauthorized") == attackers);
