@@ -453,8 +453,9 @@ std::optional<HookOutcome> refusal_before_body(const Request& request, const Htt
     return HookOutcome::refuse(405, "sms http: method " + request.method);
   if (config.inbound_secret.empty()) return HookOutcome::refuse(403, "sms http: inbound_secret is not configured");
   std::string given = request.header("X-Relance-Secret");
+  const auto query = net::form_decode(target_query(request.target));
   if (given.empty())
-    if (auto* s = net::form_find(net::form_decode(target_query(request.target)), "secret")) given = *s;
+    if (auto* s = net::form_find(query, "secret")) given = *s;
   if (given.empty()) return HookOutcome::refuse(403, "sms http: no secret (?secret= or X-Relance-Secret)");
   if (!same_secret(given, config.inbound_secret)) return HookOutcome::refuse(403, "sms http: wrong secret");
   return std::nullopt;
