@@ -490,11 +490,18 @@ Config read(const toml::table& root, const std::string& name) {
     }
   }
   if (const auto* t = r.table(root, "http")) {
-    r.known_keys(*t, {"listen", "port", "max_body_bytes", "api_token"}, "[http]");
+    r.known_keys(*t, {"listen", "port", "max_body_bytes", "api_token", "max_connections", "max_connections_per_client",
+                      "max_body_bytes_in_flight"},
+                 "[http]");
     c.http.listen_address = r.str(*t, "listen", c.http.listen_address);
     c.http.port = std::uint16_t(r.integer(*t, "port", c.http.port, 0, 65535));
     c.http.max_body_bytes = std::size_t(r.integer(*t, "max_body_bytes", std::int64_t(c.http.max_body_bytes), 1024, 1 << 30));
     c.http.api_token = r.str(*t, "api_token", "");
+    c.http.max_connections = std::size_t(r.integer(*t, "max_connections", std::int64_t(c.http.max_connections), 1, 1 << 20));
+    c.http.max_connections_per_client = std::size_t(r.integer(
+        *t, "max_connections_per_client", std::int64_t(c.http.max_connections_per_client), 1, 1 << 20));
+    c.http.max_body_bytes_in_flight = std::size_t(r.integer(
+        *t, "max_body_bytes_in_flight", std::int64_t(c.http.max_body_bytes_in_flight), 1024, std::int64_t(1) << 40));
   }
   if (const auto* t = r.table(root, "moodle")) {
     r.known_keys(*t, {"enabled", "url", "token", "courses", "roles", "course_cohorts", "interval_minutes", "ca_file"}, "[moodle]");
@@ -876,7 +883,9 @@ std::string describe(const Config& c) {
   o << "]\npublic_holidays = " << (c.contact_window.public_holidays ? "true" : "false")
     << "\nalsace_moselle = " << (c.contact_window.alsace_moselle ? "true" : "false") << "\n";
   o << "\n[http]\nlisten = " << quote(c.http.listen_address) << "\nport = " << c.http.port
-    << "\nmax_body_bytes = " << c.http.max_body_bytes << "\napi_token = " << mask(c.http.api_token) << "\n";
+    << "\nmax_body_bytes = " << c.http.max_body_bytes << "\napi_token = " << mask(c.http.api_token)
+    << "\nmax_connections = " << c.http.max_connections << "\nmax_connections_per_client = " << c.http.max_connections_per_client
+    << "\nmax_body_bytes_in_flight = " << c.http.max_body_bytes_in_flight << "\n";
   if (c.moodle.enabled) {
     o << "\n[moodle]\nurl = " << quote(c.moodle.url) << "\ntoken = " << mask(c.moodle.token) << "\ncourses = [";
     for (std::size_t i = 0; i < c.moodle.courses.size(); ++i) o << (i ? ", " : "") << c.moodle.courses[i];

@@ -92,6 +92,12 @@ struct HttpConfig {
   std::uint16_t port = 8080;
   std::size_t max_body_bytes = 1 << 20;
   std::string api_token;       // RELANCE_API_TOKEN; empty disables /api/v1
+  // Slow or hostile clients: open connections at once, in all and from one
+  // address (behind a reverse proxy every client is the proxy's address),
+  // and request bodies held in memory at once across connections.
+  std::size_t max_connections = 512;
+  std::size_t max_connections_per_client = 64;
+  std::size_t max_body_bytes_in_flight = 64u << 20;
 };
 
 // Each adapter owns its settings; the configuration composes them.

@@ -59,8 +59,14 @@ using nlohmann::json;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-// A slow client gets this long to send its first request or to read our answer.
+// A slow client gets this long to send its body or to read our answer.
 constexpr std::chrono::seconds io_timeout{30};
+// ...and this long to send the header of its first request: every client
+// relance serves sends it at once, a slow-loris client never finishes it.
+constexpr std::chrono::seconds header_timeout{10};
+// Refused connections and accept errors are logged at most once per interval
+// (1100 slow clients gave 10 lines a second).
+constexpr std::chrono::seconds refusal_log_interval{10};
 // A kept-alive connection waits this long for its next request, and at most
 // this many wait at once (past it, an answer closes its connection).
 // Clients that open a connection per request and leave it open (a
@@ -191,9 +197,32 @@ struct ParsedEvent {
 struct ServerState;
 
 struct Connection {
-  explicit Connection(tcp::socket s) : stream(std::move(s)) {}
+  Connection(tcp::socket s, std::string client_) : stream(std::move(s)), client(std::move(client_)) {}
   beast::tcp_stream stream;
+  std::string client;  // the peer's address, for the per-address cap
   bool idle = true;  // waiting for a request: safe to cancel on stop
+  std::chrono::steady_clock::time_point waiting_since = std::chrono::steady_clock::now();
+  bool evicted = false;  // closed to make room; no longer counted
+};
+
+// A warning logged at most once per interval: the first at once, then how
+// many happened since, when the next comes after the interval.
+struct ThrottledWarning {
+  std::chrono::steady_clock::time_point last{};
+  std::size_t since_last = 0;
+  bool ever = false;
+
+  // Calls `log(count)` when a line is due; `count` includes this event.
+  template <class Log>
+  void note(Log&& log) {
+    const auto now = std::chrono::steady_clock::now();
+    ++since_last;
+    if (ever && now - last < refusal_log_interval) return;
+    log(since_last);
+    ever = true;
+    last = now;
+    since_last = 0;
+  }
 };
 
 struct ServerState {
@@ -209,8 +238,18 @@ struct ServerState {
   bool stopping = false;
   std::map<std::uint64_t, Connection*> connections;
   std::uint64_t next_connection = 0;
+  // Connections counted against the caps (those being evicted are not).
+  std::size_t live_connections = 0;
+  std::map<std::string, std::size_t, std::less<>> per_client;
+  // Request bodies being read or handled, in bytes (their declared size).
+  std::size_t body_bytes_in_flight = 0;
+  ThrottledWarning over_cap_warning;
+  ThrottledWarning eviction_warning;
+  ThrottledWarning body_budget_warning;
+  ThrottledWarning accept_warning;
   std::map<std::string, HookHandler, std::less<>> hooks;
   std::map<std::string, AsyncHookHandler, std::less<>> async_hooks;
+  std::map<std::string, HookGuard, std::less<>> guards;
 
   const HttpConfig& http() const { return engine.config().http; }
 
@@ -438,7 +477,8 @@ Response method_not_allowed(std::string_view allow) {
   return res;
 }
 
-Response handle_api(ServerState& st, const Request& req, std::string_view path) {
+// The API's refusal of a request by its header alone (method, token), or nothing.
+std::optional<Response> api_refusal(ServerState& st, const bhttp::request_header<>& req) {
   if (req.method() != bhttp::verb::post) return method_not_allowed("POST");
   const auto& expected = st.http().api_token;
   if (expected.empty())
@@ -451,6 +491,11 @@ Response handle_api(ServerState& st, const Request& req, std::string_view path) 
     res.set(bhttp::field::www_authenticate, token ? "Bearer error=\"invalid_token\"" : "Bearer");
     return res;
   }
+  return std::nullopt;
+}
+
+Response handle_api(ServerState& st, const Request& req, std::string_view path) {
+  if (auto refused = api_refusal(st, req)) return std::move(*refused);
 
   json doc;
   try {
@@ -469,13 +514,53 @@ Response handle_api(ServerState& st, const Request& req, std::string_view path) 
   return handle_learners(st, doc, now);
 }
 
-HookRequest hook_request(const Request& req) {
+HookRequest hook_head(const bhttp::request_header<>& req) {
   HookRequest hr;
   hr.method = std::string(req.method_string());
   hr.target = std::string(req.target());
-  hr.body = req.body();
   for (const auto& f : req) hr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   return hr;
+}
+
+HookRequest hook_request(const Request& req) {
+  HookRequest hr = hook_head(req);
+  hr.body = req.body();
+  return hr;
+}
+
+Response hook_response(const HookResponse& out, unsigned version) {
+  Response res{bhttp::status(out.status), version};
+  res.set(bhttp::field::content_type, out.content_type);
+  res.body() = out.body;
+  return res;
+}
+
+// What is decided on the header alone, before the body is read: a request
+// that will be refused anyway (wrong method, no or wrong token or secret,
+// no such path) never has its body read nor held.
+std::optional<Response> refusal_before_body(ServerState& st, const bhttp::request_header<>& req) {
+  std::string_view target = req.target();
+  const auto path = target.substr(0, target.find('?'));
+  if (path == "/healthz") return std::nullopt;  // GET, no body; a POST gets its 405 after
+  if (path == "/api/v1/activity" || path == "/api/v1/learners") return api_refusal(st, req);
+  const bool sync_hook = st.hooks.contains(path);
+  const bool async_hook = st.async_hooks.contains(path);
+  if (!sync_hook && !async_hook) return error_response(bhttp::status::not_found, "not_found", "no such path");
+  if (sync_hook && req.method() != bhttp::verb::post) return method_not_allowed("POST");
+  if (async_hook && req.method() != bhttp::verb::post && req.method() != bhttp::verb::get)
+    return method_not_allowed("GET, POST");
+  if (auto g = st.guards.find(path); g != st.guards.end() && g->second) {
+    try {
+      if (auto refused = g->second(hook_head(req))) {
+        spdlog::warn("http: {} refused before its body ({})", path, refused->status);
+        return hook_response(*refused, req.version());
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("http: {}: {}", path, e.what());
+      return error_response(bhttp::status::internal_server_error, "internal", "see the server log");
+    }
+  }
+  return std::nullopt;
 }
 
 // Runs an async hook and waits for its answer without holding the thread.
@@ -498,9 +583,7 @@ asio::awaitable<Response> handle_async_hook(ServerState& st, const AsyncHookHand
         }
       },
       asio::use_awaitable);
-  Response res{bhttp::status(out.status), req.version()};
-  res.set(bhttp::field::content_type, out.content_type);
-  res.body() = std::move(out.body);
+  Response res = hook_response(out, req.version());
   if (out.status >= 200 && out.status < 300) st.changed();
   co_return res;
 }
@@ -526,10 +609,7 @@ Response handle(ServerState& st, const Request& req) {
     if (req.method() != bhttp::verb::post) return method_not_allowed("POST");
     HookRequest hr = hook_request(req);
     try {
-      HookResponse out = h->second(hr);
-      Response res{bhttp::status(out.status), req.version()};
-      res.set(bhttp::field::content_type, out.content_type);
-      res.body() = std::move(out.body);
+      Response res = hook_response(h->second(hr), req.version());
       st.changed();
       return res;
     } catch (const std::exception& e) {
@@ -566,25 +646,78 @@ asio::awaitable<bool> write(beast::tcp_stream& stream, Response& res) {
   co_return !ec;
 }
 
-asio::awaitable<void> session(std::shared_ptr<ServerState> st, tcp::socket socket) {
-  Connection conn(std::move(socket));
+// A body's share of the in-flight budget, given back when the answer is out.
+struct BodyReservation {
+  ServerState* st = nullptr;
+  std::size_t bytes = 0;
+  BodyReservation() = default;
+  BodyReservation(const BodyReservation&) = delete;
+  BodyReservation& operator=(const BodyReservation&) = delete;
+  ~BodyReservation() {
+    if (st) st->body_bytes_in_flight -= bytes;
+  }
+};
+
+asio::awaitable<void> session(std::shared_ptr<ServerState> st, tcp::socket socket, std::string client) {
+  Connection conn(std::move(socket), std::move(client));
   const auto id = st->next_connection++;
   st->connections[id] = &conn;
   struct Unregister {
     ServerState& st;
     std::uint64_t id;
-    ~Unregister() { st.connections.erase(id); }
-  } unregister{*st, id};
+    Connection& conn;
+    ~Unregister() {
+      st.connections.erase(id);
+      if (conn.evicted) return;  // uncounted when it was evicted
+      --st.live_connections;
+      if (auto c = st.per_client.find(conn.client); c != st.per_client.end() && --c->second == 0) st.per_client.erase(c);
+    }
+  } unregister{*st, id, conn};
 
   beast::flat_buffer buffer;
   for (bool first = true; !st->stopping; first = false) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(st->http().max_body_bytes);
     conn.idle = true;
-    conn.stream.expires_after(first ? std::chrono::seconds(io_timeout) : std::chrono::seconds(keep_alive_idle));
-    auto [ec, n] = co_await bhttp::async_read(conn.stream, buffer, parser, use_tuple);
+    conn.waiting_since = std::chrono::steady_clock::now();
+    conn.stream.expires_after(first ? header_timeout : std::chrono::seconds(keep_alive_idle));
+    auto [ec, n] = co_await bhttp::async_read_header(conn.stream, buffer, parser, use_tuple);
     (void)n;
     conn.idle = false;
+    BodyReservation reservation;
+    if (!ec && !parser.is_done()) {
+      // The header is in, the body is not: refuse now what would be refused
+      // anyway, and take the body's share of the in-flight budget.
+      std::optional<Response> early = refusal_before_body(*st, parser.get());
+      const auto declared = parser.content_length().value_or(st->http().max_body_bytes);  // chunked: the most it may be
+      if (!early && st->body_bytes_in_flight + declared > st->http().max_body_bytes_in_flight) {
+        early = error_response(bhttp::status::service_unavailable, "busy",
+                               "too many request bodies at once; send it again in a moment");
+        early->set(bhttp::field::retry_after, "1");
+        st->body_budget_warning.note([&](std::size_t count) {
+          spdlog::warn("http: {} request(s) refused (503): bodies in flight at max_body_bytes_in_flight = {}", count,
+                       st->http().max_body_bytes_in_flight);
+        });
+      }
+      if (early) {
+        early->version(parser.get().version());
+        early->keep_alive(false);
+        if (co_await write(conn.stream, *early)) co_await drain_and_close(conn.stream);
+        co_return;
+      }
+      reservation.st = st.get();
+      reservation.bytes = declared;
+      st->body_bytes_in_flight += declared;
+      if (text::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
+        conn.stream.expires_after(io_timeout);
+        auto [wec, wn] = co_await bhttp::async_write(conn.stream, go_on, use_tuple);
+        (void)wn;
+        if (wec) break;
+      }
+      conn.stream.expires_after(io_timeout);
+      std::tie(ec, n) = co_await bhttp::async_read(conn.stream, buffer, parser, use_tuple);
+    }
     if (ec == bhttp::error::body_limit) {
       auto res = error_response(bhttp::status::payload_too_large, "too_large",
                                 "the body is over " + std::to_string(st->http().max_body_bytes) + " bytes");
@@ -600,7 +733,7 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> st, tcp::socket socke
       if (co_await write(conn.stream, res)) co_await drain_and_close(conn.stream);
       co_return;
     }
-    if (ec) break;  // closed, timed out, cancelled by stop()
+    if (ec) break;  // closed, timed out, cancelled by stop() or to make room
 
     auto req = parser.release();
     const std::string_view target = req.target();
@@ -623,18 +756,75 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> st, tcp::socket socke
   conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
+// Makes room for a new connection by closing the one that has waited
+// longest for a request (a slow client still sending its header, or an idle
+// kept-alive one); false when every connection is busy with a request.
+bool evict_longest_waiting(ServerState& st) {
+  Connection* oldest = nullptr;
+  for (auto& [id, c] : st.connections)
+    if (c->idle && !c->evicted && (!oldest || c->waiting_since < oldest->waiting_since)) oldest = c;
+  if (!oldest) return false;
+  st.eviction_warning.note([&](std::size_t count) {
+    spdlog::warn("http: {} connection(s) waiting for a request closed to make room (max_connections = {})", count,
+                 st.http().max_connections);
+  });
+  oldest->evicted = true;
+  --st.live_connections;
+  if (auto c = st.per_client.find(oldest->client); c != st.per_client.end() && --c->second == 0) st.per_client.erase(c);
+  boost::system::error_code ignored;
+  oldest->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  oldest->stream.socket().cancel(ignored);
+  return true;
+}
+
+// Refuses a connection over the caps for the price of one non-blocking
+// send: a 503 the client reads if it is listening, then the descriptor is
+// given back at once. Neither its request is read nor an answer waited on.
+void refuse_over_cap(tcp::socket& socket) {
+  static const std::string busy = [] {
+    const std::string body = R"({"error":"busy","detail":"too many connections; try again in a moment"})" "\n";
+    return "HTTP/1.1 503 Service Unavailable\r\nServer: relance\r\nContent-Type: application/json; charset=utf-8\r\n"
+           "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  boost::system::error_code ignored;
+  socket.non_blocking(true, ignored);
+  socket.send(asio::buffer(busy), 0, ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
 asio::awaitable<void> accept_loop(std::shared_ptr<ServerState> st) {
   while (!st->stopping) {
     auto [ec, socket] = co_await st->acceptor.async_accept(use_tuple);
     if (st->stopping || ec == asio::error::operation_aborted) break;
     if (ec) {
       // Out of file descriptors and the like: wait a little rather than spin.
-      spdlog::warn("http: accept: {}", ec.message());
+      st->accept_warning.note([&](std::size_t count) { spdlog::warn("http: accept: {} ({} time(s))", ec.message(), count); });
       asio::steady_timer pause(st->io, std::chrono::milliseconds{100});
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    asio::co_spawn(st->io, session(st, std::move(socket)), asio::detached);
+    boost::system::error_code pec;
+    const auto peer = socket.remote_endpoint(pec);
+    if (pec) continue;  // gone already; the socket closes here
+    std::string client = peer.address().to_string();
+    const auto& cfg = st->http();
+    const auto from_client = st->per_client.find(client);
+    const bool client_full = from_client != st->per_client.end() && from_client->second >= cfg.max_connections_per_client;
+    const bool room = !client_full && (st->live_connections < cfg.max_connections || evict_longest_waiting(*st));
+    if (!room) {
+      refuse_over_cap(socket);
+      st->over_cap_warning.note([&](std::size_t count) {
+        spdlog::warn("http: {} connection(s) refused over the cap ({}: {} from {}, {} in all)", count,
+                     client_full ? "per address" : "in all", cfg.max_connections_per_client, client,
+                     cfg.max_connections);
+      });
+      continue;
+    }
+    ++st->live_connections;
+    ++st->per_client[client];
+    asio::co_spawn(st->io, session(st, std::move(socket), std::move(client)), asio::detached);
   }
 }
 
@@ -671,8 +861,12 @@ void HttpServer::start() {
 
 std::uint16_t HttpServer::port() const { return impl_->state->port; }
 
-void HttpServer::add_hook(std::string path, HookHandler handler) { impl_->state->hooks[std::move(path)] = std::move(handler); }
-void HttpServer::add_async_hook(std::string path, AsyncHookHandler handler) {
+void HttpServer::add_hook(std::string path, HookHandler handler, HookGuard guard) {
+  impl_->state->guards[path] = std::move(guard);
+  impl_->state->hooks[std::move(path)] = std::move(handler);
+}
+void HttpServer::add_async_hook(std::string path, AsyncHookHandler handler, HookGuard guard) {
+  impl_->state->guards[path] = std::move(guard);
   impl_->state->async_hooks[std::move(path)] = std::move(handler);
 }
 

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,11 @@ using HookHandler = std::function<HookResponse(const HookRequest&)>;
 // (the SMS hooks answer only after their group commit is on disk). The
 // connection waits for it; other connections go on being served.
 using AsyncHookHandler = std::function<void(HookRequest, std::function<void(HookResponse)> respond)>;
+// Looks at a hook request before its body is read (`head` has the method,
+// target and headers; its body is empty) and refuses it, or lets it in with
+// nullopt. Where the caller's secret is in the URL or a header, a request
+// without it is refused without reading, or holding, what it posts.
+using HookGuard = std::function<std::optional<HookResponse>(const HookRequest& head)>;
 
 class HttpServer {
 public:
@@ -42,10 +48,10 @@ public:
   std::uint16_t port() const;
   void stop();
   // Serves POST `path` with `handler` (on the io thread). Before start().
-  void add_hook(std::string path, HookHandler handler);
+  void add_hook(std::string path, HookHandler handler, HookGuard guard = {});
   // Serves GET and POST `path` with `handler` (gateways call back with GET:
   // Kannel's get-url and dlr-url). Before start().
-  void add_async_hook(std::string path, AsyncHookHandler handler);
+  void add_async_hook(std::string path, AsyncHookHandler handler, HookGuard guard = {});
 
 private:
   struct Impl;

@@ -221,7 +221,17 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
 
   on_inbound = wake_all;
   if (sms_hooks) {
-    auto hook = [&](std::string_view path, std::string provider, std::function<sms::HookOutcome(const sms::Request&)> parse) {
+    using Check = std::function<std::optional<sms::HookOutcome>(const sms::Request&)>;
+    auto hook = [&](std::string_view path, std::string provider, std::function<sms::HookOutcome(const sms::Request&)> parse,
+                    Check before_body) {
+      // The caller's secret, where it is in the URL or a header, is checked
+      // before the body is read (a forged request never has it held).
+      HookGuard guard = [before_body = std::move(before_body), path = std::string(path)](const HookRequest& head) -> std::optional<HookResponse> {
+        auto refused = before_body(head);
+        if (!refused) return std::nullopt;
+        spdlog::warn("sms: {} refused ({}): {}", path, refused->status, refused->error);
+        return HookResponse{refused->status, refused->content_type, std::move(refused->body)};
+      };
       http->add_async_hook(std::string(path), [&inbound, provider, parse = std::move(parse), path = std::string(path)](
                                                   HookRequest r, std::function<void(HookResponse)> respond) {
         sms::HookOutcome o = parse(r);
@@ -244,16 +254,22 @@ int run_service(Engine& engine, const RunOptions& opts, std::istream& in, std::o
         inbound->submit(std::move(b), [respond, ok = std::move(ok)](bool stored) {
           respond(stored ? ok : HookResponse{500, "text/plain; charset=utf-8", "not stored, send it again\n"});
         });
-      });
+      }, std::move(guard));
     };
     if (smsc.gateway == "kannel") {
-      hook(sms::kannel::inbound_path, "kannel", [&](const sms::Request& r) { return sms::kannel::parse_mo(r, smsc.kannel); });
-      hook(sms::kannel::dlr_path, "kannel", [&](const sms::Request& r) { return sms::kannel::parse_dlr(r, smsc.kannel); });
+      const Check kannel_secret = [&](const sms::Request& h) { return sms::kannel::refusal_before_body(h, smsc.kannel); };
+      hook(sms::kannel::inbound_path, "kannel", [&](const sms::Request& r) { return sms::kannel::parse_mo(r, smsc.kannel); },
+           kannel_secret);
+      hook(sms::kannel::dlr_path, "kannel", [&](const sms::Request& r) { return sms::kannel::parse_dlr(r, smsc.kannel); },
+           kannel_secret);
     } else if (smsc.gateway == "twilio") {
-      hook(sms::twilio::inbound_path, "twilio", [&](const sms::Request& r) { return sms::twilio::parse_inbound(r, smsc.twilio); });
-      hook(sms::twilio::status_path, "twilio", [&](const sms::Request& r) { return sms::twilio::parse_status(r, smsc.twilio); });
+      hook(sms::twilio::inbound_path, "twilio", [&](const sms::Request& r) { return sms::twilio::parse_inbound(r, smsc.twilio); },
+           [&](const sms::Request& h) { return sms::twilio::refusal_before_body(h, smsc.twilio.webhook_url); });
+      hook(sms::twilio::status_path, "twilio", [&](const sms::Request& r) { return sms::twilio::parse_status(r, smsc.twilio); },
+           [&](const sms::Request& h) { return sms::twilio::refusal_before_body(h, smsc.twilio.status_callback_url); });
     } else {
-      hook(sms::http::inbound_path, "http", [&](const sms::Request& r) { return sms::http::parse_inbound(r, smsc.http); });
+      hook(sms::http::inbound_path, "http", [&](const sms::Request& r) { return sms::http::parse_inbound(r, smsc.http); },
+           [&](const sms::Request& h) { return sms::http::refusal_before_body(h, smsc.http); });
     }
   }
 

@@ -453,16 +453,22 @@ bool looks_json(const Request& r) {
 
 }  // namespace
 
-HookOutcome parse_inbound(const Request& request, const HttpGatewayConfig& config) {
+std::optional<HookOutcome> refusal_before_body(const Request& request, const HttpGatewayConfig& config) {
   if (request.method != "POST" && request.method != "GET")
     return HookOutcome::refuse(405, "sms http: method " + request.method);
   if (config.inbound_secret.empty()) return HookOutcome::refuse(403, "sms http: inbound_secret is not configured");
-  const auto query = net::form_decode(target_query(request.target));
   std::string given = request.header("X-Relance-Secret");
+  const auto query = net::form_decode(target_query(request.target));
   if (given.empty())
     if (auto* s = net::form_find(query, "secret")) given = *s;
   if (given.empty()) return HookOutcome::refuse(403, "sms http: no secret (?secret= or X-Relance-Secret)");
   if (!same_secret(given, config.inbound_secret)) return HookOutcome::refuse(403, "sms http: wrong secret");
+  return std::nullopt;
+}
+
+HookOutcome parse_inbound(const Request& request, const HttpGatewayConfig& config) {
+  if (auto refused = refusal_before_body(request, config)) return *refused;
+  const auto query = net::form_decode(target_query(request.target));
 
   std::function<std::optional<std::string>(const std::string&)> get;
   json j;

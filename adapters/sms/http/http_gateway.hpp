@@ -165,4 +165,8 @@ private:
 // is missing (or the body is not what it claims), else one Inbound and 200 "ok".
 HookOutcome parse_inbound(const Request& request, const HttpGatewayConfig& config);
 
+// parse_inbound's 405 and 403 (the secret is in the query or a header),
+// decided without the body: the HTTP server asks before it reads one.
+std::optional<HookOutcome> refusal_before_body(const Request& head, const HttpGatewayConfig& config);
+
 }  // namespace relance::sms::http

@@ -57,6 +57,10 @@ HookOutcome accepted() {
 
 }  // namespace
 
+std::optional<HookOutcome> refusal_before_body(const Request& head, const KannelConfig& config) {
+  return check_secret(net::form_decode(target_query(head.target)), config);
+}
+
 HookOutcome parse_mo(const Request& request, const KannelConfig& config) {
   const auto query = net::form_decode(target_query(request.target));
   if (auto refused = check_secret(query, config)) return *refused;

@@ -108,6 +108,10 @@ sms::HookOutcome parse_mo(const sms::Request& request, const KannelConfig& confi
 // ref or type; otherwise 200, empty body.
 sms::HookOutcome parse_dlr(const sms::Request& request, const KannelConfig& config);
 
+// Either hook's 403 without the right secret, decided on the query alone:
+// the HTTP server asks before it reads a body (`head`'s is empty).
+std::optional<sms::HookOutcome> refusal_before_body(const sms::Request& head, const KannelConfig& config);
+
 // ---- pure pieces, exposed for tests -----------------------------------------------
 
 // form_escape, then every '%' doubled: the value survives Kannel's escape-code

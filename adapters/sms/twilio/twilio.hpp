@@ -135,4 +135,10 @@ HookOutcome parse_inbound(const Request& request, const TwilioConfig& config);
 // keeps a final state when a late intermediate one arrives (NOTES §4: out of order).
 HookOutcome parse_status(const Request& request, const TwilioConfig& config);
 
+// What refuses a request to either hook before its body is read (the
+// signature covers the body, so only its absence can be decided then): 405
+// for another method, 403 when `public_url` (webhook_url or
+// status_callback_url) is not configured or X-Twilio-Signature is missing.
+std::optional<HookOutcome> refusal_before_body(const Request& head, std::string_view public_url);
+
 }  // namespace relance::sms::twilio

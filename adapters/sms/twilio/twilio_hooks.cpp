@@ -110,6 +110,13 @@ std::optional<HookOutcome> refuse_unsigned(const Request& r, const HookParams& p
 
 }  // namespace
 
+std::optional<HookOutcome> refusal_before_body(const Request& head, std::string_view public_url) {
+  if (head.method != "POST" && head.method != "GET") return HookOutcome::refuse(405, "twilio: method " + head.method);
+  if (public_url.empty()) return HookOutcome::refuse(403, "twilio: the hook's public URL is not configured");
+  if (head.header("X-Twilio-Signature").empty()) return HookOutcome::refuse(403, "twilio: no X-Twilio-Signature");
+  return std::nullopt;
+}
+
 std::string compute_signature(std::string_view url, const net::FormFields& post_params, std::string_view token) {
   // Names in byte order, each name's distinct values in byte order (NOTES §5.2).
   std::map<std::string, std::set<std::string>> sorted;
